@@ -1,0 +1,3 @@
+from vibe_audit.cli import main
+
+main()

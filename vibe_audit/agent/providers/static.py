@@ -1,0 +1,36 @@
+"""The `static` provider: the built-in rule engine. No model, no network."""
+
+from __future__ import annotations
+
+from vibe_audit.agent.providers.base import ProviderResult, register
+from vibe_audit.errors import UserError
+from vibe_audit.prompts import get_audit
+from vibe_audit.rules.context import RepoContext
+from vibe_audit.rules.engine import rules_for, run_rules
+from vibe_audit.rules.environment import infer_assumptions
+from vibe_audit.schemas import AuditId
+
+
+class StaticProvider:
+    name: str = "static"
+    model: str | None = None
+
+    def __init__(self, options: str = "") -> None:
+        if options:
+            raise UserError(f"the static provider takes no options, got 'static:{options}'")
+
+    @property
+    def description(self) -> str:
+        return "the built-in rule engine (no model, no network)"
+
+    def audit(self, repo: RepoContext, audits: list[AuditId]) -> ProviderResult:
+        checked = {item for rule in rules_for(audits) for item in rule.meta.checklist}
+        return ProviderResult(
+            findings=run_rules(repo, audits),
+            assumptions={a: infer_assumptions(get_audit(a), repo.facts) for a in audits},
+            checked_items=checked,
+            model_reviewed=False,
+        )
+
+
+register("static", StaticProvider)

@@ -1,0 +1,182 @@
+"""The `vibe-audit` command line.
+
+Exit codes come from vibe_audit.errors: 0 clean, 1 findings at/above --fail-on,
+2 usage or configuration error, 3 run failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.exceptions import TyperException
+
+from vibe_audit import __version__
+from vibe_audit.agent import run_audit
+from vibe_audit.errors import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_RUN,
+    EXIT_USAGE,
+    RAISE_ENV,
+    OutputWriteError,
+    UserError,
+    VibeAuditError,
+)
+from vibe_audit.prompts import resolve_prompt_ids
+from vibe_audit.report import RENDERERS
+from vibe_audit.report.json import render_schema
+from vibe_audit.rules.engine import rules_for
+from vibe_audit.schemas import RunRequest, Severity
+
+MODEL_ENV = "VIBE_AUDIT_MODEL"
+
+app = typer.Typer(
+    name="vibe-audit",
+    help="Audit a repository for data-integrity, concurrency, checkpoint, SQLite and "
+    "reliability defects.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(StrEnum):
+    md = "md"
+    json = "json"
+
+
+def _say(message: str) -> None:
+    typer.echo(f"vibe-audit: {message}", err=True)
+
+
+@app.command()
+def run(
+    path: Annotated[Path, typer.Argument(help="Repository, directory or file to audit.")] = Path(
+        "."
+    ),
+    prompt: Annotated[
+        str,
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="Audit id (concurrency, checkpoint, sqlite, reliability, "
+            "guardrails), a comma-separated list, or 'all'.",
+        ),
+    ] = "all",
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = OutputFormat.md,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the report to FILE (default: stdout).")
+    ] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            "--fail-on",
+            case_sensitive=False,
+            help="Exit 1 when a finding is at or above this severity.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help=f"Model spec (default: ${MODEL_ENV}, else 'static': the rule engine)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Audit PATH and print one deduplicated, scored report."""
+    audits = resolve_prompt_ids(prompt)
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise UserError(f"--out {out}: not a writable file path (is its folder missing?)")
+    say = (lambda _m: None) if quiet else _say
+    spec = model or os.environ.get(MODEL_ENV) or "static"
+    if spec == "static":
+        rule_count = len(rules_for(audits))
+        note = "" if model or os.environ.get(MODEL_ENV) else "no model configured; "
+        say(f"{note}using the built-in rule engine ({rule_count} rules, no network)")
+    report = run_audit(RunRequest(target=str(path), audits=audits, model=spec), say=say)
+    text = RENDERERS[output_format.value](report)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        _write_atomic(out, text)
+        say(f"report written to {out}")
+    worst = f"; {len(report.findings)} finding(s)"
+    say(f"audited {report.stats.files_audited} file(s){worst}")
+    if fail_on is not None and report.findings_at_or_above(fail_on):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _write_atomic(out: Path, text: str) -> None:
+    """Write via a temp file + os.replace; on failure the report goes to stdout, not lost."""
+    tmp_name = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=out.parent, prefix=f".{out.name}.", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            tmp.write(text)
+        os.replace(tmp_name, out)
+    except OSError as exc:
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        typer.echo(text, nl=False)
+        raise OutputWriteError(
+            f"could not write {out}: {exc.strerror or exc}; the report was printed to stdout"
+        ) from exc
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the report (`run --format json` validates against it)."""
+    typer.echo(render_schema(), nl=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """Run the app and return its exit code; every error is one line on stderr."""
+    try:
+        app(args=argv, prog_name="vibe-audit", standalone_mode=False)
+    except VibeAuditError as exc:
+        if os.environ.get(RAISE_ENV):
+            raise
+        _say(f"error: {exc.message}")
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        _say("aborted")
+        return EXIT_RUN
+    except TyperException as exc:
+        if os.environ.get(RAISE_ENV):
+            raise
+        if not exc.format_message().strip():
+            return EXIT_USAGE  # bare `vibe-audit`: help was printed
+        _say(f"error: {' '.join(exc.format_message().split())} (see --help)")
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get(RAISE_ENV):
+            raise
+        detail = " ".join(str(exc).split())
+        _say(
+            f"internal error: {type(exc).__name__}: {detail} "
+            f"(set {RAISE_ENV}=1 to see the traceback)"
+        )
+        return EXIT_RUN
+    return EXIT_CLEAN
+
+
+def main() -> None:
+    sys.exit(cli(sys.argv[1:]))

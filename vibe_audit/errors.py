@@ -1,0 +1,72 @@
+"""Errors and exit codes, decided in one place.
+
+Exit codes (documented in README.md, "Exit codes"):
+
+    0  EXIT_CLEAN     the run finished and no finding is at or above --fail-on
+    1  EXIT_FINDINGS  the run finished and a finding is at or above --fail-on
+    2  EXIT_USAGE     a usage or configuration mistake (unknown prompt id, missing path, ...)
+    3  EXIT_RUN       the run could not finish (internal error, report could not be written)
+
+Error tree:
+
+    VibeAuditError                 base; carries the exit code and a one-line message
+    ├── UserError                  the caller asked for something wrong        -> exit 2
+    │   ├── UnknownPromptError     --prompt names no audit
+    │   ├── TargetNotFoundError    PATH does not exist
+    │   └── UnreadableFileError    PATH (or a file the run must read) cannot be read
+    └── RunError                   the run itself failed                         -> exit 3
+        └── OutputWriteError       the report could not be written to --out
+
+Set VIBE_AUDIT_RAISE_ERRORS=1 to re-raise instead of printing one line (for debugging).
+"""
+
+from __future__ import annotations
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_RUN = 3
+
+RAISE_ENV = "VIBE_AUDIT_RAISE_ERRORS"
+
+
+class VibeAuditError(Exception):
+    """Base of every error vibe-audit reports to its user."""
+
+    exit_code = EXIT_RUN
+
+    def __init__(self, message: str) -> None:
+        # One line, always: a newline inside a message would break log parsers and CI annotations.
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class UserError(VibeAuditError):
+    """A usage or configuration mistake; rerunning unchanged will fail the same way."""
+
+    exit_code = EXIT_USAGE
+
+
+class UnknownPromptError(UserError):
+    pass
+
+
+class TargetNotFoundError(UserError):
+    pass
+
+
+class UnreadableFileError(UserError):
+    pass
+
+
+class RunError(VibeAuditError):
+    """The run started but could not finish."""
+
+    exit_code = EXIT_RUN
+
+
+class OutputWriteError(RunError):
+    pass

@@ -1,0 +1,183 @@
+"""The report as Markdown, in the seed documents' finding format."""
+
+from __future__ import annotations
+
+import re
+
+from vibe_audit.schemas import AuditSection, ChecklistState, Finding, Report, Severity
+from vibe_audit.schemas.models import ActionItem
+
+MAX_SKIPPED_LISTED = 50
+_STATE_MARK = {
+    ChecklistState.VIOLATED: "[✗] violated",
+    ChecklistState.NOT_SEEN: "[✓] not seen",
+    ChecklistState.NEEDS_CONFIRMATION: "[?] needs confirmation",
+}
+
+
+def fence(text: str, info: str = "") -> str:
+    """A code fence the text cannot close: longer than any backtick run inside it."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{text.rstrip()}\n{ticks}"
+
+
+def render_markdown(report: Report) -> str:
+    out: list[str] = ["# vibe-audit report", ""]
+    out += _header(report)
+    out += _summary(report)
+    out += _findings(report.findings)
+    for section in report.sections:
+        out += _section(section)
+    out += _coverage(report)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _header(report: Report) -> list[str]:
+    s = report.stats
+    skipped = ", ".join(f"{reason}: {n}" for reason, n in s.files_skipped.items()) or "none"
+    engine = f"{s.provider}" + (f" ({s.model})" if s.model else "")
+    return [
+        f"- Target: `{s.root}`",
+        f"- Audits: {', '.join(report.audits)}",
+        f"- Engine: {engine}: {s.model_note}",
+        f"- Files: {s.files_audited} audited, {sum(s.files_skipped.values())} skipped ({skipped})",
+        f"- Chunks: {s.chunks} ({s.chunk_tokens} tokens, {s.token_counter})",
+        f"- Model tokens: {s.tokens_in} in, {s.tokens_out} out; cost ${s.cost_usd:.4f}",
+        f"- Time: {s.elapsed_s:.2f} s; vibe-audit {report.tool_version}",
+        "",
+    ]
+
+
+def _summary(report: Report) -> list[str]:
+    out = [
+        "## Summary",
+        "",
+        "| Audit | Score | Band | CRITICAL | HIGH | MEDIUM | MONITOR |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by_id = {f.id: f for f in report.findings}
+    for section in report.sections:
+        mine = [by_id[i] for i in section.finding_ids]
+        counts = [sum(1 for f in mine if f.severity is sev) for sev in Severity]
+        band = section.rubric_band.split(":", 1)[0]
+        cells = " | ".join(str(n) for n in counts)
+        out.append(f"| {section.title} | {section.score}/10 | {band} | {cells} |")
+    total = len(report.findings)
+    out += ["", f"{total} distinct finding(s) after verification and de-duplication.", ""]
+    return out
+
+
+def _findings(findings: list[Finding]) -> list[str]:
+    out = ["## Findings", ""]
+    if not findings:
+        out += ["No findings.", ""]
+    for f in findings:
+        loc = f.location
+        lines = f"{loc.start_line}" + (f"-{loc.end_line}" if loc.end_line != loc.start_line else "")
+        symbol = f" (`{loc.symbol}`)" if loc.symbol else ""
+        categories = " · ".join(f"{audit}: {cat}" for audit, cat in f.categories.items())
+        source = f"rule `{f.rule_id}`" if f.rule_id else f"model `{f.model}`"
+        evidence = "\n".join(f"{e.line:>5} | {e.text}" for e in f.evidence)
+        out += [
+            f"### {f.id} [SEVERITY: {f.severity.value}] {f.title}",
+            "",
+            f"Location: {loc.path} : {lines}{symbol}  ",
+            f"Risk Category: {categories}  ",
+            f"Checklist: {', '.join(f.checklist_items) or '-'}  ",
+            f"Source: {source} · fingerprint `{f.fingerprint}`",
+            "",
+            "**The Problem:**",
+            f.problem,
+            "",
+            "**Scenario and Impact:**",
+            f"{f.scenario} {f.impact}",
+            f"Confidence: {f.confidence.value}",
+            "",
+            "**How to Verify:**",
+            f.how_to_verify,
+            "",
+            "**The Fix:**",
+            fence(f.fix),
+            "",
+            "**Trade-off Consideration:**",
+            f.trade_off,
+            "",
+            "**Evidence:**",
+            fence(evidence),
+            "",
+        ]
+    return out
+
+
+def _actions(title: str, items: list[ActionItem]) -> list[str]:
+    out = [f"**{title}**", ""]
+    if not items:
+        return [*out, "- none", ""]
+    for n, item in enumerate(items, start=1):
+        out.append(
+            f"{n}. {item.finding_id} [{item.severity.value}] {item.title} "
+            f"({item.location}): {item.impact}"
+        )
+    return [*out, ""]
+
+
+def _section(section: AuditSection) -> list[str]:
+    out = [
+        f"## {section.title}: {section.score}/10",
+        "",
+        f"Rubric band {section.rubric_band}",
+        "",
+        *[f"- {line}" for line in section.justification],
+        "",
+        "### Environment & Assumptions",
+        "",
+    ]
+    for a in section.assumptions:
+        refs = f" ({', '.join(a.evidence)})" if a.evidence else ""
+        out.append(f"- {a.topic}: {a.value}{refs}")
+    ids = ", ".join(section.finding_ids) or "none"
+    out += ["", f"Findings in this audit: {ids}", "", "### Top 3 fixes", ""]
+    out += [
+        f"{n}. {i.finding_id} {i.title} ({i.location})" for n, i in enumerate(section.top_fixes, 1)
+    ]
+    out += ["- none"] if not section.top_fixes else []
+    out += ["", "### Summary & Action Plan", ""]
+    out += _actions("Fix Now", section.fix_now)
+    out += _actions("Fix Soon", section.fix_soon)
+    out += _actions("Monitor", section.monitor)
+    out += [f"Estimated time for the Fix Now items: {section.fix_now_effort}", ""]
+    out += ["### Testing strategy", "", *[f"- {t}" for t in section.testing_strategy], ""]
+    out += [
+        "### Verification commands",
+        "",
+        fence("\n".join(section.verification_commands), "bash"),
+        "",
+    ]
+    out += ["### Monitoring to add", "", *[f"- {m}" for m in section.monitoring], ""]
+    out += ["### Checklist", ""]
+    for entry in section.checklist:
+        cited = f" ({', '.join(entry.finding_ids)})" if entry.finding_ids else ""
+        out.append(f"- {_STATE_MARK[entry.state]} `{entry.id}` {entry.text}{cited}")
+    return [*out, ""]
+
+
+def _coverage(report: Report) -> list[str]:
+    s = report.stats
+    out = ["## Coverage", ""]
+    out.append(
+        f"{s.files_audited} of {s.files_discovered} file(s) audited; every skipped file or "
+        "directory is listed with its reason."
+    )
+    out.append("")
+    for item in s.skipped[:MAX_SKIPPED_LISTED]:
+        out.append(f"- `{item.path}`: {item.reason}")
+    if len(s.skipped) > MAX_SKIPPED_LISTED:
+        out.append(f"- ... {len(s.skipped) - MAX_SKIPPED_LISTED} more (see the JSON report)")
+    if s.parse_errors:
+        out += ["", "Parsed with syntax errors (audited as far as the parser recovered):"]
+        out += [f"- `{p}`" for p in s.parse_errors]
+    if s.findings_dropped:
+        dropped = ", ".join(f"{r}: {n}" for r, n in s.findings_dropped.items())
+        out += ["", f"Findings dropped by verification: {dropped}"]
+    return [*out, ""]

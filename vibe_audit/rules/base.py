@@ -1,0 +1,57 @@
+"""The rule contract: metadata + a file check and/or a repo check, yielding hits.
+
+A rule module in rules/builtin/ defines ``RULE = Rule(...)``; its module docstring is the
+rule's documentation under the headings "What it finds", "Why it matters", "Example",
+"Use instead".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vibe_audit.rules.context import FileContext, RepoContext
+from vibe_audit.schemas import AuditId, Confidence, Severity
+
+DOC_HEADINGS = ("What it finds", "Why it matters", "Example", "Use instead")
+
+
+class RuleMeta(BaseModel):
+    """Everything a finding says besides its location and evidence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    title: str
+    severity: Severity
+    confidence: Confidence
+    categories: dict[AuditId, str] = Field(min_length=1, description="Risk Category per audit.")
+    checklist: list[str] = Field(min_length=1, description="Checklist item ids it checks.")
+    problem: str
+    scenario: str
+    impact: str
+    how_to_verify: str
+    fix: str
+    trade_off: str
+    effort_hours: tuple[float, float] = Field(description="Low and high estimate to fix one.")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where a rule fired. ``details`` fill the {placeholders} of the rule's texts."""
+
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Rule:
+    meta: RuleMeta
+    doc: str
+    check_file: Callable[[FileContext], Iterable[Hit]] | None = None
+    check_repo: Callable[[RepoContext], Iterable[Hit]] | None = None

@@ -1,0 +1,1 @@
+"""Built-in rules, one per module. Each module defines RULE."""

@@ -1,0 +1,86 @@
+"""Foreign keys declared in the schema, never enforced by SQLite.
+
+What it finds:
+    A schema that declares REFERENCES / FOREIGN KEY constraints, in a repository whose SQLite
+    connections never run ``PRAGMA foreign_keys=ON``.
+
+Why it matters:
+    SQLite ignores foreign keys unless each connection turns them on. The declared
+    constraint documents an invariant that nothing enforces: deleting a parent row leaves
+    orphans, and inserts that reference missing rows succeed.
+
+Example:
+    CREATE TABLE pages (document_id TEXT REFERENCES documents(id))
+    conn = sqlite3.connect("app.db")          # foreign_keys is OFF
+
+Use instead:
+    conn = sqlite3.connect("app.db")
+    conn.execute("PRAGMA foreign_keys=ON")    # on every connection
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.context import RepoContext
+from vibe_audit.schemas import Confidence, Severity
+
+META = RuleMeta(
+    id="sqlite-foreign-keys-off",
+    title="Foreign keys declared but not enforced (PRAGMA foreign_keys is off)",
+    severity=Severity.HIGH,
+    confidence=Confidence.HIGH,
+    categories={"guardrails": "Referential Integrity", "concurrency": "Validation"},
+    checklist=["guardrails.4A", "concurrency.7B", "concurrency.sqlite_checklist.3"],
+    problem=(
+        "The schema declares foreign keys ({reference}), but no connection enables "
+        "PRAGMA foreign_keys=ON, and SQLite leaves them unenforced by default. Referential "
+        "integrity rests on application code alone."
+    ),
+    scenario=(
+        "A document is deleted while a worker still inserts its pages, or a delete path forgets "
+        "the child table: the child rows stay, pointing at nothing."
+    ),
+    impact=(
+        "Orphaned rows accumulate silently; joins return partial data and cleanup jobs "
+        "miss them. Likely under concurrent delete + process."
+    ),
+    how_to_verify=(
+        'Run `sqlite3 <your.db> "PRAGMA foreign_keys;"` from the app\'s connection (prints 0), '
+        'then `sqlite3 <your.db> "PRAGMA foreign_key_check;"` to list existing orphans.'
+    ),
+    fix=(
+        "In the connection factory ({symbol}), after connecting:\n"
+        '    conn.execute("PRAGMA foreign_keys=ON")\n'
+        "and add ON DELETE CASCADE (or RESTRICT) to the child tables' REFERENCES clauses."
+    ),
+    trade_off=(
+        "Enforcement makes existing orphan-producing code paths fail loudly; run "
+        "PRAGMA foreign_key_check and clean up orphans before enabling it."
+    ),
+    effort_hours=(0.5, 2.0),
+)
+
+
+def check_repo(repo: RepoContext) -> Iterator[Hit]:
+    facts = repo.facts
+    if not facts.connect_sites or not facts.schema_references:
+        return
+    if facts.pragma_value("foreign_keys") in {"on", "1", "true", "yes"}:
+        return
+    first = min(facts.connect_sites, key=lambda s: (s.path, s.line))
+    reference = facts.schema_references[0]
+    yield Hit(
+        path=first.path,
+        start_line=first.line,
+        end_line=first.line,
+        symbol=first.symbol,
+        details={
+            "reference": f"{reference.path}:{reference.line}",
+            "symbol": first.symbol or first.path,
+        },
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)

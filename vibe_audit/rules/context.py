@@ -1,0 +1,143 @@
+"""What the rules see: each parsed file, and facts gathered once across the whole repository.
+
+Repo facts make cross-file defects visible (connections opened in worker.py while WAL is
+never enabled anywhere) and feed the "Environment & Assumptions" inference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import tree_sitter
+
+from vibe_audit.chunker.parsing import node_text, parse
+from vibe_audit.rules import syntax
+from vibe_audit.schemas import SourceFile
+
+SQLITE_CONNECT = frozenset({"sqlite3.connect", "aiosqlite.connect", "sqlite3.dbapi2.connect"})
+_LOCKS = frozenset(
+    {"asyncio.Lock", "threading.Lock", "threading.RLock", "fcntl.flock", "fcntl.lockf",
+     "filelock.FileLock", "FileLock", "portalocker.lock"}
+)  # fmt: skip
+_PRAGMA = re.compile(r"PRAGMA\s+([a-z_]+)\s*(?:=\s*['\"]?([A-Za-z0-9_-]+)|\(([^)]*)\))?", re.I)
+
+
+@dataclass(frozen=True)
+class Site:
+    path: str
+    line: int
+    text: str
+    symbol: str | None
+
+
+@dataclass(frozen=True)
+class Pragma:
+    site: Site
+    value: str  # lower-cased literal value ('' for a bare read such as "PRAGMA journal_mode")
+
+
+@dataclass
+class FileContext:
+    source: SourceFile
+    tree: tree_sitter.Tree
+    lines: list[str]
+    imports: set[str]
+
+    @property
+    def root(self) -> tree_sitter.Node:
+        return self.tree.root_node
+
+    def site(self, node: tree_sitter.Node) -> Site:
+        number = syntax.line(node)
+        return Site(
+            self.source.path, number, self.lines[number - 1].strip(), syntax.qualified_name(node)
+        )
+
+
+@dataclass
+class RepoFacts:
+    connect_sites: list[Site] = field(default_factory=list)
+    connect_timeouts: list[Site] = field(default_factory=list)
+    connection_factories: set[str] = field(default_factory=set)
+    pragmas: dict[str, list[Pragma]] = field(default_factory=dict)
+    imports: set[str] = field(default_factory=set)
+    schema_references: list[Site] = field(default_factory=list)
+    check_constraints: list[Site] = field(default_factory=list)
+    begin_statements: list[Site] = field(default_factory=list)
+    async_functions: int = 0
+    lock_sites: list[Site] = field(default_factory=list)
+    json_dump_sites: list[Site] = field(default_factory=list)
+    rename_sites: list[Site] = field(default_factory=list)
+    commit_calls: int = 0
+
+    def pragma_value(self, name: str) -> str | None:
+        """The last literal value set for PRAGMA ``name`` anywhere, lower-cased."""
+        found = self.pragmas.get(name)
+        return found[-1].value if found else None
+
+
+@dataclass
+class RepoContext:
+    files: list[FileContext]
+    facts: RepoFacts
+
+
+def build_context(sources: list[SourceFile]) -> RepoContext:
+    files = [_file_context(s) for s in sources]
+    facts = RepoFacts()
+    for ctx in files:
+        _gather(ctx, facts)
+    return RepoContext(files=files, facts=facts)
+
+
+def _file_context(source: SourceFile) -> FileContext:
+    tree = parse(source.language, source.text)
+    imports: set[str] = set()
+    for node in syntax.of_type(tree.root_node, "import_statement", "import_from_statement"):
+        if node.type == "import_from_statement":
+            module = node.child_by_field_name("module_name")
+            if module is not None:
+                imports.add(node_text(module).split(".")[0])
+        else:
+            for name in node.named_children:
+                target = name.child_by_field_name("name") if name.type == "aliased_import" else name
+                if target is not None:
+                    imports.add(node_text(target).split(".")[0])
+    return FileContext(source=source, tree=tree, lines=source.text.splitlines(), imports=imports)
+
+
+def _gather(ctx: FileContext, facts: RepoFacts) -> None:
+    facts.imports |= ctx.imports
+    facts.async_functions += sum(1 for f in syntax.functions(ctx.root) if syntax.is_async(f))
+    for call in syntax.of_type(ctx.root, "call"):
+        name = syntax.callee(call)
+        short = syntax.last_name(name)
+        if name in _LOCKS:
+            facts.lock_sites.append(ctx.site(call))
+        elif name in {"json.dump", "json.dumps"}:
+            facts.json_dump_sites.append(ctx.site(call))
+        elif syntax.is_rename(call):
+            facts.rename_sites.append(ctx.site(call))
+        elif short == "commit":
+            facts.commit_calls += 1
+        if name in SQLITE_CONNECT:
+            site = ctx.site(call)
+            facts.connect_sites.append(site)
+            if "timeout" in syntax.keyword_names(call):
+                facts.connect_timeouts.append(site)
+            function = syntax.enclosing(call, "function_definition")
+            if function is not None:
+                facts.connection_factories.add(syntax.function_name(function))
+    for string in syntax.of_type(ctx.root, "string"):
+        value = node_text(string)
+        for match in _PRAGMA.finditer(value):
+            value = (match.group(2) or match.group(3) or "").strip().lower()
+            pragma = Pragma(ctx.site(string), value)
+            facts.pragmas.setdefault(match.group(1).lower(), []).append(pragma)
+        if re.search(r"\bREFERENCES\s+\w+|\bFOREIGN\s+KEY\b", value, re.I):
+            facts.schema_references.append(ctx.site(string))
+        if re.search(r"\bCHECK\s*\(", value, re.I):
+            facts.check_constraints.append(ctx.site(string))
+        if re.search(r"^\W*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\b", value, re.I):
+            facts.begin_statements.append(ctx.site(string))

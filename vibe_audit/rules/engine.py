@@ -1,0 +1,103 @@
+"""The built-in rule engine: run every rule that serves the selected audits, make findings."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from functools import cache
+
+from vibe_audit.prompts import load_audits
+from vibe_audit.rules import builtin
+from vibe_audit.rules.base import Hit, Rule
+from vibe_audit.rules.context import RepoContext
+from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location
+from vibe_audit.schemas.fingerprint import fingerprint
+
+MAX_EVIDENCE_LINES = 6
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class RuleDefinitionError(Exception):
+    """A built-in rule's metadata disagrees with the audit catalog (a bug in vibe-audit)."""
+
+
+@cache
+def load_rules() -> dict[str, Rule]:
+    """Every built-in rule by id, validated against the audit catalog."""
+    audits = load_audits()
+    rules: dict[str, Rule] = {}
+    for module_info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{builtin.__name__}.{module_info.name}")
+        rule = getattr(module, "RULE", None)
+        if not isinstance(rule, Rule):
+            raise RuleDefinitionError(f"{module.__name__} defines no RULE")
+        meta = rule.meta
+        if meta.id in rules:
+            raise RuleDefinitionError(f"duplicate rule id {meta.id}")
+        for audit_id, category in meta.categories.items():
+            if category not in audits[audit_id].categories:
+                raise RuleDefinitionError(f"{meta.id}: '{category}' is not a {audit_id} category")
+        known = set().union(*(audits[a].checklist_ids() for a in meta.categories))
+        unknown = [item for item in meta.checklist if item not in known]
+        if unknown:
+            raise RuleDefinitionError(f"{meta.id}: unknown checklist items {unknown}")
+        rules[meta.id] = rule
+    return rules
+
+
+def rules_for(audits: list[AuditId]) -> list[Rule]:
+    return [r for r in load_rules().values() if set(r.meta.categories) & set(audits)]
+
+
+def run_rules(repo: RepoContext, audits: list[AuditId]) -> list[Finding]:
+    """Findings of every applicable rule, restricted to the selected audits."""
+    findings: list[Finding] = []
+    for rule in rules_for(audits):
+        hits: list[Hit] = []
+        if rule.check_file is not None:
+            for ctx in repo.files:
+                hits.extend(rule.check_file(ctx))
+        if rule.check_repo is not None:
+            hits.extend(rule.check_repo(repo))
+        lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
+        findings.extend(_finding(rule, hit, lines_by_path[hit.path], audits) for hit in hits)
+    return findings
+
+
+def _fill(template: str, details: dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: details.get(m.group(1), m.group(0)), template)
+
+
+def _finding(rule: Rule, hit: Hit, lines: list[str], audits: list[AuditId]) -> Finding:
+    meta = rule.meta
+    selected = [a for a in audits if a in meta.categories]
+    last = min(hit.end_line, hit.start_line + MAX_EVIDENCE_LINES - 1, len(lines))
+    evidence = [EvidenceLine(line=n, text=lines[n - 1]) for n in range(hit.start_line, last + 1)]
+    location = Location(
+        path=hit.path, start_line=hit.start_line, end_line=hit.end_line, symbol=hit.symbol
+    )
+    checklist = [item for item in meta.checklist if item.split(".")[0] in selected]
+    finding = Finding(
+        id="",
+        fingerprint="",
+        audits=selected,
+        severity=meta.severity,
+        categories={a: meta.categories[a] for a in selected},
+        title=meta.title,
+        location=location,
+        problem=_fill(meta.problem, hit.details),
+        scenario=_fill(meta.scenario, hit.details),
+        impact=_fill(meta.impact, hit.details),
+        confidence=meta.confidence,
+        how_to_verify=_fill(meta.how_to_verify, hit.details),
+        fix=_fill(meta.fix, hit.details),
+        trade_off=_fill(meta.trade_off, hit.details),
+        evidence=evidence,
+        checklist_items=checklist,
+        source="rule",
+        rule_id=meta.id,
+        effort_hours=meta.effort_hours,
+    )
+    finding.fingerprint = fingerprint(finding)
+    return finding

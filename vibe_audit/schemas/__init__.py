@@ -1,0 +1,43 @@
+"""Pydantic models passed between steps; report JSON Schema."""
+
+from vibe_audit.schemas.models import (
+    AUDIT_IDS,
+    ActionItem,
+    Assumption,
+    AuditId,
+    AuditSection,
+    ChecklistEntry,
+    ChecklistState,
+    Chunk,
+    Confidence,
+    EvidenceLine,
+    Finding,
+    Location,
+    Report,
+    RunRequest,
+    RunStats,
+    Severity,
+    SkippedFile,
+    SourceFile,
+)
+
+__all__ = [
+    "AUDIT_IDS",
+    "ActionItem",
+    "Assumption",
+    "AuditId",
+    "AuditSection",
+    "ChecklistEntry",
+    "ChecklistState",
+    "Chunk",
+    "Confidence",
+    "EvidenceLine",
+    "Finding",
+    "Location",
+    "Report",
+    "RunRequest",
+    "RunStats",
+    "Severity",
+    "SkippedFile",
+    "SourceFile",
+]

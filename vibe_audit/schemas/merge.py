@@ -1,0 +1,70 @@
+"""Merge findings that describe one defect into one, and number them.
+
+Two findings are the same defect when they share a fingerprint, or when they have the same
+defect family in the same file with overlapping or adjacent line ranges. The merged finding
+keeps the highest severity, the union of audits, categories and checklist items, and the
+text of the best-supported member (highest severity, then confidence, then most evidence).
+"""
+
+from __future__ import annotations
+
+from vibe_audit.schemas.audit_spec import AuditSpec
+from vibe_audit.schemas.fingerprint import defect_family, fingerprint
+from vibe_audit.schemas.models import AUDIT_IDS, Confidence, Finding
+
+_CONFIDENCE_RANK = {Confidence.HIGH: 0, Confidence.MEDIUM: 1, Confidence.LOW: 2}
+
+
+def _support(finding: Finding) -> tuple[int, int, int]:
+    return (
+        finding.severity.rank,
+        _CONFIDENCE_RANK[finding.confidence],
+        -len(finding.evidence),
+    )
+
+
+def _same_defect(a: Finding, b: Finding) -> bool:
+    if a.fingerprint == b.fingerprint:
+        return True
+    return (
+        defect_family(a) == defect_family(b)
+        and a.location.path == b.location.path
+        and a.location.start_line <= b.location.end_line + 1
+        and b.location.start_line <= a.location.end_line + 1
+    )
+
+
+def merge(findings: list[Finding]) -> list[Finding]:
+    groups: list[list[Finding]] = []
+    for finding in sorted(findings, key=lambda f: (f.location.path, f.location.start_line)):
+        group = next((g for g in groups if any(_same_defect(m, finding) for m in g)), None)
+        if group is None:
+            groups.append([finding])
+        else:
+            group.append(finding)
+    merged = [_combine(group) for group in groups]
+    merged.sort(key=lambda f: (f.severity.rank, f.location.path, f.location.start_line, f.title))
+    return [f.model_copy(update={"id": f"F{n}"}) for n, f in enumerate(merged, start=1)]
+
+
+def _combine(group: list[Finding]) -> Finding:
+    best = min(group, key=_support)
+    audits = [a for a in AUDIT_IDS if any(a in f.audits for f in group)]
+    categories = {}
+    for audit in audits:
+        categories[audit] = next(f.categories[audit] for f in group if audit in f.categories)
+    checklist = sorted({item for f in group for item in f.checklist_items})
+    combined = best.model_copy(
+        update={
+            "severity": min((f.severity for f in group), key=lambda s: s.rank),
+            "audits": audits,
+            "categories": categories,
+            "checklist_items": checklist,
+        }
+    )
+    combined.fingerprint = fingerprint(combined)
+    return combined
+
+
+def in_audit(findings: list[Finding], audit: AuditSpec) -> list[Finding]:
+    return [f for f in findings if audit.id in f.audits]

@@ -1,0 +1,240 @@
+"""The pydantic models that pass between the steps of the flow.
+
+chunker -> Chunk;  rules / providers -> Finding;  score -> AuditSection;  render <- Report.
+Nothing else crosses a folder boundary.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AuditId = Literal["concurrency", "checkpoint", "sqlite", "reliability", "guardrails"]
+AUDIT_IDS: tuple[AuditId, ...] = (
+    "concurrency",
+    "checkpoint",
+    "sqlite",
+    "reliability",
+    "guardrails",
+)
+
+LineNo = Annotated[int, Field(ge=1)]
+
+
+class Severity(StrEnum):
+    """The seed documents' own severities, most severe first."""
+
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    MONITOR = "MONITOR"
+
+    @property
+    def rank(self) -> int:
+        """0 for CRITICAL ... 3 for MONITOR; lower is more severe."""
+        return list(Severity).index(self)
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank <= other.rank
+
+
+class Confidence(StrEnum):
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Chunk(_Model):
+    """One slice of one file: a symbol (function, class) or the module-level code."""
+
+    id: str = Field(description="Deterministic id: path#symbol@start-end.")
+    path: str = Field(description="Path relative to the audited root, '/' separated.")
+    language: str
+    kind: Literal["module", "function", "class"]
+    symbol: str | None = Field(default=None, description="Qualified symbol name.")
+    start_line: LineNo
+    end_line: LineNo
+    text: str
+    content_hash: str = Field(description="sha256 of text, hex.")
+    tokens: int = Field(ge=0)
+    imports: list[str] = Field(default_factory=list)
+
+
+class Location(_Model):
+    path: str
+    start_line: LineNo
+    end_line: LineNo
+    symbol: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Location:
+        if self.end_line < self.start_line:
+            raise ValueError("end_line must be >= start_line")
+        return self
+
+
+class EvidenceLine(_Model):
+    line: LineNo
+    text: str
+
+
+class Finding(_Model):
+    """One defect, in the seed documents' mandated finding format."""
+
+    id: str = Field(description="Short id within one report, e.g. F3.")
+    fingerprint: str = Field(description="Stable across runs and unrelated edits.")
+    audits: list[AuditId] = Field(min_length=1, description="Every audit that raised it.")
+    severity: Severity
+    categories: dict[AuditId, str] = Field(
+        description="The Risk Category of the finding in each audit that raised it."
+    )
+    title: str
+    location: Location
+    problem: str
+    scenario: str = Field(description="The concrete failure scenario under load.")
+    impact: str
+    confidence: Confidence
+    how_to_verify: str
+    fix: str = Field(description="A concrete code change.")
+    trade_off: str
+    evidence: list[EvidenceLine] = Field(min_length=1)
+    checklist_items: list[str] = Field(
+        default_factory=list, description="Checklist item ids it violates, e.g. sqlite.1A."
+    )
+    source: Literal["rule", "model"]
+    rule_id: str | None = None
+    model: str | None = None
+    effort_hours: tuple[float, float] | None = Field(
+        default=None, description="Low and high estimate of the time to fix, in hours."
+    )
+
+    @model_validator(mode="after")
+    def _categories_match_audits(self) -> Finding:
+        if set(self.categories) != set(self.audits):
+            raise ValueError("categories must name exactly the finding's audits")
+        return self
+
+
+class ChecklistState(StrEnum):
+    VIOLATED = "violated"
+    NOT_SEEN = "not seen"
+    NEEDS_CONFIRMATION = "needs confirmation"
+
+
+class ChecklistEntry(_Model):
+    id: str
+    text: str
+    state: ChecklistState
+    finding_ids: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class Assumption(_Model):
+    """One line of the documents' "Environment & Assumptions" section."""
+
+    topic: str
+    value: str
+    needs_confirmation: bool
+    evidence: list[str] = Field(default_factory=list, description="path:line references.")
+
+
+class ActionItem(_Model):
+    finding_id: str
+    title: str
+    severity: Severity
+    location: str
+    impact: str
+
+
+class AuditSection(_Model):
+    """The per-audit part of a report: every section the seed document makes mandatory."""
+
+    audit: AuditId
+    title: str
+    score: int = Field(ge=1, le=10)
+    rubric_band: str
+    justification: list[str] = Field(min_length=1)
+    assumptions: list[Assumption]
+    finding_ids: list[str]
+    top_fixes: list[ActionItem] = Field(max_length=3)
+    fix_now: list[ActionItem]
+    fix_soon: list[ActionItem]
+    monitor: list[ActionItem]
+    fix_now_effort: str
+    checklist: list[ChecklistEntry]
+    testing_strategy: list[str]
+    verification_commands: list[str]
+    monitoring: list[str]
+
+
+class SkippedFile(_Model):
+    path: str
+    reason: str
+
+
+class RunStats(_Model):
+    root: str
+    files_discovered: int = Field(ge=0)
+    files_audited: int = Field(ge=0)
+    files_skipped: dict[str, int] = Field(description="Skip count by reason.")
+    skipped: list[SkippedFile]
+    chunks: int = Field(ge=0)
+    parse_errors: list[str] = Field(
+        default_factory=list, description="Files tree-sitter parsed with syntax errors."
+    )
+    provider: str
+    model: str | None
+    model_note: str
+    chunk_tokens: int = Field(ge=0, description="Tokens in all chunks (the audited code).")
+    tokens_in: int = Field(ge=0, description="Tokens sent to a model (0 for static).")
+    tokens_out: int = Field(ge=0)
+    token_counter: Literal["tiktoken", "estimate"]
+    cost_usd: float = Field(ge=0)
+    elapsed_s: float = Field(ge=0)
+    rules_run: int = Field(ge=0)
+    findings_dropped: dict[str, int] = Field(
+        default_factory=dict, description="Findings that failed verification, by reason."
+    )
+
+
+class Report(_Model):
+    schema_version: Literal["1.0"] = "1.0"
+    tool_version: str
+    audits: list[AuditId] = Field(min_length=1)
+    sections: list[AuditSection]
+    findings: list[Finding]
+    stats: RunStats
+
+    def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.at_least(threshold)]
+
+
+class SourceFile(_Model):
+    """One file the chunker accepted for auditing, with its decoded text."""
+
+    path: str = Field(description="Path relative to the audited root, '/' separated.")
+    language: str
+    text: str
+    sha256: str
+    decoded_with_replacement: bool = Field(
+        default=False, description="True when the file was not valid UTF-8."
+    )
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+class RunRequest(_Model):
+    """What `vibe-audit run` was asked to do."""
+
+    target: str
+    audits: list[AuditId] = Field(min_length=1)
+    model: str = "static"
+    max_file_bytes: int = Field(default=1_000_000, ge=1)

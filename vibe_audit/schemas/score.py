@@ -1,0 +1,150 @@
+"""Deterministic per-audit score and the mandatory report sections of each audit.
+
+Score formula (the same for every audit; the band text comes from the audit's own rubric):
+
+    raw   = 10 - 3 x CRITICAL - 2 x HIGH - 1 x MEDIUM        (MONITOR findings cost nothing)
+    cap   = 4 if any CRITICAL, else 6 if any HIGH, else 8 if any MEDIUM, else 10
+    cap   = min(cap, 8) when no model reviewed the code (the rules check only part of the
+            checklist; the rest is "needs confirmation", so a rules-only run never claims 9-10)
+    score = max(1, min(raw, cap))
+
+Counts are of merged findings (one per defect) in that audit.
+"""
+
+from __future__ import annotations
+
+from vibe_audit.schemas.audit_spec import AuditSpec
+from vibe_audit.schemas.models import (
+    ActionItem,
+    Assumption,
+    AuditSection,
+    ChecklistEntry,
+    ChecklistState,
+    Finding,
+    Severity,
+)
+
+PENALTY = {Severity.CRITICAL: 3, Severity.HIGH: 2, Severity.MEDIUM: 1, Severity.MONITOR: 0}
+CAP = {Severity.CRITICAL: 4, Severity.HIGH: 6, Severity.MEDIUM: 8, Severity.MONITOR: 10}
+UNREVIEWED_CAP = 8
+# Used for findings that carry no estimate of their own (hours, low-high).
+DEFAULT_EFFORT = {
+    Severity.CRITICAL: (2.0, 4.0),
+    Severity.HIGH: (1.0, 2.0),
+    Severity.MEDIUM: (0.5, 1.0),
+    Severity.MONITOR: (0.25, 0.5),
+}
+
+
+def score(findings: list[Finding], model_reviewed: bool) -> int:
+    raw = 10 - sum(PENALTY[f.severity] for f in findings)
+    cap = min((CAP[f.severity] for f in findings), default=10)
+    if not model_reviewed:
+        cap = min(cap, UNREVIEWED_CAP)
+    return max(1, min(raw, cap))
+
+
+def _action(finding: Finding) -> ActionItem:
+    loc = finding.location
+    return ActionItem(
+        finding_id=finding.id,
+        title=finding.title,
+        severity=finding.severity,
+        location=f"{loc.path}:{loc.start_line}",
+        impact=finding.impact.split(". ")[0].rstrip(".") + ".",
+    )
+
+
+def _effort(findings: list[Finding]) -> str:
+    if not findings:
+        return "none: no Fix Now items"
+    low = high = 0.0
+    for finding in findings:
+        lo, hi = finding.effort_hours or DEFAULT_EFFORT[finding.severity]
+        low, high = low + lo, high + hi
+    return f"{low:g}-{high:g} hours for {len(findings)} Fix Now item(s)"
+
+
+def build_section(
+    spec: AuditSpec,
+    findings: list[Finding],
+    assumptions: list[Assumption],
+    checked_items: set[str],
+    model_reviewed: bool,
+    files_audited: int,
+) -> AuditSection:
+    """The audit's section from its (merged, verified, severity-sorted) findings.
+
+    ``checked_items`` are the checklist items some rule or model actually examined; an item
+    nobody examined is "needs confirmation", never "not seen".
+    """
+    mine = [f for f in findings if spec.id in f.audits]
+    value = score(mine, model_reviewed)
+    band = spec.band(value)
+    checklist = []
+    for item in spec.checklist:
+        cited = [f.id for f in mine if item.id in f.checklist_items]
+        if cited:
+            state, note = ChecklistState.VIOLATED, ""
+        elif item.id in checked_items and files_audited:
+            state, note = ChecklistState.NOT_SEEN, "checked; no violation found"
+        else:
+            state, note = ChecklistState.NEEDS_CONFIRMATION, "not examined by this run"
+        checklist.append(
+            ChecklistEntry(id=item.id, text=item.text, state=state, finding_ids=cited, note=note)
+        )
+    fix_now = [f for f in mine if f.severity in (Severity.CRITICAL, Severity.HIGH)]
+    return AuditSection(
+        audit=spec.id,
+        title=spec.title,
+        score=value,
+        rubric_band=f"{band.min}-{band.max}: {band.text}",
+        justification=_justification(spec, mine, checklist, model_reviewed, files_audited),
+        assumptions=assumptions,
+        finding_ids=[f.id for f in mine],
+        top_fixes=[_action(f) for f in mine[:3]],
+        fix_now=[_action(f) for f in fix_now],
+        fix_soon=[_action(f) for f in mine if f.severity is Severity.MEDIUM],
+        monitor=[_action(f) for f in mine if f.severity is Severity.MONITOR],
+        fix_now_effort=_effort(fix_now),
+        checklist=checklist,
+        testing_strategy=spec.testing_strategy,
+        verification_commands=spec.verification_commands,
+        monitoring=spec.monitoring,
+    )
+
+
+def _justification(
+    spec: AuditSpec,
+    mine: list[Finding],
+    checklist: list[ChecklistEntry],
+    model_reviewed: bool,
+    files_audited: int,
+) -> list[str]:
+    if not files_audited:
+        return [
+            "No file was audited (see skipped files), so nothing here is verified clean.",
+            f"Score {score(mine, model_reviewed)} is the formula's value with no findings.",
+        ]
+    counts = {s: sum(1 for f in mine if f.severity is s) for s in Severity}
+    bullets = []
+    if mine:
+        parts = [f"{n} {s.value}" for s, n in counts.items() if n]
+        bullets.append(f"{len(mine)} defect(s) found: " + ", ".join(parts) + ".")
+        worst = mine[0]
+        bullets.append(
+            f"Most severe: {worst.id} {worst.title} "
+            f"({worst.location.path}:{worst.location.start_line})."
+        )
+    else:
+        bullets.append("No defect found in the audited code by the checks that ran.")
+    examined = sum(1 for e in checklist if e.state is not ChecklistState.NEEDS_CONFIRMATION)
+    bullets.append(
+        f"{examined} of {len(checklist)} checklist items were examined; the rest need confirmation."
+    )
+    if not model_reviewed:
+        bullets.append(f"Rules-only run (no model configured): score capped at {UNREVIEWED_CAP}.")
+    bullets.append(
+        "Formula: 10 - 3xCRITICAL - 2xHIGH - 1xMEDIUM, capped at 4/6/8 by the worst severity."
+    )
+    return bullets
