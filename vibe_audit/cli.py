@@ -148,14 +148,13 @@ def version() -> None:
 def cli(argv: list[str] | None = None) -> int:
     """Run the app and return its exit code; every error is one line on stderr."""
     try:
-        app(args=argv, prog_name="vibe-audit", standalone_mode=False)
+        # Outside standalone mode, typer returns the code of a typer.Exit instead of raising.
+        result = app(args=argv, prog_name="vibe-audit", standalone_mode=False)
     except VibeAuditError as exc:
         if os.environ.get(RAISE_ENV):
             raise
         _say(f"error: {exc.message}")
         return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code)
     except typer.Abort:
         _say("aborted")
         return EXIT_RUN
@@ -175,7 +174,7 @@ def cli(argv: list[str] | None = None) -> int:
             f"(set {RAISE_ENV}=1 to see the traceback)"
         )
         return EXIT_RUN
-    return EXIT_CLEAN
+    return result if isinstance(result, int) else EXIT_CLEAN
 
 
 def main() -> None:

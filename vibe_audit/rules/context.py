@@ -15,7 +15,8 @@ from vibe_audit.chunker.parsing import node_text, parse
 from vibe_audit.rules import syntax
 from vibe_audit.schemas import SourceFile
 
-SQLITE_CONNECT = frozenset({"sqlite3.connect", "aiosqlite.connect", "sqlite3.dbapi2.connect"})
+SYNC_CONNECT = frozenset({"sqlite3.connect", "sqlite3.dbapi2.connect"})
+SQLITE_CONNECT = SYNC_CONNECT | {"aiosqlite.connect"}
 _LOCKS = frozenset(
     {"asyncio.Lock", "threading.Lock", "threading.RLock", "fcntl.flock", "fcntl.lockf",
      "filelock.FileLock", "FileLock", "portalocker.lock"}
@@ -59,7 +60,8 @@ class FileContext:
 class RepoFacts:
     connect_sites: list[Site] = field(default_factory=list)
     connect_timeouts: list[Site] = field(default_factory=list)
-    connection_factories: set[str] = field(default_factory=set)
+    # Sync functions that open a blocking sqlite3 connection, directly or through another.
+    sync_db_functions: set[str] = field(default_factory=set)
     pragmas: dict[str, list[Pragma]] = field(default_factory=dict)
     imports: set[str] = field(default_factory=set)
     schema_references: list[Site] = field(default_factory=list)
@@ -88,7 +90,36 @@ def build_context(sources: list[SourceFile]) -> RepoContext:
     facts = RepoFacts()
     for ctx in files:
         _gather(ctx, facts)
+    facts.sync_db_functions = _callers_closure(files, facts.sync_db_functions)
     return RepoContext(files=files, facts=facts)
+
+
+def _callers_closure(files: list[FileContext], seeds: set[str]) -> set[str]:
+    """``seeds`` plus every sync function that (transitively) calls one of them, by name.
+
+    Name-based, across the repository: init_db() calling get_connection() calling
+    sqlite3.connect() makes all three "opens a SQLite connection".
+    """
+    calls: dict[str, set[str]] = {}
+    for ctx in files:
+        for function in syntax.functions(ctx.root):
+            if syntax.is_async(function):
+                continue
+            called = {
+                syntax.last_name(syntax.callee(n))
+                for n in syntax.body_nodes(function)
+                if n.type == "call"
+            }
+            calls.setdefault(syntax.function_name(function), set()).update(called)
+    closure = set(seeds)
+    changed = True
+    while changed:
+        changed = False
+        for name, called in calls.items():
+            if name not in closure and called & closure:
+                closure.add(name)
+                changed = True
+    return closure
 
 
 def _file_context(source: SourceFile) -> FileContext:
@@ -127,8 +158,8 @@ def _gather(ctx: FileContext, facts: RepoFacts) -> None:
             if "timeout" in syntax.keyword_names(call):
                 facts.connect_timeouts.append(site)
             function = syntax.enclosing(call, "function_definition")
-            if function is not None:
-                facts.connection_factories.add(syntax.function_name(function))
+            if name in SYNC_CONNECT and function is not None and not syntax.is_async(function):
+                facts.sync_db_functions.add(syntax.function_name(function))
     for string in syntax.of_type(ctx.root, "string"):
         value = node_text(string)
         for match in _PRAGMA.finditer(value):

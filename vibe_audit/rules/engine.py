@@ -50,17 +50,19 @@ def rules_for(audits: list[AuditId]) -> list[Rule]:
     return [r for r in load_rules().values() if set(r.meta.categories) & set(audits)]
 
 
-def run_rules(repo: RepoContext, audits: list[AuditId]) -> list[Finding]:
-    """Findings of every applicable rule, restricted to the selected audits."""
+def run_rules(
+    repo: RepoContext, audits: list[AuditId], rules: list[Rule] | None = None
+) -> list[Finding]:
+    """Findings of ``rules`` (default: every rule serving ``audits``), in those audits only."""
     findings: list[Finding] = []
-    for rule in rules_for(audits):
+    lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
+    for rule in rules_for(audits) if rules is None else rules:
         hits: list[Hit] = []
         if rule.check_file is not None:
             for ctx in repo.files:
                 hits.extend(rule.check_file(ctx))
         if rule.check_repo is not None:
             hits.extend(rule.check_repo(repo))
-        lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
         findings.extend(_finding(rule, hit, lines_by_path[hit.path], audits) for hit in hits)
     return findings
 

@@ -24,13 +24,14 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
+from vibe_audit.rules.context import SYNC_CONNECT, RepoContext
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -76,7 +77,7 @@ _BLOCKING_METHODS = frozenset(
 
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
-    openers = {"sqlite3.connect", "sqlite3.dbapi2.connect"} | repo.facts.connection_factories
+    openers = SYNC_CONNECT | repo.facts.sync_db_functions
     for ctx in repo.files:
         for function in syntax.functions(ctx.root):
             if not syntax.is_async(function):
@@ -96,13 +97,15 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 )
 
 
-def _opens(call: tree_sitter.Node, openers: set[str]) -> bool:
+def _opens(call: tree_sitter.Node, openers: AbstractSet[str]) -> bool:
     """sqlite3.connect(...) or a call of a repository function that calls it (any receiver)."""
     name = syntax.callee(call)
     return name in openers or syntax.last_name(name) in openers
 
 
-def _blocking_calls(function: tree_sitter.Node, openers: set[str]) -> list[tree_sitter.Node]:
+def _blocking_calls(
+    function: tree_sitter.Node, openers: AbstractSet[str]
+) -> list[tree_sitter.Node]:
     connections: set[str] = set()
     blocking: list[tree_sitter.Node] = []
     nodes = list(syntax.body_nodes(function))

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from vibe_audit.prompts import get_audit
+from vibe_audit.schemas import (
+    ChecklistState,
+    Confidence,
+    EvidenceLine,
+    Finding,
+    Location,
+    Severity,
+)
+from vibe_audit.schemas.fingerprint import fingerprint
+from vibe_audit.schemas.merge import merge
+from vibe_audit.schemas.score import build_section, score
+from vibe_audit.schemas.verify import verify
+
+LINES = [
+    "import sqlite3",
+    "",
+    "def get_connection():",
+    "    return sqlite3.connect('app.db')",
+    "",
+]
+
+
+def make(
+    *,
+    audits: tuple[str, ...] = ("sqlite",),
+    severity: Severity = Severity.HIGH,
+    path: str = "app/db.py",
+    line: int = 4,
+    text: str = "    return sqlite3.connect('app.db')",
+    rule_id: str | None = "sqlite-wal-not-enabled",
+    category: str = "WAL Config",
+) -> Finding:
+    finding = Finding(
+        id="",
+        fingerprint="",
+        audits=list(audits),  # type: ignore[arg-type]
+        severity=severity,
+        categories={a: category for a in audits},  # type: ignore[misc]
+        title="SQLite used without WAL journal mode",
+        location=Location(path=path, start_line=line, end_line=line, symbol="get_connection"),
+        problem="p",
+        scenario="s",
+        impact="i",
+        confidence=Confidence.HIGH,
+        how_to_verify="v",
+        fix="f",
+        trade_off="t",
+        evidence=[EvidenceLine(line=line, text=text)],
+        checklist_items=[f"{a}.1A" for a in audits],
+        source="rule" if rule_id else "model",
+        rule_id=rule_id,
+    )
+    finding.fingerprint = fingerprint(finding)
+    return finding
+
+
+def test_verify_drops_hallucinated_path_and_unmatched_evidence() -> None:
+    files = {"app/db.py": LINES}
+    good = make()
+    ghost = make(path="app/nowhere.py")
+    wrong_quote = make(text="    return psycopg.connect(dsn)")
+    past_end = make(line=40)
+    kept, dropped = verify([good, ghost, wrong_quote, past_end], files)
+    assert kept == [good]
+    assert dropped == {
+        "path not in audited files": 1,
+        "evidence does not match source": 1,
+        "line range outside file": 1,
+    }
+
+
+def test_verify_moves_a_finding_whose_quote_is_two_lines_off() -> None:
+    off_by_two = make(line=2, text="return sqlite3.connect('app.db')")
+    (kept,), dropped = verify([off_by_two], {"app/db.py": LINES})
+    assert dropped == {}
+    assert (kept.location.start_line, kept.evidence[0].line) == (4, 4)
+
+
+def test_three_duplicates_across_two_audits_merge_into_one() -> None:
+    a = make(audits=("sqlite",), severity=Severity.MEDIUM)
+    b = make(audits=("concurrency",), severity=Severity.HIGH, category="SQLite")
+    c = make(audits=("sqlite",), severity=Severity.MEDIUM)
+    other = make(rule_id="http-call-without-timeout", audits=("reliability",), category="Timeout")
+    merged = merge([a, b, c, other])
+    assert len(merged) == 2
+    wal = next(f for f in merged if f.rule_id == "sqlite-wal-not-enabled")
+    assert wal.severity is Severity.HIGH
+    assert wal.audits == ["concurrency", "sqlite"]
+    assert wal.categories == {"concurrency": "SQLite", "sqlite": "WAL Config"}
+    assert wal.checklist_items == ["concurrency.1A", "sqlite.1A"]
+    assert [f.id for f in merged] == ["F1", "F2"]
+
+
+def test_model_findings_on_adjacent_lines_of_one_family_merge() -> None:
+    first = make(rule_id=None, line=3, text="def get_connection():")
+    second = make(rule_id=None, line=4)
+    assert len(merge([first, second])) == 1
+
+
+def test_fingerprint_survives_lines_inserted_above() -> None:
+    before = make(line=4)
+    after = make(line=9)  # five lines inserted above: same symbol, same evidence text
+    assert before.fingerprint == after.fingerprint
+    edited = make(line=4, text="    return sqlite3.connect(DB_PATH)")
+    assert edited.fingerprint != before.fingerprint
+
+
+def test_score_formula_and_caps() -> None:
+    assert score([], model_reviewed=True) == 10
+    assert score([], model_reviewed=False) == 8
+    assert score([make(severity=Severity.MEDIUM)], model_reviewed=True) == 8
+    assert score([make(severity=Severity.HIGH)], model_reviewed=True) == 6
+    assert score([make(severity=Severity.CRITICAL)], model_reviewed=True) == 4
+    many = [make(severity=Severity.CRITICAL) for _ in range(4)]
+    assert score(many, model_reviewed=True) == 1
+    assert score([make(severity=Severity.MONITOR)], model_reviewed=True) == 10
+
+
+def test_section_checklist_states_and_action_plan() -> None:
+    spec = get_audit("sqlite")
+    findings = merge(
+        [make(), make(severity=Severity.MEDIUM, line=3, text="def get_connection():", rule_id="x")]
+    )
+    section = build_section(
+        spec,
+        findings,
+        [],
+        checked_items={"sqlite.1A", "sqlite.2B"},
+        model_reviewed=False,
+        files_audited=1,
+    )
+    states = {e.id: e.state for e in section.checklist}
+    assert states["sqlite.1A"] is ChecklistState.VIOLATED
+    assert states["sqlite.2B"] is ChecklistState.NOT_SEEN
+    assert states["sqlite.3A"] is ChecklistState.NEEDS_CONFIRMATION
+    assert len(section.checklist) == len(spec.checklist)
+    assert [i.severity for i in section.fix_now] == [Severity.HIGH]
+    assert [i.severity for i in section.fix_soon] == [Severity.MEDIUM]
+    assert section.score == 6  # raw 10 - 2 - 1 = 7, capped at 6 by the HIGH finding
+    assert section.rubric_band.startswith("5-6:")

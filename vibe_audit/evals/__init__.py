@@ -1,0 +1,1 @@
+"""The eval suite comparing models on labeled code. Not built yet (issue 9)."""

@@ -1,0 +1,1 @@
+"""The pre-release pull-request review bot. Not built yet (issue 8)."""
