@@ -21,6 +21,9 @@ _LOCKS = frozenset(
     {"asyncio.Lock", "threading.Lock", "threading.RLock", "fcntl.flock", "fcntl.lockf",
      "filelock.FileLock", "FileLock", "portalocker.lock"}
 )  # fmt: skip
+_REFERENCES = re.compile(r"\bREFERENCES\s+\w+|\bFOREIGN\s+KEY\b", re.I)
+_CHECK = re.compile(r"\bCHECK\s*\(", re.I)
+_BEGIN = re.compile(r"^\W*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\b", re.I)
 _PRAGMA = re.compile(r"PRAGMA\s+([a-z_]+)\s*(?:=\s*['\"]?([A-Za-z0-9_-]+)|\(([^)]*)\))?", re.I)
 
 
@@ -49,11 +52,14 @@ class FileContext:
     def root(self) -> tree_sitter.Node:
         return self.tree.root_node
 
-    def site(self, node: tree_sitter.Node) -> Site:
-        number = syntax.line(node)
-        return Site(
-            self.source.path, number, self.lines[number - 1].strip(), syntax.qualified_name(node)
-        )
+    def site(self, node: tree_sitter.Node, line_offset: int = 0) -> Site:
+        number = syntax.line(node) + line_offset
+        text = self.lines[number - 1].strip()
+        return Site(self.source.path, number, text, syntax.qualified_name(node))
+
+    def site_in(self, string: tree_sitter.Node, text: str, offset: int) -> Site:
+        """The site of character ``offset`` of a (possibly multi-line) string literal."""
+        return self.site(string, line_offset=text.count("\n", 0, offset))
 
 
 @dataclass
@@ -161,14 +167,16 @@ def _gather(ctx: FileContext, facts: RepoFacts) -> None:
             if name in SYNC_CONNECT and function is not None and not syntax.is_async(function):
                 facts.sync_db_functions.add(syntax.function_name(function))
     for string in syntax.of_type(ctx.root, "string"):
-        value = node_text(string)
-        for match in _PRAGMA.finditer(value):
+        text = node_text(string)
+        for match in _PRAGMA.finditer(text):
             value = (match.group(2) or match.group(3) or "").strip().lower()
-            pragma = Pragma(ctx.site(string), value)
+            pragma = Pragma(ctx.site_in(string, text, match.start()), value)
             facts.pragmas.setdefault(match.group(1).lower(), []).append(pragma)
-        if re.search(r"\bREFERENCES\s+\w+|\bFOREIGN\s+KEY\b", value, re.I):
-            facts.schema_references.append(ctx.site(string))
-        if re.search(r"\bCHECK\s*\(", value, re.I):
-            facts.check_constraints.append(ctx.site(string))
-        if re.search(r"^\W*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\b", value, re.I):
-            facts.begin_statements.append(ctx.site(string))
+        for pattern, sites in (
+            (_REFERENCES, facts.schema_references),
+            (_CHECK, facts.check_constraints),
+            (_BEGIN, facts.begin_statements),
+        ):
+            found = pattern.search(text)
+            if found:
+                sites.append(ctx.site_in(string, text, found.start()))
