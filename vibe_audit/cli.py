@@ -18,6 +18,7 @@ from typer.exceptions import TyperException
 
 from vibe_audit import __version__
 from vibe_audit.agent import run_audit
+from vibe_audit.commands import prompts as prompts_commands
 from vibe_audit.errors import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -44,6 +45,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+app.add_typer(prompts_commands.app, name="prompts")
 
 
 class OutputFormat(StrEnum):

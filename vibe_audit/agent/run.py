@@ -70,6 +70,7 @@ def run_audit(
     return Report(
         tool_version=__version__,
         audits=request.audits,
+        prompt_versions={a: get_audit(a).version for a in request.audits},
         sections=sections,
         findings=findings,
         stats=stats,

@@ -1,7 +1,12 @@
-"""Load the audit definitions (audits/<id>.toml) shipped inside the package."""
+"""Load the audit templates (audits/<id>.md: TOML front matter + Markdown body).
+
+A template's version is the sha256 of its file (first 12 hex digits): it is recorded in every
+report and goes into cache keys, so editing a template invalidates cached answers.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from functools import cache
 from importlib import resources
@@ -17,9 +22,20 @@ def load_audits() -> dict[AuditId, AuditSpec]:
     folder = resources.files("vibe_audit.prompts") / "audits"
     audits: dict[AuditId, AuditSpec] = {}
     for audit_id in AUDIT_IDS:
-        data = tomllib.loads((folder / f"{audit_id}.toml").read_text(encoding="utf-8"))
-        audits[audit_id] = AuditSpec.model_validate(data)
+        raw = (folder / f"{audit_id}.md").read_text(encoding="utf-8")
+        audits[audit_id] = parse_template(raw)
     return audits
+
+
+def parse_template(raw: str) -> AuditSpec:
+    """An AuditSpec from a template file's text: ``+++`` TOML front matter, then the body."""
+    marker = "+++\n"
+    if not raw.startswith(marker) or f"\n{marker}" not in raw[len(marker) :]:
+        raise ValueError("a template starts with +++ front matter closed by a +++ line")
+    front, body = raw[len(marker) :].split(f"\n{marker}", 1)
+    data = tomllib.loads(front)
+    version = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+    return AuditSpec.model_validate({**data, "body": body.strip() + "\n", "version": version})
 
 
 def get_audit(audit_id: AuditId) -> AuditSpec:

@@ -39,7 +39,7 @@ def _header(report: Report) -> list[str]:
     engine = f"{s.provider}" + (f" ({s.model})" if s.model else "")
     return [
         f"- Target: `{s.root}`",
-        f"- Audits: {', '.join(report.audits)}",
+        "- Audits: " + ", ".join(f"{a} ({v})" for a, v in report.prompt_versions.items()),
         f"- Engine: {engine}: {s.model_note}",
         f"- Files: {s.files_audited} audited, {sum(s.files_skipped.values())} skipped ({skipped})",
         f"- Chunks: {s.chunks} ({s.chunk_tokens} tokens, {s.token_counter})",

@@ -1,4 +1,4 @@
-"""The data an audit is defined by, loaded from vibe_audit/prompts/audits/<id>.toml."""
+"""The data an audit is defined by: the front matter of vibe_audit/prompts/audits/<id>.md."""
 
 from __future__ import annotations
 
@@ -16,10 +16,30 @@ class RubricBand(BaseModel):
 
 
 class ChecklistItem(BaseModel):
+    """One item of the document: a lettered sub-section or a checklist line.
+
+    ``id`` is stable (``sqlite.3A``, ``sqlite.pragma.2``); findings cite it.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: str = Field(pattern=r"^[a-z]+\.[A-Za-z0-9_.]+$")
+    section: str
     text: str
+    detail: str = ""
+    sources: list[str] = Field(
+        default_factory=list, description="Headings of the document this item was derived from."
+    )
+
+
+class AppliesTo(BaseModel):
+    """Cheap signals the router uses to skip chunks an audit cannot be about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    imports: list[str] = Field(description="Top-level module names.")
+    patterns: list[str] = Field(description="Regular expressions searched in the chunk text.")
+    suffixes: list[str] = Field(description="File suffixes or names that always apply.")
 
 
 class EnvironmentTopic(BaseModel):
@@ -46,6 +66,9 @@ class AuditSpec(BaseModel):
     severities: dict[Severity, str]
     rubric: list[RubricBand]
     checklist: list[ChecklistItem] = Field(min_length=1)
+    applies_to: AppliesTo
+    body: str = Field(description="The template's Markdown body (role, goal, focus).")
+    version: str = Field(description="Content hash of the template file.")
 
     @model_validator(mode="after")
     def _consistent(self) -> AuditSpec:

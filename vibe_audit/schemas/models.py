@@ -207,6 +207,9 @@ class Report(_Model):
     schema_version: Literal["1.0"] = "1.0"
     tool_version: str
     audits: list[AuditId] = Field(min_length=1)
+    prompt_versions: dict[AuditId, str] = Field(
+        description="Template version (content hash) of each audit, as used by this run."
+    )
     sections: list[AuditSection]
     findings: list[Finding]
     stats: RunStats
@@ -238,3 +241,14 @@ class RunRequest(_Model):
     audits: list[AuditId] = Field(min_length=1)
     model: str = "static"
     max_file_bytes: int = Field(default=1_000_000, ge=1)
+
+
+class RenderedRequest(_Model):
+    """One model request for one audit and one chunk, as the provider will send it."""
+
+    audit: AuditId
+    template_version: str
+    chunk_id: str
+    system: str
+    user: str
+    data_token: str = Field(description="The token on the BEGIN/END lines around the code.")

@@ -1,0 +1,36 @@
+"""Turn chunks into model requests: route each chunk to its audits, attach rule hints, render."""
+
+from __future__ import annotations
+
+from vibe_audit.agent.router import applies
+from vibe_audit.prompts import get_audit
+from vibe_audit.prompts.render import render_request
+from vibe_audit.schemas import AuditId, Chunk, Finding, RenderedRequest
+
+
+def hints_for(chunk: Chunk, findings: list[Finding], audit: AuditId) -> list[str]:
+    """Static-rule findings of ``audit`` located inside ``chunk``, as one-line hints."""
+    return [
+        f"{f.rule_id} at line {f.location.start_line}: {f.title}"
+        for f in findings
+        if audit in f.audits
+        and f.location.path == chunk.path
+        and chunk.start_line <= f.location.start_line <= chunk.end_line
+    ]
+
+
+def build_requests(
+    chunks: list[Chunk], audits: list[AuditId], rule_findings: list[Finding]
+) -> tuple[list[RenderedRequest], dict[AuditId, int]]:
+    """Requests for every (audit, applicable chunk), and the count skipped per audit."""
+    requests: list[RenderedRequest] = []
+    skipped: dict[AuditId, int] = {}
+    for audit in audits:
+        spec = get_audit(audit)
+        for chunk in chunks:
+            hints = hints_for(chunk, rule_findings, audit)
+            if applies(spec, chunk, rule_hit=bool(hints)):
+                requests.append(render_request(spec, chunk, hints))
+            else:
+                skipped[audit] = skipped.get(audit, 0) + 1
+    return requests, skipped

@@ -1,0 +1,41 @@
+"""Decide which audits a chunk goes to, from each template's cheap "applies to" signals.
+
+A chunk goes to an audit when a static rule of that audit hit inside it, when its file
+imports one of the audit's modules, when its text matches one of the audit's patterns, or
+when its file kind is one the audit always reads. Everything else is skipped for that audit
+(and counted, so a skip is never a silent clean).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import PurePosixPath
+
+from vibe_audit.schemas import Chunk
+from vibe_audit.schemas.audit_spec import AuditSpec
+
+
+@cache
+def _pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def _imported_modules(chunk: Chunk) -> set[str]:
+    modules: set[str] = set()
+    for statement in chunk.imports:
+        words = statement.replace(",", " ").split()
+        if words and words[0] in {"import", "from"}:
+            modules.update(w.split(".")[0] for w in words[1:] if w not in {"import", "as"})
+    return modules
+
+
+def applies(spec: AuditSpec, chunk: Chunk, rule_hit: bool = False) -> bool:
+    if rule_hit:
+        return True
+    path = PurePosixPath(chunk.path)
+    if path.suffix in spec.applies_to.suffixes or path.name in spec.applies_to.suffixes:
+        return True
+    if _imported_modules(chunk) & set(spec.applies_to.imports):
+        return True
+    return bool(_pattern(tuple(spec.applies_to.patterns)).search(chunk.text))
