@@ -19,6 +19,8 @@ from typer.exceptions import TyperException
 from vibe_audit import __version__
 from vibe_audit.agent import run_audit
 from vibe_audit.commands import prompts as prompts_commands
+from vibe_audit.commands.chunks import chunks as chunks_command
+from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
 from vibe_audit.errors import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -48,6 +50,7 @@ app = typer.Typer(
 
 
 app.add_typer(prompts_commands.app, name="prompts")
+app.command("chunks")(chunks_command)
 
 
 class OutputFormat(StrEnum):
@@ -94,6 +97,9 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    include: Include = None,
+    exclude: Exclude = None,
+    max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
 ) -> None:
     """Audit PATH and print one deduplicated, scored report."""
     audits = resolve_prompt_ids(prompt)
@@ -105,7 +111,15 @@ def run(
         rule_count = len(rules_for(audits))
         note = "" if model or os.environ.get(MODEL_ENV) else "no model configured; "
         say(f"{note}using the built-in rule engine ({rule_count} rules, no network)")
-    report = run_audit(RunRequest(target=str(path), audits=audits, model=spec), say=say)
+    request = RunRequest(
+        target=str(path),
+        audits=audits,
+        model=spec,
+        max_file_bytes=max_file_bytes,
+        include=include or [],
+        exclude=exclude or [],
+    )
+    report = run_audit(request, say=say)
     text = RENDERERS[output_format.value](report)
     if out is None:
         typer.echo(text, nl=False)

@@ -146,6 +146,7 @@ def fixed_chunk(text: str = FIXED_CHUNK_TEXT) -> Chunk:
         content_hash="0" * 64,
         tokens=len(text) // 4,
         imports=["import json", "from app.db import get_connection"],
+        setup=['STATE_DIR = "state"'],
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vibe_audit import __version__
 from vibe_audit.agent.providers import get_provider
-from vibe_audit.chunker import TOKEN_COUNTER, discover, slice_file
+from vibe_audit.chunker import DiscoveryOptions, discover, slice_file, token_counter
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import rules_for
@@ -26,7 +26,12 @@ def run_audit(
     """Audit ``request.target``. ``say`` receives one-line progress messages."""
     started = clock()
     provider = get_provider(request.model)
-    found = discover(Path(request.target), max_bytes=request.max_file_bytes)
+    options = DiscoveryOptions(
+        max_bytes=request.max_file_bytes,
+        include=tuple(request.include),
+        exclude=tuple(request.exclude),
+    )
+    found = discover(Path(request.target), options)
     say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}")
     chunks = [chunk for source in found.files for chunk in slice_file(source)]
     repo = build_context(found.files)
@@ -53,6 +58,8 @@ def run_audit(
         files_audited=len(found.files),
         files_skipped=found.skip_counts(),
         skipped=found.skipped,
+        discovery="git" if found.source == "git" else "walk",
+        secrets_redacted=dict(sorted(found.secrets_redacted.items())),
         chunks=len(chunks),
         parse_errors=parse_errors,
         provider=provider.name,
@@ -61,7 +68,7 @@ def run_audit(
         chunk_tokens=sum(c.tokens for c in chunks),
         tokens_in=result.tokens_in,
         tokens_out=result.tokens_out,
-        token_counter=TOKEN_COUNTER,
+        token_counter=token_counter(),
         cost_usd=result.cost_usd,
         elapsed_s=round(clock() - started, 3),
         rules_run=len(rules_for(request.audits)),

@@ -1,33 +1,70 @@
 """Find the files to audit under a path, and account for every file that is not audited.
 
-The walking skeleton walks the tree itself; git ls-files, .gitignore and --include/--exclude
-arrive with the chunker issue. Every skipped file or directory is recorded with its reason.
+Candidates come from ``git ls-files`` when the path is inside a git work tree (tracked plus
+untracked-but-not-ignored files), otherwise from a walk that honours every ``.gitignore``
+on the way down. Each candidate is then kept or skipped with a reason: --include/--exclude,
+vendored or generated trees, generated files, lock files, snapshots, secret files, symlinks
+that leave the tree or loop, oversized, binary, minified, or a file type the chunker does not
+read. Secrets inside kept files are redacted before anything else sees the text.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
-from vibe_audit.chunker.parsing import LANGUAGE_BY_SUFFIX
-from vibe_audit.errors import TargetNotFoundError, UnreadableFileError
+import pathspec
+
+from vibe_audit.chunker.languages import language_for
+from vibe_audit.chunker.secrets import redact
+from vibe_audit.errors import TargetNotFoundError, UnreadableFileError, UserError
 from vibe_audit.schemas import SkippedFile, SourceFile
 
 MAX_FILE_BYTES = 1_000_000
 SNIFF_BYTES = 8192
+MINIFIED_LINE_CHARS = 2000
+MINIFIED_AVERAGE_CHARS = 300
+GIT_TIMEOUT_S = 60
 
 # Directories never audited: VCS data, virtualenvs, caches, vendored and built trees.
 SKIP_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "vendor",
-        "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".tox", ".nox",
-        "dist", "build", "site-packages", ".idea", ".vscode",
+        ".git", ".hg", ".svn", ".venv", "venv", ".env", "node_modules", "vendor",
+        "bower_components", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+        ".tox", ".nox", "dist", "build", "site-packages", "target", ".next", ".nuxt",
+        "coverage", "htmlcov", ".idea", ".vscode", "__snapshots__", ".terraform",
     }
 )  # fmt: skip
-SECRET_NAMES = frozenset({".env", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc"})
-SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore")
+LOCK_FILES = frozenset(
+    {
+        "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock",
+        "uv.lock", "Cargo.lock", "go.sum", "composer.lock", "Gemfile.lock", "bun.lockb",
+    }
+)  # fmt: skip
+GENERATED_SUFFIXES = (
+    "_pb2.py", "_pb2_grpc.py", "_pb2.pyi", ".pb.go", ".min.js", ".min.css", ".min.mjs",
+    ".bundle.js", ".js.map", ".css.map", ".snap", ".generated.ts", ".generated.js", ".g.dart",
+)  # fmt: skip
+SECRET_NAMES = frozenset(
+    {".env", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass", ".npmrc",
+     ".pypirc", "credentials.json", "service-account.json"}
+)  # fmt: skip
+SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".crt", ".der")
+_MINIFIABLE = frozenset({"javascript", "typescript", "tsx"})
+
+
+@dataclass(frozen=True)
+class DiscoveryOptions:
+    max_bytes: int = MAX_FILE_BYTES
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    use_git: bool = True
 
 
 @dataclass
@@ -35,60 +72,147 @@ class Discovery:
     root: Path
     files: list[SourceFile] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    secrets_redacted: Counter[str] = field(default_factory=Counter)
+    source: str = "walk"  # "git" when git ls-files listed the candidates
 
     def skip(self, rel: str, reason: str) -> None:
         self.skipped.append(SkippedFile(path=rel, reason=reason))
 
     def skip_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for item in self.skipped:
-            counts[item.reason] = counts.get(item.reason, 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
 
 
-def discover(target: Path, max_bytes: int = MAX_FILE_BYTES) -> Discovery:
+def discover(target: Path, options: DiscoveryOptions | None = None) -> Discovery:
     """Collect auditable files under ``target`` (a directory or one file)."""
-    if not target.exists():
+    options = options or DiscoveryOptions()
+    if not target.exists() and not target.is_symlink():
         raise TargetNotFoundError(f"path not found: {target}")
-    if target.is_file():
+    include = _spec(options.include, "--include")
+    exclude = _spec(options.exclude, "--exclude")
+    if not target.is_dir():
         found = Discovery(root=target.parent.resolve())
-        _consider(found, target, target.name, max_bytes, explicit=True)
+        _consider(found, target, target.name, options, explicit=True)
         return found
     root = target.resolve()
     found = Discovery(root=root)
+    candidates = _git_files(root) if options.use_git else None
+    if candidates is not None:
+        found.source = "git"
+    else:
+        candidates = _walk(root, found)
+    for rel in candidates:
+        if exclude is not None and exclude.match_file(rel):
+            found.skip(rel, "excluded by --exclude")
+        elif include is not None and not include.match_file(rel):
+            found.skip(rel, "not matched by --include")
+        else:
+            _consider(found, root / rel, rel, options, explicit=False)
+    return found
+
+
+def _spec(patterns: tuple[str, ...], option: str) -> pathspec.PathSpec[Any] | None:
+    if not patterns:
+        return None
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(patterns)
+    except Exception as exc:  # pathspec raises several types for a bad pattern
+        raise UserError(f"{option}: invalid pattern: {exc}") from exc
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """Tracked and untracked-not-ignored files under root, relative to it; None if not git."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+             "--exclude-standard", "--", "."],
+            capture_output=True, timeout=GIT_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    paths = result.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    return sorted({p for p in paths if p})
+
+
+def _walk(root: Path, found: Discovery) -> list[str]:
+    """Files under root, pruning skipped directories and honouring nested .gitignore files."""
+    files: list[str] = []
+    ignores: list[tuple[str, pathspec.PathSpec[Any]]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
+        base = "" if here == root else here.relative_to(root).as_posix() + "/"
+        ignores = [(b, s) for b, s in ignores if base.startswith(b)]
+        gitignore = here / ".gitignore"
+        if gitignore.is_file():
+            lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+            ignores.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+        def ignored(rel: str, is_dir: bool, active: list[tuple[str, Any]] = ignores) -> bool:
+            suffix = "/" if is_dir else ""
+            return any(spec.match_file(rel[len(b) :] + suffix) for b, spec in active)
+
         keep = []
         for name in sorted(dirnames):
-            rel = _rel(here / name, root)
+            rel = base + name
             if name in SKIP_DIRS or name.endswith(".egg-info"):
-                found.skip(rel + "/", "excluded directory")
+                found.skip(rel + "/", "vendored or generated directory")
             elif (here / name).is_symlink():
-                found.skip(rel + "/", "symlinked directory")
+                found.skip(rel + "/", "symlinked directory (not followed)")
+            elif ignored(rel, is_dir=True):
+                found.skip(rel + "/", "gitignored")
             else:
                 keep.append(name)
         dirnames[:] = keep
         for name in sorted(filenames):
-            _consider(found, here / name, _rel(here / name, root), max_bytes, explicit=False)
-    return found
+            rel = base + name
+            if ignored(rel, is_dir=False):
+                found.skip(rel, "gitignored")
+            else:
+                files.append(rel)
+    return files
 
 
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
-def _consider(found: Discovery, path: Path, rel: str, max_bytes: int, explicit: bool) -> None:
-    name = path.name
+def _path_reason(rel: str) -> str | None:
+    pure = PurePosixPath(rel)
+    name = pure.name
+    if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in pure.parts[:-1]):
+        return "vendored or generated directory"
     if name in SECRET_NAMES or name.startswith(".env.") or name.endswith(SECRET_SUFFIXES):
-        found.skip(rel, "secret file")
+        return "secret file"
+    if name in LOCK_FILES:
+        return "lock file"
+    if name.endswith(GENERATED_SUFFIXES):
+        return "generated file"
+    return None
+
+
+def _consider(
+    found: Discovery, path: Path, rel: str, options: DiscoveryOptions, explicit: bool
+) -> None:
+    reason = _path_reason(rel)
+    if reason:
+        found.skip(rel, reason)
         return
-    if path.is_symlink() and not path.exists():
-        found.skip(rel, "broken symlink")
+    if path.is_symlink():
+        try:
+            resolved = path.resolve(strict=True)
+        except RuntimeError:
+            found.skip(rel, "symlink loop")
+            return
+        except OSError as exc:
+            found.skip(rel, "symlink loop" if exc.errno == errno.ELOOP else "broken symlink")
+            return
+        if not explicit and not resolved.is_relative_to(found.root):
+            found.skip(rel, "symlink leaves the tree")
+            return
+    if not path.is_file():
+        found.skip(rel, "not a regular file")
         return
-    language = LANGUAGE_BY_SUFFIX.get(path.suffix.lower())
+    language = language_for(rel)
     try:
         size = path.stat().st_size
-        if size > max_bytes:
+        if size > options.max_bytes:
             found.skip(rel, "oversized")
             return
         data = path.read_bytes()
@@ -101,18 +225,30 @@ def _consider(found: Discovery, path: Path, rel: str, max_bytes: int, explicit: 
         found.skip(rel, "binary")
         return
     if language is None:
-        found.skip(rel, "language not supported yet")
+        found.skip(rel, "file type not read by the chunker")
         return
     try:
         text, replaced = data.decode("utf-8"), False
     except UnicodeDecodeError:
         text, replaced = data.decode("utf-8", errors="replace"), True
+    if language.name in _MINIFIABLE and _minified(text):
+        found.skip(rel, "minified")
+        return
+    redacted, counts = redact(text)
+    found.secrets_redacted.update(counts)
     found.files.append(
         SourceFile(
             path=rel,
-            language=language,
-            text=text,
+            language=language.name,
+            text=redacted,
             sha256=hashlib.sha256(data).hexdigest(),
             decoded_with_replacement=replaced,
+            secrets_redacted=sum(counts.values()),
         )
     )
+
+
+def _minified(text: str) -> bool:
+    lines = text.splitlines() or [""]
+    longest = max(len(line) for line in lines)
+    return longest > MINIFIED_LINE_CHARS or len(text) / len(lines) > MINIFIED_AVERAGE_CHARS

@@ -5,22 +5,25 @@ from __future__ import annotations
 from functools import cache, lru_cache
 
 import tree_sitter
-import tree_sitter_python
 
-# Extension -> language id. Only languages with a grammar wheel installed are listed.
-LANGUAGE_BY_SUFFIX: dict[str, str] = {".py": "python", ".pyi": "python"}
-
-_GRAMMARS = {"python": tree_sitter_python.language}
+from vibe_audit.chunker.languages import LANGUAGES
 
 
 @cache
 def language(name: str) -> tree_sitter.Language:
-    return tree_sitter.Language(_GRAMMARS[name]())
+    grammar = LANGUAGES[name].grammar
+    if grammar is None:
+        raise ValueError(f"{name} has no tree-sitter grammar; it is sliced in line windows")
+    return tree_sitter.Language(grammar())
 
 
 @cache
 def _parser(name: str) -> tree_sitter.Parser:
     return tree_sitter.Parser(language(name))
+
+
+def parseable(name: str) -> bool:
+    return LANGUAGES[name].grammar is not None
 
 
 @lru_cache(maxsize=32)

@@ -1,17 +1,59 @@
-"""Token counting.
+"""Token counting: tiktoken when its encoding is on this machine, else a calibrated estimate.
 
-The walking skeleton uses a calibrated estimate only (about 4 characters per token for code,
-the usual figure for cl100k/o200k-style BPE on source text); tiktoken arrives with the
-chunker issue. The report records which counter was used.
+tiktoken downloads encodings on first use, which fails offline and must never happen on the
+default path. So tiktoken is used only when the encoding file is already in tiktoken's cache
+(TIKTOKEN_CACHE_DIR, DATA_GYM_CACHE_DIR, or <tmp>/data-gym-cache, as tiktoken looks it up).
+Otherwise tokens are estimated from characters with a ratio measured on real code
+(benchmarks/calibrate_tokens.py); the report says which counter was used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
-TOKEN_COUNTER: Literal["tiktoken", "estimate"] = "estimate"
-CHARS_PER_TOKEN = 4
+ENCODING = "cl100k_base"
+_ENCODING_URL = f"https://openaipublic.blob.core.windows.net/encodings/{ENCODING}.tiktoken"
+# Measured by benchmarks/calibrate_tokens.py: cl100k_base tokens per character of Python
+# source (Django + SQLAlchemy, see README "Measured figures").
+CHARS_PER_TOKEN = 3.6
+
+Counter = Literal["tiktoken", "estimate"]
+
+
+def _cache_file() -> Path:
+    directory = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    base = Path(directory) if directory else Path(tempfile.gettempdir()) / "data-gym-cache"
+    return base / hashlib.sha1(_ENCODING_URL.encode()).hexdigest()
+
+
+@cache
+def _encoder() -> Callable[[str], int] | None:
+    if os.environ.get("VIBE_AUDIT_TOKENS") == "estimate" or not _cache_file().is_file():
+        return None
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding(ENCODING)
+    except Exception:  # a corrupt cache or missing package: fall back, never fail the run
+        return None
+    return lambda text: len(encoding.encode(text, disallowed_special=()))
+
+
+def token_counter() -> Counter:
+    return "tiktoken" if _encoder() is not None else "estimate"
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def count_tokens(text: str) -> int:
-    return -(-len(text) // CHARS_PER_TOKEN)
+    encoder = _encoder()
+    return encoder(text) if encoder is not None else estimate_tokens(text)

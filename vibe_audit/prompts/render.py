@@ -72,9 +72,16 @@ def render_user(
         "## Context header",
         "",
         f"- File: {chunk.path} ({chunk.language})",
-        f"- Slice: {chunk.kind} {chunk.symbol or ''}, lines {chunk.start_line}-{chunk.end_line}",
+        f"- Slice: {chunk.kind} {chunk.symbol or ''}"
+        + (f" (part {chunk.part})" if chunk.part else "")
+        + f", lines {chunk.start_line}-{chunk.end_line}",
         f"- Imports of the file: {'; '.join(chunk.imports) or 'none'}",
     ]
+    if chunk.enclosing:
+        out.append(f"- Enclosed by: {chunk.enclosing}")
+    if chunk.setup:
+        out.append("- Module-level definitions it uses:")
+        out += [f"    {line}" for line in chunk.setup]
     if repo_context:
         out += ["", "## Repository context", "", repo_context.rstrip()]
     out += ["", "## Static-rule hints", ""]

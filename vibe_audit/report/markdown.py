@@ -37,12 +37,15 @@ def _header(report: Report) -> list[str]:
     s = report.stats
     skipped = ", ".join(f"{reason}: {n}" for reason, n in s.files_skipped.items()) or "none"
     engine = f"{s.provider}" + (f" ({s.model})" if s.model else "")
+    redacted = ", ".join(f"{kind}: {n}" for kind, n in s.secrets_redacted.items()) or "none"
     return [
         f"- Target: `{s.root}`",
         "- Audits: " + ", ".join(f"{a} ({v})" for a, v in report.prompt_versions.items()),
         f"- Engine: {engine}: {s.model_note}",
         f"- Files: {s.files_audited} audited, {sum(s.files_skipped.values())} skipped ({skipped})",
-        f"- Chunks: {s.chunks} ({s.chunk_tokens} tokens, {s.token_counter})",
+        f"- Chunks: {s.chunks} ({s.chunk_tokens} tokens, counted by {s.token_counter}); "
+        f"files listed by {'git ls-files' if s.discovery == 'git' else 'a .gitignore-aware walk'}",
+        f"- Secrets redacted before analysis: {redacted}",
         f"- Model tokens: {s.tokens_in} in, {s.tokens_out} out; cost ${s.cost_usd:.4f}",
         f"- Time: {s.elapsed_s:.2f} s; vibe-audit {report.tool_version}",
         "",

@@ -92,7 +92,8 @@ class RepoContext:
 
 
 def build_context(sources: list[SourceFile]) -> RepoContext:
-    files = [_file_context(s) for s in sources]
+    """Parse the Python files (the only language the rules read so far) and gather facts."""
+    files = [_file_context(s) for s in sources if s.language == "python"]
     facts = RepoFacts()
     for ctx in files:
         _gather(ctx, facts)

@@ -56,14 +56,24 @@ class Chunk(_Model):
     id: str = Field(description="Deterministic id: path#symbol@start-end.")
     path: str = Field(description="Path relative to the audited root, '/' separated.")
     language: str
-    kind: Literal["module", "function", "class"]
+    kind: Literal["module", "function", "class", "window"]
     symbol: str | None = Field(default=None, description="Qualified symbol name.")
+    part: str | None = Field(
+        default=None, description="'i/n' when an oversized symbol was split; else None."
+    )
     start_line: LineNo
     end_line: LineNo
     text: str
     content_hash: str = Field(description="sha256 of text, hex.")
     tokens: int = Field(ge=0)
-    imports: list[str] = Field(default_factory=list)
+    imports: list[str] = Field(default_factory=list, description="The file's imports.")
+    enclosing: str | None = Field(
+        default=None, description="Signature of the enclosing class / impl / type, if any."
+    )
+    setup: list[str] = Field(
+        default_factory=list,
+        description="Module-level definitions the chunk refers to (constants, factories).",
+    )
 
 
 class Location(_Model):
@@ -184,6 +194,12 @@ class RunStats(_Model):
     files_audited: int = Field(ge=0)
     files_skipped: dict[str, int] = Field(description="Skip count by reason.")
     skipped: list[SkippedFile]
+    discovery: Literal["git", "walk"] = Field(
+        description="Candidates listed by git ls-files, or by a .gitignore-aware walk."
+    )
+    secrets_redacted: dict[str, int] = Field(
+        default_factory=dict, description="Secrets redacted before use, by kind."
+    )
     chunks: int = Field(ge=0)
     parse_errors: list[str] = Field(
         default_factory=list, description="Files tree-sitter parsed with syntax errors."
@@ -228,6 +244,7 @@ class SourceFile(_Model):
     decoded_with_replacement: bool = Field(
         default=False, description="True when the file was not valid UTF-8."
     )
+    secrets_redacted: int = Field(default=0, ge=0, description="Secrets replaced in text.")
 
     @property
     def lines(self) -> list[str]:
@@ -241,6 +258,8 @@ class RunRequest(_Model):
     audits: list[AuditId] = Field(min_length=1)
     model: str = "static"
     max_file_bytes: int = Field(default=1_000_000, ge=1)
+    include: list[str] = Field(default_factory=list, description="--include globs.")
+    exclude: list[str] = Field(default_factory=list, description="--exclude globs.")
 
 
 class RenderedRequest(_Model):
@@ -252,3 +271,15 @@ class RenderedRequest(_Model):
     system: str
     user: str
     data_token: str = Field(description="The token on the BEGIN/END lines around the code.")
+
+
+class ChunkListing(_Model):
+    """What `vibe-audit chunks --format json` prints."""
+
+    root: str
+    discovery: Literal["git", "walk"]
+    token_counter: Literal["tiktoken", "estimate"]
+    files: int = Field(ge=0)
+    chunks: list[Chunk]
+    skipped: list[SkippedFile]
+    secrets_redacted: dict[str, int]
