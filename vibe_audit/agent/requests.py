@@ -20,9 +20,15 @@ def hints_for(chunk: Chunk, findings: list[Finding], audit: AuditId) -> list[str
 
 
 def build_requests(
-    chunks: list[Chunk], audits: list[AuditId], rule_findings: list[Finding]
+    chunks: list[Chunk],
+    audits: list[AuditId],
+    rule_findings: list[Finding],
+    repo_context: str | None = None,
 ) -> tuple[list[RenderedRequest], dict[AuditId, int]]:
-    """Requests for every (audit, applicable chunk), and the count skipped per audit."""
+    """Requests for every (audit, applicable chunk), and the count skipped per audit.
+
+    ``repo_context`` (the context pack) is built once and shared by every request.
+    """
     requests: list[RenderedRequest] = []
     skipped: dict[AuditId, int] = {}
     for audit in audits:
@@ -30,7 +36,7 @@ def build_requests(
         for chunk in chunks:
             hints = hints_for(chunk, rule_findings, audit)
             if applies(spec, chunk, rule_hit=bool(hints)):
-                requests.append(render_request(spec, chunk, hints))
+                requests.append(render_request(spec, chunk, hints, repo_context))
             else:
                 skipped[audit] = skipped.get(audit, 0) + 1
     return requests, skipped

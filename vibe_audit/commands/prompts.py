@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from vibe_audit.agent.context_pack import build_context_pack
 from vibe_audit.agent.requests import hints_for
 from vibe_audit.chunker import discover, slice_file
 from vibe_audit.errors import UserError
@@ -66,8 +67,10 @@ def show(
     if not chosen:
         names = ", ".join(sorted({c.symbol or "" for c in chunks}))
         raise UserError(f"--symbol {symbol}: not in {render}; symbols: {names}")
-    findings = run_rules(build_context(tree.files), [audit])
-    request = render_request(spec, chosen[0], hints_for(chosen[0], findings, audit))
+    repo = build_context(tree.files)
+    findings = run_rules(repo, [audit])
+    context = build_context_pack(repo.facts)
+    request = render_request(spec, chosen[0], hints_for(chosen[0], findings, audit), context)
     typer.echo(f"=== system ({spec.id} template {spec.version})\n{request.system}")
     typer.echo(f"=== user ({request.chunk_id})\n{request.user}", nl=False)
 

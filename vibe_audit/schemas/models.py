@@ -283,3 +283,12 @@ class ChunkListing(_Model):
     chunks: list[Chunk]
     skipped: list[SkippedFile]
     secrets_redacted: dict[str, int]
+
+
+class ChunkPack(_Model):
+    """Small chunks of one file sent together in one request, up to a token budget."""
+
+    id: str = Field(description="path#first-symbol..last-symbol@start-end, deterministic.")
+    path: str
+    chunks: list[Chunk] = Field(min_length=1)
+    tokens: int = Field(ge=0)
