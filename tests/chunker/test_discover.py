@@ -20,6 +20,7 @@ TREE: dict[str, str | bytes] = {
     "package-lock.json": "{}\n",
     "web/app.min.js": "var a=1;\n",
     "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00",
+    "compiled.py": b"\x00\x01binary\x00",
     "README.md": "# docs\n",
     "big.py": "x = 1\n" * 100,
 }
@@ -40,7 +41,8 @@ def test_every_skipped_file_is_accounted_for_with_its_reason(write_tree) -> None
         "app/api_pb2.py": "generated file",
         "package-lock.json": "lock file",
         "web/app.min.js": "generated file",
-        "logo.png": "binary",
+        "logo.png": "file type not read by the chunker",
+        "compiled.py": "binary",
         "README.md": "file type not read by the chunker",
         "big.py": "oversized",
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vibe_audit import __version__
 from vibe_audit.agent.providers import get_provider
-from vibe_audit.chunker import DiscoveryOptions, discover, slice_file, token_counter
+from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import rules_for
@@ -34,6 +34,7 @@ def run_audit(
     found = discover(Path(request.target), options)
     say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}")
     chunks = [chunk for source in found.files for chunk in slice_file(source)]
+    recount(chunks)
     repo = build_context(found.files)
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]
     say(f"auditing {len(chunks)} chunk(s) with {provider.description}")

@@ -2,7 +2,7 @@
 
 from vibe_audit.chunker.discover import Discovery, DiscoveryOptions, discover
 from vibe_audit.chunker.parsing import parse
-from vibe_audit.chunker.slicer import slice_file
+from vibe_audit.chunker.slicer import recount, slice_file
 from vibe_audit.chunker.tokens import count_tokens, token_counter
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "count_tokens",
     "discover",
     "parse",
+    "recount",
     "slice_file",
     "token_counter",
 ]

@@ -13,10 +13,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pathspec
@@ -157,7 +158,7 @@ def _walk(root: Path, found: Discovery) -> list[str]:
             rel = base + name
             if name in SKIP_DIRS or name.endswith(".egg-info"):
                 found.skip(rel + "/", "vendored or generated directory")
-            elif (here / name).is_symlink():
+            elif os.path.islink(os.path.join(dirpath, name)):
                 found.skip(rel + "/", "symlinked directory (not followed)")
             elif ignored(rel, is_dir=True):
                 found.skip(rel + "/", "gitignored")
@@ -174,9 +175,8 @@ def _walk(root: Path, found: Discovery) -> list[str]:
 
 
 def _path_reason(rel: str) -> str | None:
-    pure = PurePosixPath(rel)
-    name = pure.name
-    if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in pure.parts[:-1]):
+    *folders, name = rel.split("/")
+    if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in folders):
         return "vendored or generated directory"
     if name in SECRET_NAMES or name.startswith(".env.") or name.endswith(SECRET_SUFFIXES):
         return "secret file"
@@ -194,27 +194,34 @@ def _consider(
     if reason:
         found.skip(rel, reason)
         return
-    if path.is_symlink():
-        try:
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
             resolved = path.resolve(strict=True)
-        except RuntimeError:
-            found.skip(rel, "symlink loop")
-            return
-        except OSError as exc:
-            found.skip(rel, "symlink loop" if exc.errno == errno.ELOOP else "broken symlink")
-            return
-        if not explicit and not resolved.is_relative_to(found.root):
-            found.skip(rel, "symlink leaves the tree")
-            return
-    if not path.is_file():
+            if not explicit and not resolved.is_relative_to(found.root):
+                found.skip(rel, "symlink leaves the tree")
+                return
+            info = resolved.stat()
+    except RuntimeError:
+        found.skip(rel, "symlink loop")
+        return
+    except FileNotFoundError:
+        found.skip(rel, "broken symlink" if os.path.islink(path) else "listed but missing")
+        return
+    except OSError as exc:
+        found.skip(rel, "symlink loop" if exc.errno == errno.ELOOP else "unreadable")
+        return
+    if not stat.S_ISREG(info.st_mode):
         found.skip(rel, "not a regular file")
         return
     language = language_for(rel)
+    if language is None:
+        found.skip(rel, "file type not read by the chunker")
+        return
+    if info.st_size > options.max_bytes:
+        found.skip(rel, "oversized")
+        return
     try:
-        size = path.stat().st_size
-        if size > options.max_bytes:
-            found.skip(rel, "oversized")
-            return
         data = path.read_bytes()
     except OSError as exc:
         if explicit:
@@ -223,9 +230,6 @@ def _consider(
         return
     if b"\x00" in data[:SNIFF_BYTES]:
         found.skip(rel, "binary")
-        return
-    if language is None:
-        found.skip(rel, "file type not read by the chunker")
         return
     try:
         text, replaced = data.decode("utf-8"), False

@@ -27,30 +27,78 @@ _PRIVATE_KEY = re.compile(
     re.DOTALL,
 )
 
-# NAME = "literal" / NAME: "literal" / "name": "literal" where NAME looks secret.
+# NAME = "literal" / NAME: "literal" / "name": "literal"; the name must look secret.
 _ASSIGNED = re.compile(
-    r"""(?P<name>[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth)[A-Za-z0-9_.-]*)"""
-    r"""(?P<sep>["']?\s*[:=]\s*(?:[bru]|rb|br)?)(?P<quote>["'])(?P<value>[^"'\n]{8,})(?P=quote)""",
-    re.IGNORECASE,
-)  # fmt: skip
-# Values that are plainly not secrets: placeholders, env lookups, paths, format strings.
+    r"""(?<![\w.-])(?P<name>[\w.-]+)(?P<sep>["']?\s*[:=]\s*(?:[bru]|rb|br)?)"""
+    r"""(?P<quote>["'])(?P<value>[^"'\n]{8,})(?P=quote)"""
+)
+_SECRET_NAME = re.compile(
+    r"passw|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth", re.IGNORECASE
+)
+# Values that are plainly not secrets: placeholders, env lookups, paths, format strings, and
+# identifier-like words ("password1", "auth.User", "_password_reset_token"). The price: a
+# letters-only password assigned in code is not caught by this pattern.
 _NOT_SECRET = re.compile(
     r"^(?:\$\{?[A-Z_]+\}?|<[^>]+>|\{[^}]*\}|x{4,}|\*{4,}|changeme|your[-_].*|example.*|"
-    r"\[REDACTED:[a-z-]+\]|.*\s.*|/.*|https?://.*)$",
+    r"\[REDACTED:[a-z-]+\]|.*\s.*|/.*|https?://.*|[A-Za-z_][A-Za-z_.-]*[0-9]?)$",
     re.IGNORECASE,
 )
+
+
+# Substring search (C speed) on the lower-cased text finds the lines worth the regexes: every
+# pattern above starts with one of these, and a secret-looking name contains one.
+_KEYWORDS = (
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "xox", "k_live_", "k_test_",
+    "passw", "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key",
+    "private_key", "private-key", "auth",
+)  # fmt: skip
+_CASED_KEYWORDS = ("AKIA", "ASIA", "ABIA", "ACCA", "AIza", "eyJ")  # searched as written
+
+
+def _candidate_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the lines that contain a keyword, in order."""
+    lower = text.lower()
+    spans: set[tuple[int, int]] = set()
+    for haystack, keywords in ((lower, _KEYWORDS), (text, _CASED_KEYWORDS)):
+        for keyword in keywords:
+            position = haystack.find(keyword)
+            while position != -1:
+                start = haystack.rfind("\n", 0, position) + 1
+                end = haystack.find("\n", position)
+                end = len(haystack) if end == -1 else end
+                spans.add((start, end))
+                position = haystack.find(keyword, end)
+    return sorted(spans)
 
 
 def redact(text: str) -> tuple[str, Counter[str]]:
     """The text with secrets replaced, and how many of each kind were replaced."""
     counts: Counter[str] = Counter()
+    if "PRIVATE KEY" in text:
+        text = _redact_private_keys(text, counts)
+    pieces, cursor = [], 0
+    for start, end in _candidate_lines(text):
+        line = text[start:end]
+        redacted = _redact_line(line, counts)
+        if redacted != line:
+            pieces += [text[cursor:start], redacted]
+            cursor = end
+    if not pieces:
+        return text, counts
+    pieces.append(text[cursor:])
+    return "".join(pieces), counts
 
+
+def _redact_private_keys(text: str, counts: Counter[str]) -> str:
     def private_key(match: re.Match[str]) -> str:
         counts["private-key"] += 1
         lines = match.group(0).split("\n")
         return "\n".join("[REDACTED:private-key]" for _ in lines)
 
-    text = _PRIVATE_KEY.sub(private_key, text)
+    return _PRIVATE_KEY.sub(private_key, text)
+
+
+def _redact_line(text: str, counts: Counter[str]) -> str:
     for kind, pattern in _TOKENS:
 
         def token(match: re.Match[str], kind: str = kind) -> str:
@@ -61,10 +109,10 @@ def redact(text: str) -> tuple[str, Counter[str]]:
 
     def assigned(match: re.Match[str]) -> str:
         value = match.group("value")
-        if _NOT_SECRET.match(value):
+        if not _SECRET_NAME.search(match.group("name")) or _NOT_SECRET.match(value):
             return match.group(0)
         counts["assigned-secret"] += 1
         quote = match.group("quote")
         return f"{match.group('name')}{match.group('sep')}{quote}[REDACTED:assigned-secret]{quote}"
 
-    return _ASSIGNED.sub(assigned, text), counts
+    return _ASSIGNED.sub(assigned, text)

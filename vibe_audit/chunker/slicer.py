@@ -12,6 +12,11 @@
   as a class's final ``}``, is not worth a chunk of its own and is left out).
 - Languages without a grammar are sliced in overlapping line windows.
 
+Slicing uses the character estimate of tokens, never tiktoken, so a tree is sliced the same
+way (same chunk ids, same cache keys) on every machine and slicing stays cheap.
+``Chunk.tokens`` is that estimate until ``recount`` (one batched tiktoken pass over all
+chunks, when the encoding is available) replaces it with exact counts.
+
 Line numbers are 1-based and inclusive; chunk ids are ``path#symbol@start-end``.
 """
 
@@ -26,7 +31,7 @@ import tree_sitter
 
 from vibe_audit.chunker.languages import LANGUAGES, LanguageSpec
 from vibe_audit.chunker.parsing import node_text, parse
-from vibe_audit.chunker.tokens import count_tokens
+from vibe_audit.chunker.tokens import count_tokens_batch, estimate_tokens
 from vibe_audit.schemas import Chunk, SourceFile
 
 MAX_CHUNK_TOKENS = 1500
@@ -38,7 +43,7 @@ MAX_SETUP = 8
 MAX_CONTEXT_LINE = 160
 
 ChunkKind = Literal["module", "function", "class", "window"]
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # names a Python assignment defines
 _CLOSING_ONLY = re.compile(r"^[\s\)\]\};,]*$")
 
 
@@ -84,6 +89,12 @@ def slice_file(source: SourceFile, max_tokens: int = MAX_CHUNK_TOKENS) -> list[C
     for start, end in _gaps(lines, 1, len(lines), definitions):
         chunks.append(_chunk(file, "module", "<module>", start, end))
     return sorted(chunks, key=lambda c: (c.start_line, c.end_line))
+
+
+def recount(chunks: list[Chunk]) -> None:
+    """Replace the estimates in ``chunks`` with the best counter's counts, in one batch."""
+    for chunk, tokens in zip(chunks, count_tokens_batch([c.text for c in chunks]), strict=True):
+        chunk.tokens = tokens
 
 
 def _first_line(text: str) -> str:
@@ -212,7 +223,7 @@ def _symbol_chunks(
 ) -> list[Chunk]:
     name = f"{qualifier}.{definition.name}" if qualifier else definition.name
     text = file.text(definition.start, definition.end)
-    if count_tokens(text) <= file.max_tokens:
+    if estimate_tokens(text) <= file.max_tokens:
         return [_chunk(file, definition.kind, name, definition.start, definition.end, enclosing)]
     if definition.kind == "class":
         return _split_container(file, definition, name, enclosing)
@@ -246,7 +257,7 @@ def _split_function(
         current = pieces[-1]
         if current:
             start = _row(current[0])
-            if count_tokens(file.text(start, _end_row(statement))) > file.max_tokens:
+            if estimate_tokens(file.text(start, _end_row(statement))) > file.max_tokens:
                 pieces.append([])
         pieces[-1].append(statement)
     if len(pieces) == 1:
@@ -336,11 +347,10 @@ def _chunk(
 ) -> Chunk:
     text = file.text(start, end)
     source = file.source
-    used = set(_IDENTIFIER.findall(text))
     setup = [
         line
         for names, line, first, last in file.setup
-        if names & used and not (start <= first and last <= end)
+        if not (start <= first and last <= end) and any(_uses(text, name) for name in names)
     ][:MAX_SETUP]
     if signature:
         enclosing = f"{enclosing} / {signature}" if enclosing else signature
@@ -355,11 +365,23 @@ def _chunk(
         end_line=end,
         text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        tokens=count_tokens(text),
+        tokens=estimate_tokens(text),
         imports=file.imports,
         enclosing=enclosing,
         setup=setup,
     )
+
+
+def _uses(text: str, name: str) -> bool:
+    """Whether ``text`` mentions identifier ``name`` (substring search, then word check)."""
+    position = text.find(name)
+    while position != -1:
+        before = text[position - 1] if position else " "
+        after = text[position + len(name) : position + len(name) + 1] or " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        position = text.find(name, position + 1)
+    return False
 
 
 def _windows(source: SourceFile, lines: list[str]) -> list[Chunk]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vibe_audit.chunker import DiscoveryOptions, discover, slice_file, token_counter
+from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
 from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
 from vibe_audit.schemas import ChunkListing
 
@@ -34,12 +34,14 @@ def chunks(
             max_bytes=max_file_bytes, include=tuple(include or ()), exclude=tuple(exclude or ())
         ),
     )
+    chunks = [c for source in found.files for c in slice_file(source)]
+    recount(chunks)
     listing = ChunkListing(
         root=str(found.root),
         discovery="git" if found.source == "git" else "walk",
         token_counter=token_counter(),
         files=len(found.files),
-        chunks=[c for source in found.files for c in slice_file(source)],
+        chunks=chunks,
         skipped=found.skipped,
         secrets_redacted=dict(sorted(found.secrets_redacted.items())),
     )
