@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from vibe_audit.chunker import count_tokens, discover, recount, slice_file
-from vibe_audit.chunker.tokens import estimate_tokens
 from vibe_audit.chunker.slicer import OVERLAP_LINES
+from vibe_audit.chunker.tokens import estimate_tokens
 from vibe_audit.schemas import Chunk, SourceFile
 
 FIXTURES = Path(__file__).parent / "fixtures"
