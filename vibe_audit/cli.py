@@ -32,10 +32,11 @@ from vibe_audit.errors import (
     VibeAuditError,
 )
 from vibe_audit.prompts import resolve_prompt_ids
-from vibe_audit.report import RENDERERS
+from vibe_audit.report import RENDERERS, render_summary
 from vibe_audit.report.json import render_schema
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.schemas import RunRequest, Severity
+from vibe_audit.schemas.suppress import baseline_text, read_baseline
 
 MODEL_ENV = "VIBE_AUDIT_MODEL"
 
@@ -56,6 +57,8 @@ app.command("chunks")(chunks_command)
 class OutputFormat(StrEnum):
     md = "md"
     json = "json"
+    sarif = "sarif"
+    html = "html"
 
 
 def _say(message: str) -> None:
@@ -100,11 +103,21 @@ def run(
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Report only findings not in this baseline file."),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Write the findings' fingerprints to this file."),
+    ] = None,
 ) -> None:
     """Audit PATH and print one deduplicated, scored report."""
     audits = resolve_prompt_ids(prompt)
-    if out is not None and (out.is_dir() or not out.parent.is_dir()):
-        raise UserError(f"--out {out}: not a writable file path (is its folder missing?)")
+    for option, target in (("--out", out), ("--write-baseline", write_baseline)):
+        if target is not None and (target.is_dir() or not target.parent.is_dir()):
+            raise UserError(f"{option} {target}: not a writable file path (is its folder missing?)")
+    known = read_baseline(baseline) if baseline is not None else set()
     say = (lambda _m: None) if quiet else _say
     spec = model or os.environ.get(MODEL_ENV) or "static"
     if spec == "static":
@@ -118,6 +131,7 @@ def run(
         max_file_bytes=max_file_bytes,
         include=include or [],
         exclude=exclude or [],
+        baseline=sorted(known),
     )
     report = run_audit(request, say=say)
     text = RENDERERS[output_format.value](report)
@@ -126,13 +140,16 @@ def run(
     else:
         _write_atomic(out, text)
         say(f"report written to {out}")
-    worst = f"; {len(report.findings)} finding(s)"
-    say(f"audited {report.stats.files_audited} file(s){worst}")
+    if write_baseline is not None:
+        _write_atomic(write_baseline, baseline_text(report.findings), echo_on_failure=False)
+        say(f"baseline of {len(report.findings)} finding(s) written to {write_baseline}")
+    if not quiet:
+        typer.echo(render_summary(report), err=True)
     if fail_on is not None and report.findings_at_or_above(fail_on):
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _write_atomic(out: Path, text: str) -> None:
+def _write_atomic(out: Path, text: str, echo_on_failure: bool = True) -> None:
     """Write via a temp file + os.replace; on failure the report goes to stdout, not lost."""
     tmp_name = None
     try:
@@ -141,14 +158,15 @@ def _write_atomic(out: Path, text: str) -> None:
         ) as tmp:
             tmp_name = tmp.name
             tmp.write(text)
+        os.chmod(tmp_name, 0o644)  # NamedTemporaryFile creates 0600; a report is not secret
         os.replace(tmp_name, out)
     except OSError as exc:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)
-        typer.echo(text, nl=False)
-        raise OutputWriteError(
-            f"could not write {out}: {exc.strerror or exc}; the report was printed to stdout"
-        ) from exc
+        if echo_on_failure:
+            typer.echo(text, nl=False)
+        where = "; the report was printed to stdout" if echo_on_failure else ""
+        raise OutputWriteError(f"could not write {out}: {exc.strerror or exc}{where}") from exc
 
 
 @app.command()

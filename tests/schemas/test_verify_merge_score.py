@@ -10,7 +10,7 @@ from vibe_audit.schemas import (
     Severity,
 )
 from vibe_audit.schemas.fingerprint import fingerprint
-from vibe_audit.schemas.merge import merge
+from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section, score
 from vibe_audit.schemas.verify import verify
 
@@ -84,7 +84,7 @@ def test_three_duplicates_across_two_audits_merge_into_one() -> None:
     b = make(audits=("concurrency",), severity=Severity.HIGH, category="SQLite")
     c = make(audits=("sqlite",), severity=Severity.MEDIUM)
     other = make(rule_id="http-call-without-timeout", audits=("reliability",), category="Timeout")
-    merged = merge([a, b, c, other])
+    merged = number(merge([a, b, c, other]))
     assert len(merged) == 2
     wal = next(f for f in merged if f.rule_id == "sqlite-wal-not-enabled")
     assert wal.severity is Severity.HIGH
@@ -121,8 +121,13 @@ def test_score_formula_and_caps() -> None:
 
 def test_section_checklist_states_and_action_plan() -> None:
     spec = get_audit("sqlite")
-    findings = merge(
-        [make(), make(severity=Severity.MEDIUM, line=3, text="def get_connection():", rule_id="x")]
+    findings = number(
+        merge(
+            [
+                make(),
+                make(severity=Severity.MEDIUM, line=3, text="def get_connection():", rule_id="x"),
+            ]
+        )
     )
     section = build_section(
         spec,

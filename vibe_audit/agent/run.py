@@ -13,8 +13,9 @@ from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.schemas import Report, RunRequest, RunStats
-from vibe_audit.schemas.merge import merge
+from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section
+from vibe_audit.schemas.suppress import suppress
 from vibe_audit.schemas.verify import verify
 
 
@@ -41,7 +42,8 @@ def run_audit(
     result = provider.audit(repo, request.audits)
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
     verified, dropped = verify(result.findings, lines_by_path)
-    findings = merge(verified)
+    kept, suppressed = suppress(merge(verified), lines_by_path, set(request.baseline))
+    findings = number(kept)
     sections = [
         build_section(
             get_audit(audit_id),
@@ -74,6 +76,7 @@ def run_audit(
         elapsed_s=round(clock() - started, 3),
         rules_run=len(rules_for(request.audits)),
         findings_dropped=dropped,
+        suppressed=suppressed,
     )
     return Report(
         tool_version=__version__,

@@ -1,4 +1,4 @@
-"""Merge findings that describe one defect into one, and number them.
+"""Merge findings that describe one defect into one; number the report's findings.
 
 Two findings are the same defect when they share a fingerprint, or when they have the same
 defect family in the same file with overlapping or adjacent line ranges. The merged finding
@@ -43,8 +43,14 @@ def merge(findings: list[Finding]) -> list[Finding]:
         else:
             group.append(finding)
     merged = [_combine(group) for group in groups]
-    merged.sort(key=lambda f: (f.severity.rank, f.location.path, f.location.start_line, f.title))
-    return [f.model_copy(update={"id": f"F{n}"}) for n, f in enumerate(merged, start=1)]
+    return sorted(
+        merged, key=lambda f: (f.severity.rank, f.location.path, f.location.start_line, f.title)
+    )
+
+
+def number(findings: list[Finding]) -> list[Finding]:
+    """Give the report's findings their ids F1, F2, ... in report order."""
+    return [f.model_copy(update={"id": f"F{n}"}) for n, f in enumerate(findings, start=1)]
 
 
 def _combine(group: list[Finding]) -> Finding:

@@ -217,6 +217,9 @@ class RunStats(_Model):
     findings_dropped: dict[str, int] = Field(
         default_factory=dict, description="Findings that failed verification, by reason."
     )
+    suppressed: dict[str, int] = Field(
+        default_factory=dict, description="Findings suppressed: 'inline' comments, 'baseline'."
+    )
 
 
 class Report(_Model):
@@ -259,6 +262,9 @@ class RunRequest(_Model):
     model: str = "static"
     max_file_bytes: int = Field(default=1_000_000, ge=1)
     include: list[str] = Field(default_factory=list, description="--include globs.")
+    baseline: list[str] = Field(
+        default_factory=list, description="Fingerprints of known findings not to report."
+    )
     exclude: list[str] = Field(default_factory=list, description="--exclude globs.")
 
 

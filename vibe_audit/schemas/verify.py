@@ -1,8 +1,13 @@
 """Check every finding against the source: path, line range, quoted evidence.
 
-A finding whose path is not an audited file, whose lines lie outside the file, or whose
-evidence cannot be found at (or within a few lines of) its location is dropped and counted.
-Evidence found a few lines away moves the finding there. Nothing unverifiable is kept.
+- The path must be an audited file; otherwise the finding is dropped.
+- The line range must lie in the file; when the finding came from a chunk, its range is
+  clamped to that chunk's lines (a model only saw those).
+- Every quoted evidence line must match the source (whitespace-insensitive) at its line or
+  within a few lines of it; if instead the quote is found elsewhere in the chunk (or file),
+  the finding moves there. Otherwise it is dropped.
+
+Nothing unverifiable is kept; every drop is counted by reason in the run stats.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from vibe_audit.schemas.models import EvidenceLine, Finding, Location
 
 NEARBY_LINES = 3
+Scope = tuple[int, int]  # first and last line a finding may point at
 
 
 def _norm(text: str) -> str:
@@ -17,54 +23,75 @@ def _norm(text: str) -> str:
 
 
 def verify(
-    findings: list[Finding], lines_by_path: dict[str, list[str]]
+    findings: list[Finding],
+    lines_by_path: dict[str, list[str]],
+    scopes: dict[int, Scope] | None = None,
 ) -> tuple[list[Finding], dict[str, int]]:
-    """Return the verified findings and the count of dropped ones by reason."""
+    """The verified findings and the count of dropped ones by reason.
+
+    ``scopes`` maps a finding's index in ``findings`` to the line range of the chunk it came
+    from; findings without a scope may point anywhere in their file.
+    """
     kept: list[Finding] = []
     dropped: dict[str, int] = {}
 
     def drop(reason: str) -> None:
         dropped[reason] = dropped.get(reason, 0) + 1
 
-    for finding in findings:
+    for index, finding in enumerate(findings):
         lines = lines_by_path.get(finding.location.path)
         if lines is None:
             drop("path not in audited files")
             continue
-        if finding.location.end_line > max(len(lines), 1):
-            drop("line range outside file")
+        first, last = (scopes or {}).get(index, (1, len(lines)))
+        last = min(last, len(lines))
+        if finding.location.start_line > last or finding.location.end_line < first:
+            drop("line range outside file" if last == len(lines) else "line range outside chunk")
             continue
-        shift = _evidence_shift(finding.evidence, lines)
+        shift = _evidence_shift(finding.evidence, lines, first, last)
         if shift is None:
             drop("evidence does not match source")
             continue
-        if shift:
-            finding = _moved(finding, shift)
-        kept.append(finding)
+        kept.append(_placed(finding, shift, first, last))
     return kept, dropped
 
 
-def _evidence_shift(evidence: list[EvidenceLine], lines: list[str]) -> int | None:
-    """0 when every quoted line matches where it claims; the offset when all match nearby."""
+def _matches(
+    evidence: list[EvidenceLine], lines: list[str], shift: int, first: int, last: int
+) -> bool:
+    return all(
+        first <= e.line + shift <= last and _norm(lines[e.line + shift - 1]) == _norm(e.text)
+        for e in evidence
+    )
+
+
+def _evidence_shift(
+    evidence: list[EvidenceLine], lines: list[str], first: int, last: int
+) -> int | None:
+    """0 when the quotes match where they claim, else the offset to where they all match:
+    nearby first, then anywhere in scope when that place is unique."""
     for shift in sorted(range(-NEARBY_LINES, NEARBY_LINES + 1), key=abs):
-        if all(
-            1 <= e.line + shift <= len(lines) and _norm(lines[e.line + shift - 1]) == _norm(e.text)
-            for e in evidence
-        ):
+        if _matches(evidence, lines, shift, first, last):
             return shift
-    return None
+    anchor = evidence[0].line
+    elsewhere = [
+        n - anchor
+        for n in range(first, last + 1)
+        if _norm(lines[n - 1]) == _norm(evidence[0].text)
+        and _matches(evidence, lines, n - anchor, first, last)
+    ]
+    return elsewhere[0] if len(elsewhere) == 1 else None
 
 
-def _moved(finding: Finding, shift: int) -> Finding:
+def _placed(finding: Finding, shift: int, first: int, last: int) -> Finding:
     old = finding.location
+    start = min(max(old.start_line + shift, first), last)
+    end = min(max(old.end_line + shift, start), last)
+    if shift == 0 and (start, end) == (old.start_line, old.end_line):
+        return finding
     return finding.model_copy(
         update={
-            "location": Location(
-                path=old.path,
-                start_line=old.start_line + shift,
-                end_line=old.end_line + shift,
-                symbol=old.symbol,
-            ),
+            "location": Location(path=old.path, start_line=start, end_line=end, symbol=old.symbol),
             "evidence": [EvidenceLine(line=e.line + shift, text=e.text) for e in finding.evidence],
         }
     )

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Render the example app's HTML report and open it in headless Chromium; save a screenshot.
+#   scripts/html_screenshot.sh [OUT_DIR]     (default: .bench/html)
+# Needs Debian's chromium (apt-get install chromium). Exits non-zero if Chromium cannot
+# render the page or the screenshot is empty.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-.bench/html}"
+mkdir -p "$out"
+.venv/bin/vibe-audit run examples/docstore --prompt all --format html --out "$out/report.html" --quiet
+browser="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
+if [ -z "$browser" ]; then
+  echo "chromium not found: apt-get install chromium" >&2
+  exit 2
+fi
+flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+       --disable-background-networking --disable-component-update --disable-sync
+       --user-data-dir="$(mktemp -d)" --hide-scrollbars)
+"$browser" "${flags[@]}" --window-size=1280,2400 --screenshot="$out/report.png" \
+  "file://$PWD/$out/report.html" 2>/dev/null
+# The DOM after the page's script ran: the filter counter must have been filled in.
+"$browser" "${flags[@]}" --dump-dom "file://$PWD/$out/report.html" 2>/dev/null > "$out/dom.html"
+test -s "$out/report.png"
+grep -q '<span id="shown">11</span>' "$out/dom.html"
+echo "screenshot: $out/report.png ($(stat -c %s "$out/report.png") bytes); DOM check passed"

@@ -1,0 +1,78 @@
+"""Snapshots of the markdown and HTML reports; SARIF against the official 2.1.0 schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import ROOT
+from vibe_audit.report import render_html, render_markdown, render_sarif
+from vibe_audit.report.sarif import FINGERPRINT_KEY
+from vibe_audit.report.terminal import render_summary
+from vibe_audit.schemas import Report
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+SARIF_SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
+
+
+def _snapshot(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("VIBE_AUDIT_UPDATE_SNAPSHOTS"):
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_markdown_snapshot(fixed_report: Report) -> None:
+    _snapshot("docstore.md", render_markdown(fixed_report))
+
+
+def test_html_snapshot(fixed_report: Report) -> None:
+    html = render_html(fixed_report)
+    _snapshot("docstore.html", html)
+    assert html.count('class="finding ') == len(fixed_report.findings)
+    assert "<script src" not in html and "<link " not in html  # self-contained
+
+
+def test_html_escapes_report_text(fixed_report: Report) -> None:
+    evil = fixed_report.findings[0].model_copy(update={"title": "<script>alert(1)</script>"})
+    findings = [evil, *fixed_report.findings[1:]]
+    html = render_html(fixed_report.model_copy(update={"findings": findings}))
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.skipif(
+    not SARIF_SCHEMA.is_file(),
+    reason=f"SARIF schema not found at {SARIF_SCHEMA} (../shared absent)",
+)
+def test_sarif_validates_against_the_official_schema(fixed_report: Report) -> None:
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    sarif = json.loads(render_sarif(fixed_report))
+    jsonschema.validate(sarif, schema)
+    (run,) = sarif["runs"]
+    assert len(run["results"]) == len(fixed_report.findings)
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert len(rule_ids) == len(set(rule_ids)) == 7
+    first = run["results"][0]
+    assert first["level"] == "error"
+    assert first["partialFingerprints"][FINGERPRINT_KEY] == fixed_report.findings[0].fingerprint
+    assert rule_ids[first["ruleIndex"]] == first["ruleId"]
+    assert run["tool"]["driver"]["rules"][first["ruleIndex"]]["help"]["text"].startswith(
+        "JSON state written in place"
+    )
+    broken = dict(sarif, version="3.0")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_terminal_summary(fixed_report: Report) -> None:
+    text = render_summary(fixed_report)
+    assert text.splitlines()[0] == (
+        "6 file(s) audited, 2 skipped; 11 finding(s): 1 CRITICAL, 9 HIGH, 1 MEDIUM"
+    )
+    assert "sqlite 1/10" in text and "... 6 more in the report" in text

@@ -1,0 +1,158 @@
+"""The report as one self-contained HTML file: summary, filters by audit and severity,
+findings with code excerpts, and each audit's section (score, assumptions, action plan,
+checklist). No external assets; every value from the report is HTML-escaped."""
+
+from __future__ import annotations
+
+from html import escape
+from importlib import resources
+from string import Template
+
+from vibe_audit.schemas import ActionItem, AuditSection, Finding, Report, Severity
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def render_html(report: Report) -> str:
+    template = Template(
+        (resources.files("vibe_audit.report") / "templates" / "report.html").read_text("utf-8")
+    )
+    s = report.stats
+    subtitle = (
+        f"{s.files_audited} file(s) audited, {sum(s.files_skipped.values())} skipped · "
+        f"engine: {s.provider}{' (' + s.model + ')' if s.model else ''} · "
+        f"vibe-audit {report.tool_version}"
+    )
+    body = [_summary(report), _filters(report), _findings(report.findings)]
+    body += [_section(section) for section in report.sections]
+    body.append(_coverage(report))
+    return template.substitute(
+        title=_e(f"vibe-audit report: {s.root}"), subtitle=_e(subtitle), body="\n".join(body)
+    )
+
+
+def _summary(report: Report) -> str:
+    rows = []
+    by_id = {f.id: f for f in report.findings}
+    for section in report.sections:
+        mine = [by_id[i] for i in section.finding_ids]
+        counts = "".join(
+            f"<td>{sum(1 for f in mine if f.severity is sev)}</td>" for sev in Severity
+        )
+        rows.append(
+            f"<tr><td>{_e(section.title)}</td><td><b>{section.score}/10</b></td>"
+            f"<td>{_e(section.rubric_band)}</td>{counts}</tr>"
+        )
+    head = "".join(f"<th>{sev.value}</th>" for sev in Severity)
+    return (
+        "<h2>Summary</h2><table><tr><th>Audit</th><th>Score</th><th>Band</th>"
+        f"{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+def _filters(report: Report) -> str:
+    audits = "".join(
+        f'<label><input type="checkbox" data-kind="audit" value="{_e(a)}" checked> {_e(a)}</label>'
+        for a in report.audits
+    )
+    severities = "".join(
+        f'<label><input type="checkbox" data-kind="severity" value="{s.value}" checked> '
+        f"{s.value}</label>"
+        for s in Severity
+    )
+    return (
+        f'<div class="filters"><b>Audits:</b> {audits} <b>Severity:</b> {severities} '
+        f'<span class="meta">(<span id="shown">{len(report.findings)}</span> of '
+        f"{len(report.findings)} shown)</span></div>"
+    )
+
+
+def _findings(findings: list[Finding]) -> str:
+    out = [f"<h2>Findings ({len(findings)})</h2>"]
+    for f in findings:
+        loc = f.location
+        lines = f"{loc.start_line}" + (f"-{loc.end_line}" if loc.end_line != loc.start_line else "")
+        categories = ", ".join(f"{a}: {c}" for a, c in f.categories.items())
+        source = f"rule {f.rule_id}" if f.rule_id else f"model {f.model}"
+        evidence = "\n".join(f"{e.line:>5} | {e.text}" for e in f.evidence)
+        fields = [
+            ("The Problem", f.problem),
+            ("Scenario and Impact", f"{f.scenario} {f.impact} (Confidence: {f.confidence.value})"),
+            ("How to Verify", f.how_to_verify),
+            ("Trade-off Consideration", f.trade_off),
+        ]
+        details = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in fields)
+        out.append(
+            f'<div class="finding {f.severity.value}" id="{_e(f.id)}" '
+            f'data-severity="{f.severity.value}" data-audits="{_e(" ".join(f.audits))}">'
+            f'<h3><span class="sev {f.severity.value}">{f.severity.value}</span> '
+            f"{_e(f.id)} {_e(f.title)}</h3>"
+            f'<div class="meta">{_e(loc.path)}:{lines}'
+            f"{' (' + _e(loc.symbol) + ')' if loc.symbol else ''} · {_e(categories)} · "
+            f"{_e(source)} · checklist {_e(', '.join(f.checklist_items) or '-')} · "
+            f"fingerprint {_e(f.fingerprint)}</div>"
+            f"<pre>{_e(evidence)}</pre><dl>{details}<dt>The Fix</dt></dl>"
+            f"<pre>{_e(f.fix)}</pre></div>"
+        )
+    return "\n".join(out)
+
+
+def _items(title: str, items: list[str]) -> str:
+    body = "".join(f"<li>{_e(i)}</li>" for i in items) or "<li>none</li>"
+    return f"<h4>{_e(title)}</h4><ul>{body}</ul>"
+
+
+def _section(section: AuditSection) -> str:
+    def actions(items: list[ActionItem]) -> list[str]:
+        return [
+            f"{i.finding_id} [{i.severity.value}] {i.title} ({i.location}): {i.impact}"
+            for i in items
+        ]
+
+    assumptions = [
+        f"{a.topic}: {a.value}" + (f" ({', '.join(a.evidence)})" if a.evidence else "")
+        for a in section.assumptions
+    ]
+    commands = "\n".join(section.verification_commands)
+    checklist = "".join(
+        f'<li class="state-{e.state.value.replace(" ", "-")}"><code>{_e(e.id)}</code> '
+        f"{_e(e.text)}: <b>{_e(e.state.value)}</b>"
+        f"{' (' + _e(', '.join(e.finding_ids)) + ')' if e.finding_ids else ''}</li>"
+        for e in section.checklist
+    )
+    return (
+        f'<h2 id="audit-{_e(section.audit)}">{_e(section.title)}: {section.score}/10</h2>'
+        f"<p>Rubric band {_e(section.rubric_band)}</p>"
+        + _items("Justification", section.justification)
+        + _items("Environment & Assumptions", assumptions)
+        + _items("Top 3 fixes", actions(section.top_fixes))
+        + _items("Fix Now", actions(section.fix_now))
+        + _items("Fix Soon", actions(section.fix_soon))
+        + _items("Monitor", actions(section.monitor))
+        + f"<p>Estimated time for the Fix Now items: {_e(section.fix_now_effort)}</p>"
+        + _items("Testing strategy", section.testing_strategy)
+        + f"<h4>Verification commands</h4><pre>{_e(commands)}</pre>"
+        + _items("Monitoring to add", section.monitoring)
+        + f"<details><summary>Checklist ({len(section.checklist)} items)</summary>"
+        + f"<ul>{checklist}</ul></details>"
+    )
+
+
+def _coverage(report: Report) -> str:
+    s = report.stats
+    skipped = [f"{item.path}: {item.reason}" for item in s.skipped]
+    extra = []
+    if s.findings_dropped:
+        extra.append(
+            "Findings dropped by verification: "
+            + ", ".join(f"{k}: {v}" for k, v in s.findings_dropped.items())
+        )
+    if s.suppressed:
+        extra.append("Suppressed: " + ", ".join(f"{k}: {v}" for k, v in s.suppressed.items()))
+    return (
+        f"<h2>Coverage</h2><p>{s.files_audited} of {s.files_discovered} file(s) audited.</p>"
+        + _items("Skipped", skipped)
+        + "".join(f"<p>{_e(x)}</p>" for x in extra)
+    )

@@ -1,0 +1,141 @@
+"""The report as SARIF 2.1.0 (for GitHub code scanning and other SARIF viewers).
+
+One SARIF rule per defect family: a built-in rule's id, or ``<audit>/<category>`` for a
+model finding. Levels: CRITICAL and HIGH are errors, MEDIUM warnings, MONITOR notes. Each
+result carries its stable fingerprint in ``partialFingerprints`` so viewers track it across
+pushes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from vibe_audit import __version__
+from vibe_audit.rules.engine import load_rules
+from vibe_audit.schemas import Finding, Report, Severity
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT_KEY = "vibeAuditFingerprint/v1"
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.MONITOR: "note",
+}
+# GitHub code scanning reads this property to rank results (0.0-10.0).
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.0",
+    Severity.HIGH: "7.0",
+    Severity.MEDIUM: "5.0",
+    Severity.MONITOR: "2.0",
+}
+
+
+def _rule_id(finding: Finding) -> str:
+    if finding.rule_id:
+        return finding.rule_id
+    audit = finding.audits[0]
+    return f"{audit}/{finding.categories[audit]}".lower().replace(" ", "-")
+
+
+def _camel(rule_id: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", rule_id) if part)
+
+
+def _rule(rule_id: str, finding: Finding) -> dict[str, Any]:
+    rule = load_rules().get(rule_id)
+    help_text = rule.doc.strip() if rule is not None else f"{finding.problem}\n\n{finding.fix}"
+    return {
+        "id": rule_id,
+        "name": _camel(rule_id),
+        "shortDescription": {"text": finding.title},
+        "fullDescription": {"text": rule.meta.problem if rule is not None else finding.problem},
+        "help": {"text": help_text, "markdown": help_text},
+        "defaultConfiguration": {"level": LEVEL[finding.severity]},
+        "properties": {
+            "tags": sorted(set(finding.audits) | set(finding.categories.values())),
+            "security-severity": SECURITY_SEVERITY[finding.severity],
+        },
+    }
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    loc = finding.location
+    region: dict[str, Any] = {
+        "startLine": loc.start_line,
+        "endLine": loc.end_line,
+        "snippet": {"text": "\n".join(e.text for e in finding.evidence)},
+    }
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": loc.path, "uriBaseId": "%SRCROOT%"},
+            "region": region,
+        }
+    }
+    if loc.symbol:
+        location["logicalLocations"] = [{"fullyQualifiedName": loc.symbol, "kind": "function"}]
+    return {
+        "ruleId": _rule_id(finding),
+        "ruleIndex": rule_index,
+        "level": LEVEL[finding.severity],
+        "message": {"text": f"[{finding.severity.value}] {finding.title}: {finding.problem}"},
+        "locations": [location],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "properties": {
+            "severity": finding.severity.value,
+            "confidence": finding.confidence.value,
+            "audits": finding.audits,
+            "categories": finding.categories,
+            "checklistItems": finding.checklist_items,
+            "fix": finding.fix,
+            "findingId": finding.id,
+        },
+    }
+
+
+def render_sarif(report: Report) -> str:
+    rule_ids: list[str] = []
+    rules: list[dict[str, Any]] = []
+    results = []
+    for finding in report.findings:
+        rule_id = _rule_id(finding)
+        if rule_id not in rule_ids:
+            rule_ids.append(rule_id)
+            rules.append(_rule(rule_id, finding))
+        results.append(_result(finding, rule_ids.index(rule_id)))
+    root = report.stats.root.rstrip("/") + "/"
+    sarif = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "vibe-audit",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": f"file://{root}"}},
+                "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "properties": {
+                            "audits": report.audits,
+                            "promptVersions": report.prompt_versions,
+                            "filesAudited": report.stats.files_audited,
+                            "filesSkipped": report.stats.files_skipped,
+                        },
+                    }
+                ],
+                "properties": {
+                    "scores": {s.audit: s.score for s in report.sections},
+                },
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2) + "\n"

@@ -1,0 +1,30 @@
+"""A short terminal summary of a run (printed to stderr after the report is written)."""
+
+from __future__ import annotations
+
+from vibe_audit.schemas import Report, Severity
+
+TOP = 5
+
+
+def render_summary(report: Report) -> str:
+    s = report.stats
+    counts = ", ".join(
+        f"{n} {sev.value}"
+        for sev in Severity
+        if (n := sum(1 for f in report.findings if f.severity is sev))
+    )
+    lines = [
+        f"{s.files_audited} file(s) audited, {sum(s.files_skipped.values())} skipped; "
+        f"{len(report.findings)} finding(s){': ' + counts if counts else ''}",
+        "scores: " + ", ".join(f"{sec.audit} {sec.score}/10" for sec in report.sections),
+    ]
+    for f in report.findings[:TOP]:
+        lines.append(
+            f"  {f.id} {f.severity.value:<8} {f.location.path}:{f.location.start_line}  {f.title}"
+        )
+    if len(report.findings) > TOP:
+        lines.append(f"  ... {len(report.findings) - TOP} more in the report")
+    if s.suppressed and any(s.suppressed.values()):
+        lines.append("suppressed: " + ", ".join(f"{k} {v}" for k, v in s.suppressed.items()))
+    return "\n".join(lines)
