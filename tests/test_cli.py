@@ -12,13 +12,16 @@ import jsonschema
 import pytest
 
 from tests.conftest import EXAMPLE_APP
-from vibe_audit import cli as cli_module
 from vibe_audit.cli import cli
+from vibe_audit.commands import run as run_module
 from vibe_audit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_RUN, EXIT_USAGE
 
 
 def vibe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VIBE_AUDIT")}
+    secret = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("VIBE_AUDIT") and k not in secret
+    }
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "vibe_audit", *args],
@@ -118,7 +121,7 @@ def test_internal_failure_exits_3_with_one_line(
         raise RuntimeError("tree-sitter\nexploded")
 
     monkeypatch.delenv("VIBE_AUDIT_RAISE_ERRORS", raising=False)
-    monkeypatch.setattr(cli_module, "run_audit", explode)
+    monkeypatch.setattr(run_module, "run_audit", explode)
     assert cli(["run", str(EXAMPLE_APP)]) == EXIT_RUN
     line = one_line_error(capsys.readouterr().err)
     assert "internal error: RuntimeError: tree-sitter exploded" in line
@@ -133,7 +136,7 @@ def test_report_write_failure_exits_3_and_keeps_the_report(
     def refuse(_src: str, _dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli_module.os, "replace", refuse)
+    monkeypatch.setattr(run_module.os, "replace", refuse)
     assert cli(["run", str(EXAMPLE_APP), "--out", str(tmp_path / "r.md")]) == EXIT_RUN
     captured = capsys.readouterr()
     assert "No space left on device" in one_line_error(captured.err)
@@ -155,10 +158,13 @@ def test_unreadable_file_exits_2_with_one_line(
     assert "cannot read" in one_line_error(capsys.readouterr().err)
 
 
-def test_unknown_model_is_a_usage_error() -> None:
-    result = vibe("run", str(EXAMPLE_APP), env={"VIBE_AUDIT_MODEL": "openai:gpt-4.1-mini"})
+def test_unknown_model_and_missing_key_are_usage_errors() -> None:
+    result = vibe("run", str(EXAMPLE_APP), env={"VIBE_AUDIT_MODEL": "gemini:pro"})
     assert result.returncode == EXIT_USAGE
-    assert "unknown model 'openai:gpt-4.1-mini'" in one_line_error(result.stderr)
+    assert "unknown model 'gemini:pro'" in one_line_error(result.stderr)
+    result = vibe("run", str(EXAMPLE_APP), "--model", "openai:gpt-4.1-mini")
+    assert result.returncode == EXIT_USAGE
+    assert "openai: no API key" in one_line_error(result.stderr)
 
 
 def test_no_arguments_prints_help_and_exits_2() -> None:

@@ -14,8 +14,13 @@ Error tree:
     │   ├── UnknownPromptError     --prompt names no audit
     │   ├── TargetNotFoundError    PATH does not exist
     │   └── UnreadableFileError    PATH (or a file the run must read) cannot be read
+    │   └── MissingDependencyError an optional extra is not installed
     └── RunError                   the run itself failed                         -> exit 3
-        └── OutputWriteError       the report could not be written to --out
+        ├── OutputWriteError       the report could not be written to --out
+        └── ProviderError          a model call failed (translated from the SDK's error)
+            ├── ProviderHTTPError      non-2xx answer: status_code, body, retry_after
+            ├── ProviderTimeout        no answer within the per-call timeout
+            └── ProviderConnectionError connection refused / reset
 
 Set VIBE_AUDIT_RAISE_ERRORS=1 to re-raise instead of printing one line (for debugging).
 """
@@ -62,6 +67,10 @@ class UnreadableFileError(UserError):
     pass
 
 
+class MissingDependencyError(UserError):
+    pass
+
+
 class RunError(VibeAuditError):
     """The run started but could not finish."""
 
@@ -70,3 +79,31 @@ class RunError(VibeAuditError):
 
 class OutputWriteError(RunError):
     pass
+
+
+class ProviderError(RunError):
+    """A model call failed. ``retryable`` says whether trying again can help."""
+
+    retryable = False
+    retry_after: float | None = None
+    kind = "error"
+
+
+class ProviderHTTPError(ProviderError):
+    def __init__(self, status_code: int, body: str, retry_after: float | None = None) -> None:
+        super().__init__(f"HTTP {status_code}: {body[:200]}")
+        self.status_code = status_code
+        self.body = body
+        self.retry_after = retry_after
+        self.retryable = status_code in (408, 409, 429) or status_code >= 500
+        self.kind = f"http {status_code}"
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+    kind = "timeout"
+
+
+class ProviderConnectionError(ProviderError):
+    retryable = True
+    kind = "connection"

@@ -1,5 +1,5 @@
 """Route chunks to audits, plan and run jobs against a provider."""
 
-from vibe_audit.agent.run import run_audit
+from vibe_audit.agent.run import ModelOptions, run_audit
 
-__all__ = ["run_audit"]
+__all__ = ["ModelOptions", "run_audit"]

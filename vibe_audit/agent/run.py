@@ -1,60 +1,137 @@
-"""One audit run: discover -> slice -> provider -> verify -> merge -> score -> Report."""
+"""One audit run: discover -> slice -> rules (+ model jobs) -> verify -> merge -> score -> Report.
+
+The rule engine always runs. With a model, its findings are merged with the rules': a
+model can add findings but cannot hide one the rules found.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vibe_audit import __version__
-from vibe_audit.agent.providers import get_provider
+from vibe_audit.agent.answers import to_findings
+from vibe_audit.agent.cache import ResponseCache
+from vibe_audit.agent.context_pack import build_context_pack
+from vibe_audit.agent.planner import Price, plan, price_for
+from vibe_audit.agent.providers import ModelProvider, ProviderSettings, get_provider, is_model
+from vibe_audit.agent.providers.static import StaticProvider
+from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
+from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import rules_for
-from vibe_audit.schemas import Report, RunRequest, RunStats
+from vibe_audit.schemas import Assumption, Finding, Plan, Report, RunRequest, RunStats
 from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section
 from vibe_audit.schemas.suppress import suppress
-from vibe_audit.schemas.verify import verify
+from vibe_audit.schemas.verify import Scope, verify
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to reach and pay for a model. Kept out of RunRequest: it holds the API key."""
+
+    settings: ProviderSettings
+    runner: RunnerSettings
+    cache_dir: Path | None  # None: no cache
+    prices: dict[str, Price]
+    dry_run: bool = False
 
 
 def run_audit(
     request: RunRequest,
     say: Callable[[str], None] = lambda _msg: None,
     clock: Callable[[], float] = time.perf_counter,
-) -> Report:
-    """Audit ``request.target``. ``say`` receives one-line progress messages."""
+    model: ModelOptions | None = None,
+    progress: Callable[[int], Progress] | None = None,
+) -> Report | Plan:
+    """Audit ``request.target``; a Plan instead of a Report for a dry run."""
     started = clock()
-    provider = get_provider(request.model)
     options = DiscoveryOptions(
         max_bytes=request.max_file_bytes,
         include=tuple(request.include),
         exclude=tuple(request.exclude),
     )
+    settings = model.settings if model else ProviderSettings(spec=request.model)
+    provider = get_provider(request.model, settings)
     found = discover(Path(request.target), options)
     say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}")
     chunks = [chunk for source in found.files for chunk in slice_file(source)]
     recount(chunks)
     repo = build_context(found.files)
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]
-    say(f"auditing {len(chunks)} chunk(s) with {provider.description}")
-    result = provider.audit(repo, request.audits)
+    static = StaticProvider().audit(repo, request.audits)
+    findings = list(static.findings)
+    scopes: dict[int, Scope] = {}
+    checked = set(static.checked_items)
+    assumptions = {a: list(static.assumptions[a]) for a in request.audits}
+    reviewed = dict.fromkeys(request.audits, False)
+    result: RunResult | None = None
+    job_plan: Plan | None = None
+    if is_model(provider):
+        options_ = model or ModelOptions(settings, RunnerSettings(), None, {})
+        price = price_for(request.model, provider.local, options_.prices)
+        if price is None and options_.runner.max_cost_usd is not None:
+            raise UserError(
+                f"--max-cost needs a price for '{request.model}': add it under [pricing] in "
+                "the config (input/output USD per 1M tokens)"
+            )
+        job_plan = plan(
+            request.model,
+            provider.name,
+            provider.model,
+            price,
+            chunks,
+            request.audits,
+            static.findings,
+            build_context_pack(repo.facts),
+            settings.max_output_tokens,
+        )
+        if options_.dry_run:
+            asyncio.run(provider.aclose())
+            return job_plan
+        say(f"sending {len(job_plan.jobs)} request(s) to {provider.description}")
+        result = _run_jobs(provider, price, options_, job_plan, progress)
+        by_id = {job.id: job for job in job_plan.jobs}
+        for job_id, answer in result.answers.items():
+            job = by_id[job_id]
+            spec = get_audit(job.audit)
+            for finding in to_findings(answer, spec, f"{provider.name}:{provider.model}"):
+                scopes[len(findings)] = job.lines
+                findings.append(finding)
+            checked |= {i for i in answer.checked_items if i.startswith(f"{job.audit}.")}
+            assumptions[job.audit] += [
+                Assumption(
+                    topic=f"Needs Confirmation ({job.path})", value=item, needs_confirmation=True
+                )
+                for item in answer.needs_confirmation
+            ]
+        unreviewed = {
+            o.audit for o in result.outcomes if o.status in ("failed", "skipped (budget)")
+        }
+        reviewed = {a: a not in unreviewed for a in request.audits}
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
-    verified, dropped = verify(result.findings, lines_by_path)
+    verified, dropped = verify(findings, lines_by_path, scopes)
     kept, suppressed = suppress(merge(verified), lines_by_path, set(request.baseline))
-    findings = number(kept)
+    merged: list[Finding] = number(kept)
     sections = [
         build_section(
             get_audit(audit_id),
-            findings,
-            result.assumptions[audit_id],
-            result.checked_items,
-            result.model_reviewed,
+            merged,
+            assumptions[audit_id],
+            checked,
+            reviewed[audit_id],
             files_audited=len(found.files),
         )
         for audit_id in request.audits
     ]
+    outcomes = result.outcomes if result else []
     stats = RunStats(
         root=str(found.root),
         files_discovered=len(found.files) + len(found.skipped),
@@ -66,23 +143,53 @@ def run_audit(
         chunks=len(chunks),
         parse_errors=parse_errors,
         provider=provider.name,
-        model=provider.model,
+        model=getattr(provider, "model", None),
         model_note=provider.description,
         chunk_tokens=sum(c.tokens for c in chunks),
-        tokens_in=result.tokens_in,
-        tokens_out=result.tokens_out,
+        tokens_in=sum(o.tokens_in for o in outcomes),
+        tokens_out=sum(o.tokens_out for o in outcomes),
         token_counter=token_counter(),
-        cost_usd=result.cost_usd,
+        cost_usd=result.spent_usd if result else 0.0,
         elapsed_s=round(clock() - started, 3),
         rules_run=len(rules_for(request.audits)),
         findings_dropped=dropped,
         suppressed=suppressed,
+        jobs=dict(sorted(Counter(o.status for o in outcomes).items())),
+        unreviewed_jobs=[o for o in outcomes if o.status in ("failed", "skipped (budget)")],
+        model_events=dict(sorted(result.events.items())) if result else {},
+        router_skipped={a.audit: a.chunks_skipped_by_router for a in job_plan.audits}
+        if job_plan
+        else {},
     )
     return Report(
         tool_version=__version__,
         audits=request.audits,
         prompt_versions={a: get_audit(a).version for a in request.audits},
         sections=sections,
-        findings=findings,
+        findings=merged,
         stats=stats,
     )
+
+
+def _run_jobs(
+    provider: ModelProvider,
+    price: Price | None,
+    options: ModelOptions,
+    job_plan: Plan,
+    progress: Callable[[int], Progress] | None,
+) -> RunResult:
+    cache = ResponseCache(options.cache_dir) if options.cache_dir is not None else None
+    tick = progress(len(job_plan.jobs)) if progress is not None else None
+
+    async def go() -> RunResult:
+        try:
+            runner = Runner(provider, price, options.runner, cache=cache, progress=tick)
+            return await runner.run(job_plan.jobs)
+        finally:
+            await provider.aclose()
+
+    try:
+        return asyncio.run(go())
+    finally:
+        if cache is not None:
+            cache.close()

@@ -56,32 +56,59 @@ def data_token(text: str) -> str:
         counter += 1
 
 
-def render_user(
-    spec: AuditSpec, chunk: Chunk, hints: list[str], repo_context: str | None = None
-) -> tuple[str, str]:
-    """The user message for ``chunk`` and the data token used to fence its code."""
-    width = len(str(chunk.end_line))
-    numbered = "\n".join(
-        f"{n:>{width}} | {line}"
-        for n, line in enumerate(chunk.text.splitlines(), start=chunk.start_line)
-    )
-    token = data_token(numbered)
+def _numbered(chunks: list[Chunk]) -> str:
+    """The chunks' code with line numbers; a gap between chunks is marked, not hidden."""
+    width = len(str(max(c.end_line for c in chunks)))
+    out: list[str] = []
+    previous_end = None
+    for chunk in chunks:
+        if previous_end is not None and chunk.start_line > previous_end + 1:
+            out.append(
+                f"{'':>{width}} | ... (lines {previous_end + 1}-{chunk.start_line - 1} not shown)"
+            )
+        first = (
+            chunk.start_line if previous_end is None else max(chunk.start_line, previous_end + 1)
+        )
+        lines = chunk.text.splitlines()[first - chunk.start_line :]
+        out += [f"{n:>{width}} | {line}" for n, line in enumerate(lines, start=first)]
+        previous_end = max(previous_end or 0, chunk.end_line)
+    return "\n".join(out)
+
+
+def _slice_lines(chunk: Chunk) -> list[str]:
     out = [
-        f"Audit: {spec.id} ({spec.title})",
-        "",
-        "## Context header",
-        "",
-        f"- File: {chunk.path} ({chunk.language})",
         f"- Slice: {chunk.kind} {chunk.symbol or ''}"
         + (f" (part {chunk.part})" if chunk.part else "")
-        + f", lines {chunk.start_line}-{chunk.end_line}",
-        f"- Imports of the file: {'; '.join(chunk.imports) or 'none'}",
+        + f", lines {chunk.start_line}-{chunk.end_line}"
     ]
     if chunk.enclosing:
         out.append(f"- Enclosed by: {chunk.enclosing}")
     if chunk.setup:
         out.append("- Module-level definitions it uses:")
         out += [f"    {line}" for line in chunk.setup]
+    return out
+
+
+def render_user(
+    spec: AuditSpec, chunks: Chunk | list[Chunk], hints: list[str], repo_context: str | None = None
+) -> tuple[str, str]:
+    """The user message for one chunk or a pack of one file's chunks, and its data token."""
+    pack = [chunks] if isinstance(chunks, Chunk) else chunks
+    numbered = _numbered(pack)
+    token = data_token(numbered)
+    first = pack[0]
+    out = [
+        f"Audit: {spec.id} ({spec.title})",
+        "",
+        "## Context header",
+        "",
+        f"- File: {first.path} ({first.language})",
+    ]
+    out += _slice_lines(first) if len(pack) == 1 else []
+    out.append(f"- Imports of the file: {'; '.join(first.imports) or 'none'}")
+    if len(pack) > 1:
+        for chunk in pack:
+            out += _slice_lines(chunk)
     if repo_context:
         out += ["", "## Repository context", "", repo_context.rstrip()]
     out += ["", "## Static-rule hints", ""]
@@ -100,13 +127,17 @@ def render_user(
 
 
 def render_request(
-    spec: AuditSpec, chunk: Chunk, hints: list[str], repo_context: str | None = None
+    spec: AuditSpec,
+    chunks: Chunk | list[Chunk],
+    hints: list[str],
+    repo_context: str | None = None,
 ) -> RenderedRequest:
-    user, token = render_user(spec, chunk, hints, repo_context)
+    user, token = render_user(spec, chunks, hints, repo_context)
+    pack = [chunks] if isinstance(chunks, Chunk) else chunks
     return RenderedRequest(
         audit=spec.id,
         template_version=spec.version,
-        chunk_id=chunk.id,
+        chunk_id="+".join(c.id for c in pack),
         system=render_system(spec),
         user=user,
         data_token=token,

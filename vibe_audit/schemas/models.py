@@ -220,6 +220,17 @@ class RunStats(_Model):
     suppressed: dict[str, int] = Field(
         default_factory=dict, description="Findings suppressed: 'inline' comments, 'baseline'."
     )
+    jobs: dict[str, int] = Field(default_factory=dict, description="Model requests by outcome.")
+    unreviewed_jobs: list[JobOutcome] = Field(
+        default_factory=list,
+        description="Model requests that failed or were skipped: their lines were not reviewed.",
+    )
+    model_events: dict[str, int] = Field(
+        default_factory=dict, description="Retries and repairs by cause."
+    )
+    router_skipped: dict[str, int] = Field(
+        default_factory=dict, description="Chunks not sent to each audit (no applies-to signal)."
+    )
 
 
 class Report(_Model):
@@ -298,3 +309,53 @@ class ChunkPack(_Model):
     path: str
     chunks: list[Chunk] = Field(min_length=1)
     tokens: int = Field(ge=0)
+
+
+class Job(_Model):
+    """One model request: one audit x one pack of chunks from one file."""
+
+    id: str
+    audit: AuditId
+    path: str
+    chunk_ids: list[str]
+    lines: tuple[int, int] = Field(description="First and last line the request shows.")
+    request: RenderedRequest
+    cache_key: str
+    tokens_in: int = Field(ge=0, description="Estimated input tokens.")
+    max_tokens_out: int = Field(ge=0)
+    cost_usd: float = Field(ge=0, description="Estimated cost if the answer is as long as allowed.")
+
+
+class AuditPlan(_Model):
+    audit: AuditId
+    jobs: int
+    chunks_routed: int
+    chunks_skipped_by_router: int
+    tokens_in: int
+    cost_usd: float
+
+
+class Plan(_Model):
+    model: str
+    priced: bool = Field(description="False when the model has no price in the pricing data.")
+    jobs: list[Job]
+    audits: list[AuditPlan]
+
+
+class JobOutcome(_Model):
+    """What became of one job. ``status`` failed/skipped jobs leave their lines unreviewed."""
+
+    job_id: str
+    audit: AuditId
+    path: str
+    lines: tuple[int, int]
+    status: Literal["answered", "cached", "failed", "skipped (budget)"]
+    attempts: int = Field(ge=0)
+    reason: str = ""
+    tokens_in: int = Field(default=0, ge=0)
+    tokens_out: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0, ge=0)
+
+
+RunStats.model_rebuild()
+Report.model_rebuild()

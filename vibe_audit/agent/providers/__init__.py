@@ -1,5 +1,21 @@
 """Providers behind one small contract, looked up by the model spec's prefix."""
 
-from vibe_audit.agent.providers.base import Provider, ProviderResult, get_provider
+from vibe_audit.agent.providers.base import (
+    ModelProvider,
+    ModelReply,
+    ProviderResult,
+    ProviderSettings,
+    StaticAuditor,
+    get_provider,
+    is_model,
+)
 
-__all__ = ["Provider", "ProviderResult", "get_provider"]
+__all__ = [
+    "ModelProvider",
+    "ModelReply",
+    "ProviderResult",
+    "ProviderSettings",
+    "StaticAuditor",
+    "get_provider",
+    "is_model",
+]

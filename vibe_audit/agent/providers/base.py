@@ -1,39 +1,42 @@
 """The provider contract and registry.
 
-A provider turns the audited files into findings and the environment assumptions for each
-selected audit. The registry maps a model spec's prefix ("static", later "openai",
-"anthropic", ...) to a factory; there is no if/elif chain to grow.
+Two kinds of provider sit behind a model spec:
+
+- the rule engine (``static``): audits the whole tree at once, no network;
+- model providers: ``complete(request, schema)`` sends one rendered request and returns the
+  model's JSON answer. That is the whole contract (plus ``aclose``); retries, budgets and
+  caching live in the runner, not here. SDK exceptions are translated into
+  vibe_audit.errors.ProviderError at this boundary.
+
+The registry maps a spec's prefix to a factory; there is no if/elif chain to grow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import email.utils
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeGuard
 
 from vibe_audit.errors import UserError
 from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import Assumption, AuditId, Finding
+from vibe_audit.schemas import Assumption, AuditId, Finding, RenderedRequest
 
 
 @dataclass
 class ProviderResult:
+    """What the rule engine returns for a whole tree."""
+
     findings: list[Finding]
     assumptions: dict[AuditId, list[Assumption]]
     checked_items: set[str] = field(default_factory=set)
     model_reviewed: bool = False
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
 
 
-class Provider(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def model(self) -> str | None:
-        """The model id, or None for providers that use no model."""
+class StaticAuditor(Protocol):
+    name: str
+    model: str | None
 
     @property
     def description(self) -> str: ...
@@ -41,7 +44,45 @@ class Provider(Protocol):
     def audit(self, repo: RepoContext, audits: list[AuditId]) -> ProviderResult: ...
 
 
-ProviderFactory = Callable[[str], Provider]
+@dataclass
+class ModelReply:
+    """One answer. ``text`` is what the model wrote (kept for the repair prompt)."""
+
+    text: str
+    tokens_in: int
+    tokens_out: int
+    truncated: bool = False  # the model hit its output limit
+
+
+class ModelProvider(Protocol):
+    name: str
+    model: str
+    local: bool  # a self-hosted server: no per-token price
+
+    @property
+    def description(self) -> str: ...
+
+    async def complete(
+        self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
+    ) -> ModelReply:
+        """Send ``request``; ``repair`` is (previous answer, what was wrong with it)."""
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Everything a provider needs, already resolved from flags, config and environment."""
+
+    spec: str
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout_s: float = 60.0
+    max_output_tokens: int = 4096
+
+
+Provider = StaticAuditor | ModelProvider
+ProviderFactory = Callable[[str, ProviderSettings], Provider]
 _REGISTRY: dict[str, ProviderFactory] = {}
 
 
@@ -49,16 +90,43 @@ def register(prefix: str, factory: ProviderFactory) -> None:
     _REGISTRY[prefix] = factory
 
 
-def get_provider(spec: str) -> Provider:
+def get_provider(spec: str, settings: ProviderSettings | None = None) -> Provider:
     """A provider for a model spec such as 'static' or 'openai:gpt-4.1-mini'."""
-    # Imported for its registration side effect; providers register themselves.
-    from vibe_audit.agent.providers import static  # noqa: F401
+    # Imported for their registration side effect.
+    from vibe_audit.agent.providers import anthropic_messages, doubles, openai_chat, static  # noqa: F401
 
     prefix, _, rest = spec.partition(":")
     factory = _REGISTRY.get(prefix)
     if factory is None:
         raise UserError(
-            f"unknown model '{spec}'; available: {', '.join(sorted(_REGISTRY))} "
-            "(model providers are not built yet)"
+            f"unknown model '{spec}'; model specs start with: {', '.join(sorted(_REGISTRY))}"
         )
-    return factory(rest)
+    return factory(rest, settings or ProviderSettings(spec=spec))
+
+
+def is_model(provider: Provider) -> TypeGuard[ModelProvider]:
+    return hasattr(provider, "complete")
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str] | None, now: float | None = None
+) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or retry-after-ms headers."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vibe_audit.agent.providers.base import ProviderResult, register
+from vibe_audit.agent.providers.base import ProviderResult, ProviderSettings, register
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext
@@ -15,7 +15,7 @@ class StaticProvider:
     name: str = "static"
     model: str | None = None
 
-    def __init__(self, options: str = "") -> None:
+    def __init__(self, options: str = "", _settings: ProviderSettings | None = None) -> None:
         if options:
             raise UserError(f"the static provider takes no options, got 'static:{options}'")
 

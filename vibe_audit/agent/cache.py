@@ -1,0 +1,136 @@
+"""The response cache: SQLite in WAL mode, one writer, named append-only migrations.
+
+Every answer is stored the moment it arrives, keyed by provider, model, template version,
+the request's content hash and the call parameters. An unchanged re-run makes no model
+call, and a run killed at any point re-uses every answer it had already received.
+
+All SQLite work runs on one dedicated thread (never on the event loop): sqlite3 blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from vibe_audit.errors import UserError
+
+CACHE_ENV = "VIBE_AUDIT_CACHE_DIR"
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_answers",
+        """CREATE TABLE answers (
+            key TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            template_version TEXT NOT NULL,
+            text TEXT NOT NULL,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+    ),
+]
+
+
+def default_cache_dir() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vibe-audit"
+
+
+def cache_key(
+    provider: str, model: str, template_version: str, content: str, params: dict[str, Any]
+) -> str:
+    blob = json.dumps(
+        [provider, model, template_version, hashlib.sha256(content.encode()).hexdigest(), params],
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "responses.sqlite3"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vibe-audit-cache")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = self._executor.submit(self._open).result()
+        except (OSError, sqlite3.Error) as exc:
+            self._executor.shutdown()
+            raise UserError(f"cannot open the response cache at {self.path}: {exc}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=True)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        applied = {row[0] for row in db.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name not in applied:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute(sql)
+                    db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    db.execute("ROLLBACK")
+                    raise
+        return db
+
+    async def get(self, key: str) -> tuple[str, int, int] | None:
+        def read() -> tuple[str, int, int] | None:
+            row = self._db.execute(
+                "SELECT text, tokens_in, tokens_out FROM answers WHERE key = ?", (key,)
+            ).fetchone()
+            return (str(row[0]), int(row[1]), int(row[2])) if row else None
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, read)
+
+    async def put(
+        self,
+        key: str,
+        provider: str,
+        model: str,
+        template_version: str,
+        text: str,
+        tokens_in: int,
+        tokens_out: int,
+    ) -> None:
+        def write() -> None:
+            with self._db:  # one short transaction per answer: a kill loses nothing received
+                self._db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        provider,
+                        model,
+                        template_version,
+                        text,
+                        tokens_in,
+                        tokens_out,
+                        time.time(),
+                    ),
+                )
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+    def count(self) -> int:
+        return int(
+            self._executor.submit(
+                lambda: self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            ).result()
+        )
+
+    def close(self) -> None:
+        self._executor.submit(self._db.close).result()
+        self._executor.shutdown()

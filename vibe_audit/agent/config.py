@@ -1,0 +1,67 @@
+"""Run settings from flags, config file and environment, in that order of precedence.
+
+Config lives in ``[tool.vibe-audit]`` of the audited tree's pyproject.toml, or in a
+``.vibe-audit.toml`` there (top-level keys); the first found wins, then the current
+directory is tried the same way. Keys: model, api_key, base_url, concurrency, timeout,
+max_output_tokens, max_cost, and a [pricing."<spec>"] table of input/output USD per 1M tokens.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vibe_audit.errors import UserError
+
+
+class PriceEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class FileConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+    concurrency: int | None = Field(default=None, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_cost: float | None = Field(default=None, ge=0)
+    pricing: dict[str, PriceEntry] = Field(default_factory=dict)
+    source: str | None = None
+
+
+def _read(path: Path, table: bool) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: invalid TOML: {exc}") from exc
+    if table:
+        section = data.get("tool", {}).get("vibe-audit")
+        return dict(section) if isinstance(section, dict) else None
+    return data
+
+
+def load_config(target: Path) -> FileConfig:
+    folders = [target if target.is_dir() else target.parent, Path.cwd()]
+    for folder in folders:
+        for name, table in ((".vibe-audit.toml", False), ("pyproject.toml", True)):
+            path = folder / name
+            data = _read(path, table) if path.is_file() else None
+            if data is not None:
+                try:
+                    return FileConfig.model_validate({**data, "source": str(path)})
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    raise UserError(f"{path}: {where}: {first['msg']}") from exc
+    return FileConfig()

@@ -1,0 +1,127 @@
+"""Anthropic Messages, with a forced tool call whose input schema is the answer schema.
+
+Spec: ``anthropic:<model>``. The answer is the input of the one tool call the model is
+forced to make; stop_reason "max_tokens" marks a truncated answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from vibe_audit.agent.providers.base import (
+    ModelReply,
+    ProviderSettings,
+    register,
+    retry_after_seconds,
+)
+from vibe_audit.errors import (
+    MissingDependencyError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeout,
+    UserError,
+)
+from vibe_audit.schemas import RenderedRequest
+
+TOOL = "report_audit"
+
+
+class AnthropicProvider:
+    name = "anthropic"
+    local = False
+
+    def __init__(self, model: str, settings: ProviderSettings) -> None:
+        try:
+            import anthropic
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "the anthropic package is not installed: pip install 'vibe-audit[models]'"
+            ) from exc
+        if not model:
+            raise UserError(f"model spec '{settings.spec}' names no model")
+        self.model = model
+        self._settings = settings
+        self._anthropic = anthropic
+        self._client = anthropic.AsyncAnthropic(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            max_retries=0,
+            timeout=settings.timeout_s,
+        )
+
+    @property
+    def description(self) -> str:
+        return f"anthropic model {self.model}"
+
+    async def complete(
+        self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
+    ) -> ModelReply:
+        messages: list[dict[str, Any]] = [{"role": "user", "content": request.user}]
+        if repair is not None:
+            previous, problem = repair
+            retry = (
+                f"That answer was rejected: {problem}. "
+                f"Call {TOOL} again with input that follows its schema exactly."
+            )
+            messages += [
+                {"role": "assistant", "content": f"Previous answer (rejected):\n{previous}"},
+                {"role": "user", "content": retry},
+            ]
+        tool = {
+            "name": TOOL,
+            "description": "Report this audit's answer for the slice.",
+            "input_schema": schema,
+        }
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self._settings.max_output_tokens,
+            "system": request.system,
+            "messages": messages,
+            "tools": [tool],
+            "tool_choice": {"type": "tool", "name": TOOL},
+        }
+        try:
+            response = await self._client.messages.create(**arguments)
+        except self._anthropic.AnthropicError as exc:
+            raise self._translate(exc) from exc
+        blocks = [b for b in response.content if getattr(b, "type", "") == "tool_use"]
+        text = json.dumps(getattr(blocks[0], "input", None)) if blocks else ""
+        return ModelReply(
+            text=text,
+            tokens_in=response.usage.input_tokens,
+            tokens_out=response.usage.output_tokens,
+            truncated=response.stop_reason == "max_tokens",
+        )
+
+    def _translate(self, exc: Exception) -> ProviderError:
+        anthropic = self._anthropic
+        if isinstance(exc, anthropic.APITimeoutError):
+            return ProviderTimeout(f"no answer within {self._settings.timeout_s:g} s")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ProviderConnectionError(f"connection failed: {exc}")
+        if isinstance(exc, anthropic.APIStatusError):
+            headers = dict(exc.response.headers) if exc.response is not None else None
+            return ProviderHTTPError(
+                exc.status_code, str(exc.message), retry_after_seconds(headers)
+            )
+        return ProviderError(f"{type(exc).__name__}: {exc}")
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _anthropic(rest: str, settings: ProviderSettings) -> AnthropicProvider:
+    key = settings.api_key or os.environ.get("ANTHROPIC_API_KEY")
+    if not key and not settings.base_url:
+        raise UserError(
+            "anthropic: no API key (--api-key, api_key in config, or ANTHROPIC_API_KEY)"
+        )
+    return AnthropicProvider(
+        rest, ProviderSettings(**{**settings.__dict__, "api_key": key or "none"})
+    )
+
+
+register("anthropic", _anthropic)

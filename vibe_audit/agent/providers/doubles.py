@@ -1,0 +1,114 @@
+"""Test doubles, named as such. Their answers are scripted, never a model's.
+
+- ``scripted-test-double``: answers each request with a function's output (tests).
+- ``oracle-test-double:<labels.json>``: answers from labels (the eval suite's upper bound):
+  for every label inside the request's code it reports that finding, quoting the line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vibe_audit.agent.providers.base import ModelReply, ProviderSettings, register
+from vibe_audit.errors import UserError
+from vibe_audit.schemas import RenderedRequest
+
+Script = Callable[[RenderedRequest, tuple[str, str] | None], str]
+_CODE_LINE = re.compile(r"^\s*(\d+) \| (.*)$")
+
+
+def code_lines(request: RenderedRequest) -> dict[int, str]:
+    """Line number -> text of the code inside the request's data fence."""
+    inside = request.user.split(f"BEGIN {request.data_token}\n", 1)[1]
+    inside = inside.split(f"\nEND {request.data_token}", 1)[0]
+    lines = {}
+    for line in inside.splitlines():
+        match = _CODE_LINE.match(line)
+        if match:
+            lines[int(match.group(1))] = match.group(2)
+    return lines
+
+
+def request_path(request: RenderedRequest) -> str:
+    match = re.search(r"^- File: (.+) \(\w+\)$", request.user, re.M)
+    return match.group(1) if match else ""
+
+
+class ScriptedProvider:
+    """A scripted test double: ``script(request, repair)`` returns the answer text."""
+
+    name = "scripted-test-double"
+    local = True
+
+    def __init__(self, script: Script, model: str = "script") -> None:
+        self.model = model
+        self._script = script
+        self.calls = 0
+
+    @property
+    def description(self) -> str:
+        return "a scripted test double (not a model)"
+
+    async def complete(
+        self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
+    ) -> ModelReply:
+        self.calls += 1
+        text = self._script(request, repair)
+        return ModelReply(text=text, tokens_in=len(request.user) // 4, tokens_out=len(text) // 4)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def oracle_script(labels: list[dict[str, Any]]) -> Script:
+    """Answers with every label whose path and line fall in the request's code."""
+
+    def answer(request: RenderedRequest, _repair: tuple[str, str] | None) -> str:
+        lines, path = code_lines(request), request_path(request)
+        findings = [
+            _labelled(label, path, lines[label["line"]])
+            for label in labels
+            if label["audit"] == request.audit and label["path"] == path and label["line"] in lines
+        ]
+        return json.dumps({"findings": findings, "needs_confirmation": [], "checked_items": []})
+
+    return answer
+
+
+def _labelled(label: dict[str, Any], path: str, text: str) -> dict[str, Any]:
+    line = label["line"]
+    return {
+        "checklist_items": label["checklist_items"],
+        "severity": label["severity"],
+        "category": label["category"],
+        "title": label["title"],
+        "path": path,
+        "start_line": line,
+        "end_line": line,
+        "symbol": None,
+        "problem": label["title"],
+        "scenario": "from labels",
+        "impact": "from labels",
+        "confidence": "High",
+        "how_to_verify": "see the label",
+        "fix": label.get("fix", "see the label"),
+        "trade_off": "none",
+        "evidence": [{"line": line, "text": text}],
+    }
+
+
+def _oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
+    try:
+        labels = json.loads(Path(rest).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"oracle-test-double: cannot read labels file '{rest}': {exc}") from exc
+    provider = ScriptedProvider(oracle_script(labels), model=f"oracle:{Path(rest).name}")
+    provider.name = "oracle-test-double"
+    return provider
+
+
+register("oracle-test-double", _oracle)

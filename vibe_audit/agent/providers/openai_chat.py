@@ -1,0 +1,168 @@
+"""OpenAI Chat Completions, and OpenAI-compatible servers (ollama, vLLM, llama.cpp, LM Studio).
+
+Specs: ``openai:<model>``, ``ollama:<model>`` (http://localhost:11434/v1 unless --base-url),
+``openai-compat:<base-url>#<model>``. The answer is forced with a strict JSON-schema response
+format; a server that rejects json_schema (HTTP 400 naming it) is asked again in JSON mode,
+and the answer is validated by the runner either way.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vibe_audit.agent.providers.base import (
+    ModelReply,
+    ProviderSettings,
+    register,
+    retry_after_seconds,
+)
+from vibe_audit.errors import (
+    MissingDependencyError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeout,
+    UserError,
+)
+from vibe_audit.schemas import RenderedRequest
+
+OLLAMA_URL = "http://localhost:11434/v1"
+_UNSUPPORTED_STRICT = ("minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
+                       "pattern", "format", "default")  # fmt: skip
+
+
+def strict_schema(schema: Any) -> Any:
+    """The schema without keywords strict structured outputs reject (validated afterwards)."""
+    if isinstance(schema, dict):
+        return {k: strict_schema(v) for k, v in schema.items() if k not in _UNSUPPORTED_STRICT}
+    if isinstance(schema, list):
+        return [strict_schema(v) for v in schema]
+    return schema
+
+
+class OpenAIChatProvider:
+    def __init__(self, name: str, model: str, settings: ProviderSettings, local: bool) -> None:
+        try:
+            import openai
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "the openai package is not installed: pip install 'vibe-audit[models]'"
+            ) from exc
+        if not model:
+            raise UserError(f"model spec '{settings.spec}' names no model")
+        self.name, self.model, self.local = name, model, local
+        self._settings = settings
+        self._openai = openai
+        self._json_schema_ok = True
+        self._client = openai.AsyncOpenAI(
+            api_key=settings.api_key or "not-needed",
+            base_url=settings.base_url,
+            max_retries=0,  # the runner retries, with its own backoff and budget
+            timeout=settings.timeout_s,
+        )
+
+    @property
+    def description(self) -> str:
+        where = f" at {self._client.base_url}" if self.local or self._settings.base_url else ""
+        return f"{self.name} model {self.model}{where}"
+
+    async def complete(
+        self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
+    ) -> ModelReply:
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": request.system},
+            {"role": "user", "content": request.user},
+        ]
+        if repair is not None:
+            previous, problem = repair
+            messages += [
+                {"role": "assistant", "content": previous},
+                {"role": "user", "content": f"That answer was rejected: {problem}. "
+                 "Answer again with one JSON object that follows the schema exactly."},
+            ]  # fmt: skip
+        try:
+            return await self._send(messages, schema)
+        except self._openai.BadRequestError as exc:
+            if self._json_schema_ok and _rejects_json_schema(exc):
+                self._json_schema_ok = False  # e.g. an older llama.cpp: JSON mode from now on
+                return await self._send(messages, schema)
+            raise self._translate(exc) from exc
+        except self._openai.OpenAIError as exc:
+            raise self._translate(exc) from exc
+
+    async def _send(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> ModelReply:
+        response_format: dict[str, Any] = {"type": "json_object"}
+        if self._json_schema_ok:
+            strict = {"name": "chunk_answer", "strict": True, "schema": strict_schema(schema)}
+            response_format = {"type": "json_schema", "json_schema": strict}
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "response_format": response_format,
+            "temperature": 0,
+            "max_tokens": self._settings.max_output_tokens,
+        }
+        response = await self._client.chat.completions.create(**arguments)
+        choice = response.choices[0]
+        usage = response.usage
+        return ModelReply(
+            text=choice.message.content or "",
+            tokens_in=usage.prompt_tokens if usage else 0,
+            tokens_out=usage.completion_tokens if usage else 0,
+            truncated=choice.finish_reason == "length",
+        )
+
+    def _translate(self, exc: Exception) -> ProviderError:
+        openai = self._openai
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderTimeout(f"no answer within {self._settings.timeout_s:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderConnectionError(f"connection failed: {exc}")
+        if isinstance(exc, openai.APIStatusError):
+            headers = dict(exc.response.headers) if exc.response is not None else None
+            return ProviderHTTPError(
+                exc.status_code, str(exc.message), retry_after_seconds(headers)
+            )
+        return ProviderError(f"{type(exc).__name__}: {exc}")
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _rejects_json_schema(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "json_schema" in text or "response_format" in text
+
+
+def _openai(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
+    key = settings.api_key or os.environ.get("OPENAI_API_KEY")
+    if not key and not settings.base_url:
+        raise UserError("openai: no API key (--api-key, api_key in config, or OPENAI_API_KEY)")
+    resolved = ProviderSettings(**{**settings.__dict__, "api_key": key})
+    return OpenAIChatProvider("openai", rest, resolved, local=False)
+
+
+def _ollama(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
+    resolved = ProviderSettings(
+        **{
+            **settings.__dict__,
+            "base_url": settings.base_url or os.environ.get("OLLAMA_BASE_URL", OLLAMA_URL),
+        }
+    )
+    return OpenAIChatProvider("ollama", rest, resolved, local=True)
+
+
+def _compat(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
+    base_url, _, model = rest.rpartition("#")
+    if not base_url.startswith(("http://", "https://")) or not model:
+        raise UserError(
+            f"openai-compat spec must be openai-compat:<base-url>#<model>, got '{rest}'"
+        )
+    resolved = ProviderSettings(**{**settings.__dict__, "base_url": base_url})
+    return OpenAIChatProvider("openai-compat", model, resolved, local=True)
+
+
+register("openai", _openai)
+register("ollama", _ollama)
+register("openai-compat", _compat)

@@ -1,0 +1,231 @@
+"""`vibe-audit run`: audit a tree and write one report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vibe_audit.agent import ModelOptions, run_audit
+from vibe_audit.agent.cache import default_cache_dir
+from vibe_audit.agent.config import load_config
+from vibe_audit.agent.planner import render_plan
+from vibe_audit.agent.providers import ProviderSettings
+from vibe_audit.agent.runner import Progress, RunnerSettings
+from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
+from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, UserError
+from vibe_audit.prompts import resolve_prompt_ids
+from vibe_audit.report import RENDERERS, render_summary
+from vibe_audit.rules.engine import rules_for
+from vibe_audit.schemas import JobOutcome, Plan, RunRequest, Severity
+from vibe_audit.schemas.suppress import baseline_text, read_baseline
+
+MODEL_ENV = "VIBE_AUDIT_MODEL"
+
+
+class OutputFormat(StrEnum):
+    md = "md"
+    json = "json"
+    sarif = "sarif"
+    html = "html"
+
+
+def _say(message: str) -> None:
+    typer.echo(f"vibe-audit: {message}", err=True)
+
+
+def run(
+    path: Annotated[Path, typer.Argument(help="Repository, directory or file to audit.")] = Path(
+        "."
+    ),
+    prompt: Annotated[
+        str,
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="Audit id (concurrency, checkpoint, sqlite, reliability, guardrails), a "
+            "comma-separated list, or 'all'.",
+        ),
+    ] = "all",
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = OutputFormat.md,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the report to FILE (default: stdout).")
+    ] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            "--fail-on", case_sensitive=False, help="Exit 1 when a finding is at or above this."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="static | openai:<model> | anthropic:<model> | ollama:<model> | "
+            f"openai-compat:<base-url>#<model> (default: config, then ${MODEL_ENV}, then static).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="API key (default: config, then environment).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Send model requests to this base URL.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, help="Parallel model requests (8).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=1, help="Seconds per model call (60).")
+    ] = None,
+    max_output_tokens: Annotated[
+        int | None, typer.Option("--max-output-tokens", min=64, help="Per answer (4096).")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", min=0, help="Stop spending at this many USD.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (jobs, tokens, cost); call nothing.")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the cache.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Response cache folder (default: ~/.cache/vibe-audit)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    include: Include = None,
+    exclude: Exclude = None,
+    max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Report only findings not in this baseline file."),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Write the findings' fingerprints to this file."),
+    ] = None,
+) -> None:
+    """Audit PATH and print one deduplicated, scored report."""
+    audits = resolve_prompt_ids(prompt)
+    for option, target in (("--out", out), ("--write-baseline", write_baseline)):
+        if target is not None and (target.is_dir() or not target.parent.is_dir()):
+            raise UserError(f"{option} {target}: not a writable file path (is its folder missing?)")
+    known = read_baseline(baseline) if baseline is not None else set()
+    say = (lambda _m: None) if quiet else _say
+    config = load_config(path) if path.exists() else load_config(Path.cwd())
+    spec = model or config.model or os.environ.get(MODEL_ENV) or "static"
+    if spec == "static":
+        note = (
+            "" if (model or config.model or os.environ.get(MODEL_ENV)) else "no model configured; "
+        )
+        say(f"{note}using the built-in rule engine ({len(rules_for(audits))} rules, no network)")
+    options = ModelOptions(
+        settings=ProviderSettings(
+            spec=spec,
+            api_key=api_key or config.api_key,
+            base_url=base_url or config.base_url,
+            timeout_s=timeout or config.timeout or 60.0,
+            max_output_tokens=max_output_tokens or config.max_output_tokens or 4096,
+        ),
+        runner=RunnerSettings(
+            concurrency=concurrency or config.concurrency or 8,
+            timeout_s=timeout or config.timeout or 60.0,
+            max_cost_usd=max_cost if max_cost is not None else config.max_cost,
+        ),
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        prices={k: (v.input, v.output) for k, v in config.pricing.items()},
+        dry_run=dry_run,
+    )
+    request = RunRequest(
+        target=str(path),
+        audits=audits,
+        model=spec,
+        max_file_bytes=max_file_bytes,
+        include=include or [],
+        exclude=exclude or [],
+        baseline=sorted(known),
+    )
+    result = run_audit(request, say=say, model=options, progress=None if quiet else _progress)
+    if isinstance(result, Plan):
+        typer.echo(render_plan(result), nl=False)
+        return
+    report = result
+    text = RENDERERS[output_format.value](report)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(out, text)
+        say(f"report written to {out}")
+    if write_baseline is not None:
+        write_atomic(write_baseline, baseline_text(report.findings), echo_on_failure=False)
+        say(f"baseline of {len(report.findings)} finding(s) written to {write_baseline}")
+    if not quiet:
+        typer.echo(render_summary(report), err=True)
+    if fail_on is not None and report.findings_at_or_above(fail_on):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _progress(total: int) -> Progress:
+    """A rich progress bar on a terminal; a line per 10% otherwise."""
+    done = {"jobs": 0, "tokens": 0, "cost": 0.0}
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        bar = Progress(
+            TextColumn("model requests"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[tokens]} tokens, ${task.fields[cost]:.4f}"),
+            transient=True,
+        )  # fmt: skip
+        task = bar.add_task("jobs", total=total, tokens=0, cost=0.0)
+        bar.start()
+
+        def tick(outcome: JobOutcome) -> None:
+            done["jobs"] += 1
+            done["tokens"] += outcome.tokens_in + outcome.tokens_out
+            done["cost"] += outcome.cost_usd
+            bar.update(task, advance=1, tokens=done["tokens"], cost=done["cost"])
+            if done["jobs"] >= total:
+                bar.stop()
+
+        return tick
+
+    def line(outcome: JobOutcome) -> None:
+        done["jobs"] += 1
+        done["tokens"] += outcome.tokens_in + outcome.tokens_out
+        done["cost"] += outcome.cost_usd
+        step = max(1, total // 10)
+        if done["jobs"] % step == 0 or done["jobs"] == total:
+            _say(
+                f"{done['jobs']}/{total} model requests, {done['tokens']} tokens, "
+                f"${done['cost']:.4f}"
+            )
+
+    return line
+
+
+def write_atomic(out: Path, text: str, echo_on_failure: bool = True) -> None:
+    """Write via a temp file + os.replace; on failure the report goes to stdout, not lost."""
+    tmp_name = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=out.parent, prefix=f".{out.name}.", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            tmp.write(text)
+        os.chmod(tmp_name, 0o644)  # NamedTemporaryFile creates 0600; a report is not secret
+        os.replace(tmp_name, out)
+    except OSError as exc:
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        if echo_on_failure:
+            typer.echo(text, nl=False)
+        where = "; the report was printed to stdout" if echo_on_failure else ""
+        raise OutputWriteError(f"could not write {out}: {exc.strerror or exc}{where}") from exc
