@@ -1,0 +1,185 @@
+"""A local fake model server (a test double, never a real model) speaking the OpenAI Chat
+Completions and Anthropic Messages wire formats on 127.0.0.1, with injectable faults.
+
+By default it answers every request with a scripted finding that quotes the first code line
+of the request containing ``marker`` (or no finding). ``faults`` maps a request number
+(1-based, in arrival order) to a fault:
+
+    "429"            HTTP 429 with Retry-After: <retry_after> seconds
+    "500"            HTTP 500
+    "timeout"        no answer for <hang> seconds
+    "truncated"      the JSON answer cut in half
+    "schema"         valid JSON that breaks the schema (unknown category)
+    "length"         finish_reason "length" / stop_reason "max_tokens", text cut
+    "ghost"          a finding citing a file that does not exist
+    "reject-schema"  HTTP 400 saying json_schema is unsupported (OpenAI route only)
+
+A fault set ``always`` applies to every request (e.g. {"500"} for a dead server).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_BEGIN = re.compile(r"^BEGIN (VIBE-AUDIT-DATA-\w+)$", re.M)
+_LINE = re.compile(r"^\s*(\d+) \| (.*)$")
+_FILE = re.compile(r"^- File: (.+) \(\w+\)$", re.M)
+_AUDIT = re.compile(r"^Audit: (\w+) ", re.M)
+CATEGORY = {"concurrency": "SQLite", "checkpoint": "Atomicity", "sqlite": "Async",
+            "reliability": "Timeout", "guardrails": "Transactions"}  # fmt: skip
+ITEM = {"concurrency": "concurrency.1B", "checkpoint": "checkpoint.2A", "sqlite": "sqlite.5A",
+        "reliability": "reliability.1.2", "guardrails": "guardrails.1A"}  # fmt: skip
+
+
+def scripted_answer(user: str, marker: str, ghost: bool = False) -> dict[str, Any]:
+    token = _BEGIN.search(user)
+    audit = _AUDIT.search(user)
+    path = _FILE.search(user)
+    if token is None or audit is None or path is None:
+        return {
+            "findings": [],
+            "needs_confirmation": ["no code in the request"],
+            "checked_items": [],
+        }
+    code = user.split(f"BEGIN {token.group(1)}\n", 1)[1].split(f"\nEND {token.group(1)}", 1)[0]
+    findings = []
+    for line in code.splitlines():
+        match = _LINE.match(line)
+        if match and (marker in match.group(2) or ghost):
+            number, text = int(match.group(1)), match.group(2)
+            name = audit.group(1)
+            findings.append({
+                "checklist_items": [ITEM[name]], "severity": "HIGH", "category": CATEGORY[name],
+                "title": f"Scripted finding at '{marker}'",
+                "path": "app/ghost.py" if ghost else path.group(1),
+                "start_line": number, "end_line": number, "symbol": None,
+                "problem": "scripted by the fake server", "scenario": "scripted",
+                "impact": "scripted", "confidence": "Medium", "how_to_verify": "scripted",
+                "fix": "scripted", "trade_off": "scripted",
+                "evidence": [{"line": number, "text": text}],
+            })  # fmt: skip
+            break
+    return {"findings": findings, "needs_confirmation": [], "checked_items": [ITEM[audit.group(1)]]}
+
+
+class FakeModelServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        faults: dict[int, str] | None = None,
+        always: set[str] | None = None,
+        latency: float = 0.0,
+        marker: str = "execute(",
+        retry_after: float = 1.0,
+        hang: float = 3.0,
+    ) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.faults = faults or {}
+        self.always = always or set()
+        self.latency, self.marker, self.retry_after, self.hang = latency, marker, retry_after, hang
+        self.lock = threading.Lock()
+        self.requests: list[tuple[float, str, str]] = []  # (time, route, fault)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> FakeModelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def next_fault(self, route: str) -> str:
+        with self.lock:
+            number = len(self.requests) + 1
+            fault = self.faults.get(number, "")
+            if not fault and self.always:
+                fault = next(iter(self.always))
+            self.requests.append((time.monotonic(), route, fault))
+            return fault
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up on a hanging request: expected in fault tests
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeModelServer
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        anthropic = self.path.endswith("/messages")
+        fault = self.server.next_fault("anthropic" if anthropic else "openai")
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        if fault == "timeout":
+            time.sleep(self.server.hang)
+            return
+        if fault in ("429", "500") or (fault == "reject-schema" and not anthropic):
+            status = {"429": 429, "500": 500, "reject-schema": 400}[fault]
+            message = "response_format json_schema is not supported" if status == 400 else fault
+            error = {"message": message, "type": "error", "code": None}
+            payload = {"type": "error", "error": error} if anthropic else {"error": error}
+            headers = {"retry-after": f"{self.server.retry_after:g}"} if status == 429 else {}
+            return self._send(status, payload, headers)
+        messages = body.get("messages", [])
+        user = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        answer = scripted_answer(user, self.server.marker, ghost=fault == "ghost")
+        if fault == "schema":
+            for finding in answer["findings"]:
+                finding["category"] = "Not A Category"
+            if not answer["findings"]:
+                answer["checked_items"] = ["not.an.item"]
+        text = json.dumps(answer)
+        if fault in ("truncated", "length"):
+            text = text[: len(text) // 2]
+        usage_in, usage_out = len(json.dumps(body)) // 4, len(text) // 4
+        if anthropic:
+            content: Any = json.loads(text) if fault not in ("truncated", "length") else {}
+            payload = {
+                "id": "msg_fake", "type": "message", "role": "assistant",
+                "model": body.get("model"),
+                "content": [{"type": "tool_use", "id": "toolu_fake", "name": "report_audit",
+                             "input": content}],
+                "stop_reason": "max_tokens" if fault == "length" else "tool_use",
+                "stop_sequence": None,
+                "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+            }  # fmt: skip
+            if fault == "truncated":
+                payload["content"][0]["input"] = {"findings": "cut"}
+        else:
+            payload = {
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "finish_reason": "length" if fault == "length" else "stop"}],
+                "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
+                          "total_tokens": usage_in + usage_out},
+            }  # fmt: skip
+        self._send(200, payload, {})
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
