@@ -118,6 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args: object) -> None:
         pass
 
+    def do_GET(self) -> None:
+        if self.path == "/stats":
+            return self._send(200, {"requests": len(self.server.requests)}, {})
+        self._send(404, {"error": "not found"}, {})
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
@@ -183,3 +188,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _serve() -> None:
+    """``python -m tests.fakes.servers --latency 1``: serve in this process, print the URL.
+
+    GET /stats answers {"requests": n}. Used by benchmarks that want the server off the
+    client's interpreter (its GIL).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = FakeModelServer(latency=args.latency)
+    print(server.url, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    _serve()

@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from vibe_audit.agent.answers import AnswerError, parse_answer
@@ -105,6 +106,12 @@ class _Tally:
         )
 
 
+@cache
+def _schema(audit: str) -> dict[str, Any]:
+    """The answer schema of an audit, built once (pydantic schema generation is not free)."""
+    return answer_json_schema(get_audit(audit))  # type: ignore[arg-type]
+
+
 class Runner:
     def __init__(
         self,
@@ -152,7 +159,7 @@ class Runner:
                     return done.outcome("cached"), parse_answer(hit[0], spec)
                 except AnswerError:
                     pass  # a stale or damaged entry: ask again
-        schema = answer_json_schema(spec)
+        schema = _schema(job.audit)
         repair: tuple[str, str] | None = None
         for round_ in range(2):  # the answer, and at most one repair
             if not self.budget.reserve(job.cost_usd):

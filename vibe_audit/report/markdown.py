@@ -38,6 +38,9 @@ def _header(report: Report) -> list[str]:
     skipped = ", ".join(f"{reason}: {n}" for reason, n in s.files_skipped.items()) or "none"
     engine = f"{s.provider}" + (f" ({s.model})" if s.model else "")
     redacted = ", ".join(f"{kind}: {n}" for kind, n in s.secrets_redacted.items()) or "none"
+    jobs = ", ".join(f"{status}: {n}" for status, n in s.jobs.items()) or "none (no model)"
+    if s.model_events:
+        jobs += "; " + ", ".join(f"{event}: {n}" for event, n in s.model_events.items())
     return [
         f"- Target: `{s.root}`",
         "- Audits: " + ", ".join(f"{a} ({v})" for a, v in report.prompt_versions.items()),
@@ -47,6 +50,7 @@ def _header(report: Report) -> list[str]:
         f"files listed by {'git ls-files' if s.discovery == 'git' else 'a .gitignore-aware walk'}",
         f"- Secrets redacted before analysis: {redacted}",
         f"- Model tokens: {s.tokens_in} in, {s.tokens_out} out; cost ${s.cost_usd:.4f}",
+        f"- Model requests: {jobs}",
         f"- Time: {s.elapsed_s:.2f} s; vibe-audit {report.tool_version}",
         "",
     ]
@@ -183,4 +187,13 @@ def _coverage(report: Report) -> list[str]:
     if s.findings_dropped:
         dropped = ", ".join(f"{r}: {n}" for r, n in s.findings_dropped.items())
         out += ["", f"Findings dropped by verification: {dropped}"]
+    if s.unreviewed_jobs:
+        out += ["", "Not reviewed by the model (the rules still ran on these lines):"]
+        out += [
+            f"- `{o.path}` lines {o.lines[0]}-{o.lines[1]} ({o.audit}): {o.status}, {o.reason}"
+            for o in s.unreviewed_jobs
+        ]
+    if s.router_skipped:
+        skipped = ", ".join(f"{a}: {n}" for a, n in s.router_skipped.items())
+        out += ["", f"Chunks not sent to an audit (none of its applies-to signals): {skipped}"]
     return [*out, ""]

@@ -143,7 +143,10 @@ def _justification(
         f"{examined} of {len(checklist)} checklist items were examined; the rest need confirmation."
     )
     if not model_reviewed:
-        bullets.append(f"Rules-only run (no model configured): score capped at {UNREVIEWED_CAP}.")
+        bullets.append(
+            "Rules-only review (no model configured, or some model requests failed or were "
+            f"skipped): score capped at {UNREVIEWED_CAP}."
+        )
     bullets.append(
         "Formula: 10 - 3xCRITICAL - 2xHIGH - 1xMEDIUM, capped at 4/6/8 by the worst severity."
     )

@@ -55,6 +55,7 @@ class OpenAIChatProvider:
         self._settings = settings
         self._openai = openai
         self._json_schema_ok = True
+        self._strict: dict[int, Any] = {}
         self._client = openai.AsyncOpenAI(
             api_key=settings.api_key or "not-needed",
             base_url=settings.base_url,
@@ -94,14 +95,17 @@ class OpenAIChatProvider:
     async def _send(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> ModelReply:
         response_format: dict[str, Any] = {"type": "json_object"}
         if self._json_schema_ok:
-            strict = {"name": "chunk_answer", "strict": True, "schema": strict_schema(schema)}
+            if id(schema) not in self._strict:  # the runner passes one schema object per audit
+                self._strict[id(schema)] = strict_schema(schema)
+            strict = {"name": "chunk_answer", "strict": True, "schema": self._strict[id(schema)]}
             response_format = {"type": "json_schema", "json_schema": strict}
         arguments: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
-            "response_format": response_format,
             "temperature": 0,
             "max_tokens": self._settings.max_output_tokens,
+            # Sent as is: the SDK would otherwise walk the whole schema on every request.
+            "extra_body": {"response_format": response_format},
         }
         response = await self._client.chat.completions.create(**arguments)
         choice = response.choices[0]

@@ -1,0 +1,66 @@
+"""A run killed mid-way (SIGKILL) and started again re-uses every answer it had received."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import EXAMPLE_APP
+from tests.fakes.servers import FakeModelServer
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vibe_audit", *args]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("VIBE_AUDIT")}
+
+
+def _cached(cache_dir: Path) -> int:
+    db = sqlite3.connect(cache_dir / "responses.sqlite3")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_killed_run_resumes_from_the_cache(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    with FakeModelServer(latency=0.15) as server:
+        spec = f"openai-compat:{server.url}/v1#fake-model"
+        common = ["run", str(EXAMPLE_APP), "--prompt", "all", "--model", spec,
+                  "--cache-dir", str(cache_dir), "--concurrency", "2", "--quiet"]  # fmt: skip
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        first = subprocess.Popen(_cli(*common), env=_env(), **quiet)  # type: ignore[call-overload]
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+        received = _cached(cache_dir)
+        sent_before_kill = len(server.requests)
+        assert 0 < received <= sent_before_kill
+
+        second = subprocess.run(
+            _cli(*common, "--format", "json"),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert second.returncode == 0, second.stderr
+        report = json.loads(second.stdout)
+        jobs = report["stats"]["jobs"]
+        total = sum(jobs.values())
+        assert jobs["cached"] == received  # every answer received before the kill
+        assert len(server.requests) - sent_before_kill == total - received
+        assert _cached(cache_dir) == total
