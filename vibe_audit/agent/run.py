@@ -63,6 +63,13 @@ def run_audit(
     found = discover(Path(request.target), options)
     say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}")
     chunks = [chunk for source in found.files for chunk in slice_file(source)]
+    if request.focus is not None:  # a review: only chunks touching changed lines
+        focus = request.focus
+        chunks = [
+            c
+            for c in chunks
+            if any(a <= c.end_line and c.start_line <= b for a, b in focus.get(c.path, []))
+        ]
     recount(chunks)
     repo = build_context(found.files)
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +23,7 @@ from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, UserError
 from vibe_audit.prompts import resolve_prompt_ids
 from vibe_audit.report import RENDERERS, render_summary
 from vibe_audit.rules.engine import rules_for
-from vibe_audit.schemas import JobOutcome, Plan, RunRequest, Severity
+from vibe_audit.schemas import AuditId, JobOutcome, Plan, RunRequest, Severity
 from vibe_audit.schemas.suppress import baseline_text, read_baseline
 
 MODEL_ENV = "VIBE_AUDIT_MODEL"
@@ -35,7 +36,7 @@ class OutputFormat(StrEnum):
     html = "html"
 
 
-def _say(message: str) -> None:
+def say_line(message: str) -> None:
     typer.echo(f"vibe-audit: {message}", err=True)
 
 
@@ -119,31 +120,11 @@ def run(
         if target is not None and (target.is_dir() or not target.parent.is_dir()):
             raise UserError(f"{option} {target}: not a writable file path (is its folder missing?)")
     known = read_baseline(baseline) if baseline is not None else set()
-    say = (lambda _m: None) if quiet else _say
-    config = load_config(path) if path.exists() else load_config(Path.cwd())
-    spec = model or config.model or os.environ.get(MODEL_ENV) or "static"
-    if spec == "static":
-        note = (
-            "" if (model or config.model or os.environ.get(MODEL_ENV)) else "no model configured; "
-        )
-        say(f"{note}using the built-in rule engine ({len(rules_for(audits))} rules, no network)")
-    options = ModelOptions(
-        settings=ProviderSettings(
-            spec=spec,
-            api_key=api_key or config.api_key,
-            base_url=base_url or config.base_url,
-            timeout_s=timeout or config.timeout or 60.0,
-            max_output_tokens=max_output_tokens or config.max_output_tokens or 4096,
-        ),
-        runner=RunnerSettings(
-            concurrency=concurrency or config.concurrency or 8,
-            timeout_s=timeout or config.timeout or 60.0,
-            max_cost_usd=max_cost if max_cost is not None else config.max_cost,
-        ),
-        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
-        prices={k: (v.input, v.output) for k, v in config.pricing.items()},
-        dry_run=dry_run,
-    )
+    say = (lambda _m: None) if quiet else say_line
+    spec, options = model_options(
+        path, model, api_key, base_url, concurrency, timeout, max_output_tokens, max_cost,
+        dry_run, no_cache, cache_dir, audits, say,
+    )  # fmt: skip
     request = RunRequest(
         target=str(path),
         audits=audits,
@@ -153,7 +134,9 @@ def run(
         exclude=exclude or [],
         baseline=sorted(known),
     )
-    result = run_audit(request, say=say, model=options, progress=None if quiet else _progress)
+    result = run_audit(
+        request, say=say, model=options, progress=None if quiet else progress_reporter
+    )
     if isinstance(result, Plan):
         typer.echo(render_plan(result), nl=False)
         return
@@ -173,7 +156,49 @@ def run(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _progress(total: int) -> Progress:
+def model_options(
+    path: Path,
+    model: str | None,
+    api_key: str | None,
+    base_url: str | None,
+    concurrency: int | None,
+    timeout: float | None,
+    max_output_tokens: int | None,
+    max_cost: float | None,
+    dry_run: bool,
+    no_cache: bool,
+    cache_dir: Path | None,
+    audits: list[AuditId],
+    say: Callable[[str], None],
+) -> tuple[str, ModelOptions]:
+    """The model spec and options: flags, then config, then environment, then defaults."""
+    config = load_config(path) if path.exists() else load_config(Path.cwd())
+    spec = model or config.model or os.environ.get(MODEL_ENV) or "static"
+    if spec == "static":
+        chosen = model or config.model or os.environ.get(MODEL_ENV)
+        note = "" if chosen else "no model configured; "
+        say(f"{note}using the built-in rule engine ({len(rules_for(audits))} rules, no network)")
+    options = ModelOptions(
+        settings=ProviderSettings(
+            spec=spec,
+            api_key=api_key or config.api_key,
+            base_url=base_url or config.base_url,
+            timeout_s=timeout or config.timeout or 60.0,
+            max_output_tokens=max_output_tokens or config.max_output_tokens or 4096,
+        ),
+        runner=RunnerSettings(
+            concurrency=concurrency or config.concurrency or 8,
+            timeout_s=timeout or config.timeout or 60.0,
+            max_cost_usd=max_cost if max_cost is not None else config.max_cost,
+        ),
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        prices={k: (v.input, v.output) for k, v in config.pricing.items()},
+        dry_run=dry_run,
+    )
+    return spec, options
+
+
+def progress_reporter(total: int) -> Progress:
     """A rich progress bar on a terminal; a line per 10% otherwise."""
     done = {"jobs": 0, "tokens": 0, "cost": 0.0}
     if sys.stderr.isatty():
@@ -203,7 +228,7 @@ def _progress(total: int) -> Progress:
         done["cost"] += outcome.cost_usd
         step = max(1, total // 10)
         if done["jobs"] % step == 0 or done["jobs"] == total:
-            _say(
+            say_line(
                 f"{done['jobs']}/{total} model requests, {done['tokens']} tokens, "
                 f"${done['cost']:.4f}"
             )

@@ -1,1 +1,1 @@
-"""The pre-release pull-request review bot. Not built yet (issue 8)."""
+"""The pre-release review bot: diff selection, GitHub client, review orchestration."""

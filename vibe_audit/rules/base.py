@@ -47,6 +47,7 @@ class Hit:
     end_line: int
     symbol: str | None = None
     details: dict[str, str] = field(default_factory=dict)
+    replacement: str | None = None  # exact new text for the hit's lines, when simple
 
 
 @dataclass

@@ -100,6 +100,7 @@ def _finding(rule: Rule, hit: Hit, lines: list[str], audits: list[AuditId]) -> F
         source="rule",
         rule_id=meta.id,
         effort_hours=meta.effort_hours,
+        replacement=hit.replacement,
     )
     finding.fingerprint = fingerprint(finding)
     return finding

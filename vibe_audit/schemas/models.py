@@ -123,6 +123,10 @@ class Finding(_Model):
     effort_hours: tuple[float, float] | None = Field(
         default=None, description="Low and high estimate of the time to fix, in hours."
     )
+    replacement: str | None = Field(
+        default=None,
+        description="Exact new text for lines start..end when the fix is a small replacement.",
+    )
 
     @model_validator(mode="after")
     def _categories_match_audits(self) -> Finding:
@@ -275,6 +279,10 @@ class RunRequest(_Model):
     include: list[str] = Field(default_factory=list, description="--include globs.")
     baseline: list[str] = Field(
         default_factory=list, description="Fingerprints of known findings not to report."
+    )
+    focus: dict[str, list[tuple[int, int]]] | None = Field(
+        default=None,
+        description="Changed line ranges by path: only chunks touching them go to the model.",
     )
     exclude: list[str] = Field(default_factory=list, description="--exclude globs.")
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import tree_sitter
+
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
@@ -84,7 +86,19 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             end_line=syntax.end_line(call),
             symbol=syntax.qualified_name(call),
             details={"call": name, "text": node_text(call)},
+            replacement=_with_timeout(ctx, call),
         )
+
+
+def _with_timeout(ctx: FileContext, call: tree_sitter.Node) -> str | None:
+    """The call's line with a timeout argument added, when the call fits on one line."""
+    args = call.child_by_field_name("arguments")
+    if args is None or syntax.line(call) != syntax.end_line(call) or not args.named_children:
+        return None
+    line = ctx.lines[syntax.line(call) - 1]
+    end = args.end_point.column - 1  # the closing parenthesis
+    inner = line[:end].rstrip().rstrip(",")
+    return f"{inner}, timeout=(3.05, 30){line[end:]}"
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)

@@ -1,0 +1,182 @@
+"""End to end: a real git repo with commits, `vibe-audit review` against a fake GitHub."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fakes.github import PR, REPO, FakeGitHub
+from vibe_audit.review.diff import parse_diff
+
+BASE = """import requests
+
+
+def fetch_project(base, project_id):
+    return requests.get(f"{base}/api/projects/{project_id}").json()
+"""
+CHANGE = (
+    BASE
+    + """
+
+def run_ocr(url, payload):
+    response = requests.post(url, json=payload)
+    return response.json()
+"""
+)
+PUSH = (
+    CHANGE
+    + """
+
+def ping(url):
+    return requests.head(url).status_code
+"""
+)
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@e.x", *args],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def commit(root: Path, text: str, message: str) -> str:
+    (root / "client.py").write_text(text)
+    git(root, "add", "client.py")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+def review(
+    root: Path, server: FakeGitHub, base: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIBE_AUDIT", "GITHUB_"))}
+    env["GITHUB_TOKEN"] = "gh-test-token"
+    return subprocess.run(
+        [sys.executable, "-m", "vibe_audit", "review", "--path", str(root), "--base", base,
+         "--repo", REPO, "--pr", str(PR), "--github-api", server.url, "--prompt", "reliability",
+         "--quiet", *extra],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_review_posts_inline_only_on_changed_lines_and_updates_the_summary(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    base = commit(root, BASE, "base")
+    head = commit(root, CHANGE, "add OCR client")
+    with FakeGitHub(head_sha=head, rate_limit_first_write=True) as server:
+        first = review(root, server, base)
+        assert first.returncode == 0, first.stderr
+        assert server.refused == [f"/repos/{REPO}/pulls/{PR}/reviews"]  # backed off, retried
+        (method, path, payload), summary_write = server.writes
+        assert (method, path) == ("POST", f"/repos/{REPO}/pulls/{PR}/reviews")
+        assert payload["commit_id"] == head and payload["event"] == "COMMENT"
+        assert payload["body"] == "vibe-audit: 1 new finding(s) on the lines this change touches."
+        (comment,) = payload["comments"]
+        assert (comment["path"], comment["line"], comment["side"]) == ("client.py", 9, "RIGHT")
+        assert comment["body"].startswith(
+            "**[HIGH] HTTP call without a timeout** (reliability: Timeout)"
+        )
+        fixed = "    response = requests.post(url, json=payload, timeout=(3.05, 30))"
+        assert f"```suggestion\n{fixed}\n```" in comment["body"]
+        assert "<!-- vibe-audit:finding:" in comment["body"]
+        # The pre-existing call on line 5 (unchanged) is in the summary, never inline.
+        assert summary_write[:2] == ("POST", f"/repos/{REPO}/issues/{PR}/comments")
+        summary = summary_write[2]["body"]
+        assert (
+            "**1 finding(s) introduced or touched by this change**, 1 pre-existing nearby."
+            in summary
+        )
+        assert "`client.py:5`" in summary and "`client.py:9`" in summary
+
+        pushed = commit(root, PUSH, "add ping")
+        server.head_sha = pushed
+        server.writes.clear()
+        second = review(root, server, base)
+        assert second.returncode == 0, second.stderr
+        (review_write, patch) = server.writes
+        assert [c["line"] for c in review_write[2]["comments"]] == [14]  # only the new one
+        assert patch[:2] == (
+            "PATCH",
+            f"/repos/{REPO}/issues/comments/{server.issue_comments[0]['id']}",
+        )
+        assert len(server.issue_comments) == 1  # updated in place, not duplicated
+        assert "**2 finding(s) introduced" in server.issue_comments[0]["body"]
+
+        server.writes.clear()
+        third = review(root, server, base)
+        assert third.returncode == 0, third.stderr
+        assert server.writes == []  # same head, nothing new: nothing posted
+
+
+def test_fail_on_gates_on_introduced_findings_only(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    base = commit(root, BASE, "base")
+    commit(root, BASE + "\n# a comment only\n", "comment")
+    with FakeGitHub(head_sha="x") as server:
+        quiet_change = review(root, server, base, "--no-post", "--fail-on", "HIGH")
+        assert quiet_change.returncode == 0, quiet_change.stderr  # only a pre-existing finding
+        sarif = tmp_path / "review.sarif"
+        commit(root, CHANGE, "risky")
+        risky = review(root, server, base, "--no-post", "--fail-on", "HIGH", "--sarif", str(sarif))
+        assert risky.returncode == 1
+        assert server.writes == []
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+
+
+def test_step_summary_and_event_payload(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    base = commit(root, BASE, "base")
+    head = commit(root, CHANGE, "change")
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps({"pull_request": {"number": PR}, "repository": {"full_name": REPO}})
+    )
+    step = tmp_path / "summary.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIBE_AUDIT", "GITHUB_"))}
+    with FakeGitHub(head_sha=head) as server:
+        env.update(GITHUB_TOKEN="gh-test-token", GITHUB_EVENT_PATH=str(event),
+                   GITHUB_STEP_SUMMARY=str(step), GITHUB_API_URL=server.url)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "vibe_audit", "review", "--path", str(root), "--base", base,
+             "--prompt", "reliability", "--quiet"],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert [w[0] for w in server.writes] == ["POST", "POST"]
+    assert step.read_text().startswith("<!-- vibe-audit:summary -->\n## vibe-audit review")
+
+
+def test_parse_diff_ranges() -> None:
+    diff = (
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -3,0 +4,2 @@\n+a\n+b\n"
+        "@@ -10 +12 @@\n-c\n+d\n@@ -20,3 +21,0 @@\n-e\n"
+        "diff --git a/gone.py b/gone.py\n--- a/gone.py\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-x\n"
+    )
+    assert parse_diff(diff) == {"x.py": [(4, 5), (12, 12)]}
+
+
+def test_staged_review_for_pre_commit(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    commit(root, BASE, "base")
+    (root / "client.py").write_text(CHANGE)
+    git(root, "add", "client.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIBE_AUDIT", "GITHUB_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "vibe_audit", "review", "--staged", "--path", str(root),
+         "--model", "static", "--fail-on", "HIGH", "--quiet"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "`client.py:9`" in result.stdout and "`client.py:5`" in result.stdout

@@ -1,0 +1,114 @@
+"""`vibe-audit review`: audit what a change touched and review the pull request."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vibe_audit.agent import run_audit
+from vibe_audit.commands.run import model_options, progress_reporter, say_line, write_atomic
+from vibe_audit.errors import EXIT_FINDINGS, UserError
+from vibe_audit.prompts import resolve_prompt_ids
+from vibe_audit.report import render_sarif
+from vibe_audit.review.bot import post, split, summary
+from vibe_audit.review.diff import changed_lines, repo_root, resolve
+from vibe_audit.review.github import GitHub
+from vibe_audit.schemas import Plan, RunRequest, Severity
+
+DEFAULT_API = "https://api.github.com"
+
+
+def review(
+    base: Annotated[
+        str | None, typer.Option("--base", help="Compare against this ref (e.g. origin/main).")
+    ] = None,
+    head: Annotated[str, typer.Option("--head", help="The reviewed ref.")] = "HEAD",
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Review the staged changes (pre-commit).")
+    ] = False,
+    path: Annotated[Path, typer.Option("--path", help="Inside the git work tree.")] = Path("."),
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Audit ids or 'all'.")] = "all",
+    model: Annotated[str | None, typer.Option("--model", help="Model spec (see run).")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="Model API key.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Model base URL.")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", min=0, help="USD.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Response cache.")] = None,
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="owner/name (default: $GITHUB_REPOSITORY).")
+    ] = None,
+    pr: Annotated[
+        int | None, typer.Option("--pr", help="Pull request number (default: the event's).")
+    ] = None,
+    github_api: Annotated[
+        str | None, typer.Option("--github-api", help="REST API URL (default: $GITHUB_API_URL).")
+    ] = None,
+    no_post: Annotated[bool, typer.Option("--no-post", help="Do not post to GitHub.")] = False,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write SARIF here.")] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            "--fail-on",
+            case_sensitive=False,
+            help="Exit 1 when a finding introduced by the change is at or above this.",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Audit the lines a change touched; post one review and one summary to the PR."""
+    if not staged and base is None:
+        raise UserError("review needs --base REF (or --staged)")
+    audits = resolve_prompt_ids(prompt)
+    say = (lambda _m: None) if quiet else say_line
+    root = repo_root(path)
+    changed = changed_lines(root, base, head, staged=staged)
+    say(f"{sum(len(r) for r in changed.values())} changed hunk(s) in {len(changed)} file(s)")
+    spec, options = model_options(
+        root, model, api_key, base_url, None, None, None, max_cost, False, False, cache_dir,
+        audits, say,
+    )  # fmt: skip
+    request = RunRequest(target=str(root), audits=audits, model=spec, focus=changed)
+    result = run_audit(
+        request, say=say, model=options, progress=None if quiet else progress_reporter
+    )
+    assert not isinstance(result, Plan)
+    outcome = split(result, changed)
+    head_sha = "staged" if staged else resolve(root, head)
+    text = summary(outcome, head_sha)
+    typer.echo(text, nl=False)
+    if sarif is not None:
+        write_atomic(sarif, render_sarif(result), echo_on_failure=False)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    target = _pull_request(repo, pr)
+    token = os.environ.get("GITHUB_TOKEN")
+    if not no_post and not staged and target is not None:
+        if not token:
+            raise UserError("posting a review needs GITHUB_TOKEN (or pass --no-post)")
+        api = github_api or os.environ.get("GITHUB_API_URL") or DEFAULT_API
+        client = GitHub(api, token, target[0])
+        for line in post(client, target[1], outcome):
+            say(line)
+    if fail_on is not None and any(f.severity.at_least(fail_on) for f in outcome.introduced):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _pull_request(repo: str | None, pr: int | None) -> tuple[str, int] | None:
+    """owner/name and number from flags, else from the GitHub Actions event payload."""
+    repo = repo or os.environ.get("GITHUB_REPOSITORY")
+    if pr is None and os.environ.get("GITHUB_EVENT_PATH"):
+        try:
+            event = json.loads(Path(os.environ["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read the GitHub event payload: {exc}") from exc
+        number = (event.get("pull_request") or {}).get("number")
+        pr = int(number) if number is not None else None
+        repo = repo or (event.get("repository") or {}).get("full_name")
+    if repo and pr is not None:
+        return repo, pr
+    return None

@@ -1,0 +1,140 @@
+"""The review: audit what a change touched, split findings, post one GitHub review.
+
+- Findings on changed lines are "introduced or touched by this change": they become inline
+  comments (a ```suggestion block when the finding carries an exact one-line replacement).
+- Findings elsewhere in changed files are "pre-existing nearby": listed in the summary only.
+  A finding on an unchanged line never becomes an inline comment.
+- Idempotent: each inline comment carries a hidden marker with the finding's fingerprint
+  and is never posted twice; the summary comment carries its own marker and is edited in
+  place, only when its text changed. Re-running on the same head posts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vibe_audit.review.diff import Ranges, touches
+from vibe_audit.review.github import GitHub
+from vibe_audit.schemas import Finding, Report
+
+SUMMARY_MARKER = "<!-- vibe-audit:summary -->"
+FINDING_MARKER = "<!-- vibe-audit:finding:{} -->"
+_MARKER_PREFIX = "<!-- vibe-audit:finding:"
+
+
+@dataclass
+class Review:
+    report: Report
+    changed: Ranges
+    introduced: list[Finding] = field(default_factory=list)
+    nearby: list[Finding] = field(default_factory=list)
+
+
+def split(report: Report, changed: Ranges) -> Review:
+    review = Review(report=report, changed=changed)
+    for finding in report.findings:
+        loc = finding.location
+        if loc.path not in changed:
+            continue
+        if touches(changed[loc.path], loc.start_line, loc.end_line):
+            review.introduced.append(finding)
+        else:
+            review.nearby.append(finding)
+    return review
+
+
+def _comment_line(finding: Finding, ranges: list[tuple[int, int]]) -> int:
+    """The first changed line inside the finding: inline comments go on changed lines only."""
+    loc = finding.location
+    return next(n for n in range(loc.start_line, loc.end_line + 1) if touches(ranges, n, n))
+
+
+def inline_comment(finding: Finding, changed: Ranges) -> dict[str, Any]:
+    line = _comment_line(finding, changed[finding.location.path])
+    audits = ", ".join(f"{a}: {c}" for a, c in finding.categories.items())
+    body = [
+        f"**[{finding.severity.value}] {finding.title}** ({audits})",
+        "",
+        finding.problem,
+        "",
+        f"**Impact:** {finding.impact}",
+        "",
+    ]
+    single = finding.location.start_line == finding.location.end_line == line
+    if finding.replacement is not None and single:
+        body += ["**Suggested fix:**", "```suggestion", finding.replacement, "```"]
+    else:
+        body += ["**Fix:**", "```", finding.fix, "```"]
+    body += ["", FINDING_MARKER.format(finding.fingerprint)]
+    return {"path": finding.location.path, "line": line, "side": "RIGHT", "body": "\n".join(body)}
+
+
+def summary(review: Review, head: str) -> str:
+    report = review.report
+    lines = [
+        SUMMARY_MARKER,
+        "## vibe-audit review",
+        "",
+        f"Reviewed `{head[:12]}`: {sum(len(r) for r in review.changed.values())} changed "
+        f"hunk(s) in {len(review.changed)} file(s); engine: {report.stats.model_note}.",
+        "",
+        f"**{len(review.introduced)} finding(s) introduced or touched by this change**, "
+        f"{len(review.nearby)} pre-existing nearby.",
+        "",
+    ]
+    if review.introduced:
+        lines += ["| | Finding | Where |", "|---|---|---|"]
+        lines += [
+            f"| {f.severity.value} | {f.title} | `{f.location.path}:{f.location.start_line}` |"
+            for f in review.introduced
+        ]
+        lines.append("")
+    if review.nearby:
+        lines += ["<details><summary>Pre-existing findings in the changed files</summary>", ""]
+        lines += [
+            f"- {f.severity.value} {f.title} `{f.location.path}:{f.location.start_line}`"
+            for f in review.nearby
+        ]
+        lines += ["", "</details>", ""]
+    unreviewed = report.stats.unreviewed_jobs
+    if unreviewed:
+        lines.append(f"Not reviewed by the model: {len(unreviewed)} request(s) (see the report).")
+    scores = ", ".join(f"{s.audit} {s.score}/10" for s in report.sections)
+    lines.append(f"Scores of the changed code: {scores}.")
+    return "\n".join(lines) + "\n"
+
+
+def post(github: GitHub, pr: int, review: Review) -> list[str]:
+    """Post what is new; return what was done, one line each."""
+    repo = f"/repos/{github.repo}"
+    head = github.get(f"{repo}/pulls/{pr}")["head"]["sha"]
+    done: list[str] = []
+    existing = github.get_all(f"{repo}/pulls/{pr}/comments")
+    commented = {
+        body.split(_MARKER_PREFIX, 1)[1].split(" ", 1)[0]
+        for c in existing
+        if _MARKER_PREFIX in (body := c.get("body") or "")
+    }
+    new = [f for f in review.introduced if f.fingerprint not in commented]
+    if new:
+        github.post(
+            f"{repo}/pulls/{pr}/reviews",
+            {
+                "commit_id": head,
+                "event": "COMMENT",
+                "body": f"vibe-audit: {len(new)} new finding(s) on the lines this change touches.",
+                "comments": [inline_comment(f, review.changed) for f in new],
+            },
+        )
+        done.append(f"posted a review with {len(new)} inline comment(s)")
+    body = summary(review, head)
+    comments = github.get_all(f"/repos/{github.repo}/issues/{pr}/comments")
+    mine = next((c for c in comments if SUMMARY_MARKER in (c.get("body") or "")), None)
+    if mine is None:
+        github.post(f"{repo}/issues/{pr}/comments", {"body": body})
+        done.append("posted the summary comment")
+    elif mine.get("body") != body:
+        github.patch(f"{repo}/issues/comments/{mine['id']}", {"body": body})
+        done.append("updated the summary comment")
+    return done
