@@ -20,9 +20,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 RULE_IDS = sorted(load_rules())
 
 
-def _hits(rule_id: str, fixture: str) -> list[str]:
+def _fixture(rule_id: str, kind: str) -> Path:
+    """fixtures/<rule-id>/bad.<ext> or good.<ext>: one per rule, in the rule's language."""
+    (path,) = [p for p in (FIXTURES / rule_id).glob(f"{kind}.*") if p.suffix != ".snap"]
+    return path
+
+
+def _hits(rule_id: str, kind: str) -> list[str]:
     rule = load_rules()[rule_id]
-    findings = run_rules(repo_from(FIXTURES / rule_id / fixture), list(AUDIT_IDS), [rule])
+    findings = run_rules(repo_from(_fixture(rule_id, kind)), list(AUDIT_IDS), [rule])
     return sorted(f"{f.location.path}:{f.location.start_line}:{f.rule_id}" for f in findings)
 
 
@@ -33,8 +39,9 @@ def test_every_rule_has_fixtures() -> None:
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_bad_fixture_matches_snapshot(rule_id: str) -> None:
-    hits = _hits(rule_id, "bad.py")
+    hits = _hits(rule_id, "bad")
     snap = FIXTURES / rule_id / "bad.snap"
+    assert _fixture(rule_id, "bad").suffix == _fixture(rule_id, "good").suffix
     if os.environ.get("VIBE_AUDIT_UPDATE_SNAPSHOTS"):
         snap.write_text("".join(f"{h}\n" for h in hits), encoding="utf-8")
     assert hits, f"{rule_id} found nothing in its bad fixture"
@@ -43,7 +50,7 @@ def test_bad_fixture_matches_snapshot(rule_id: str) -> None:
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_good_fixture_is_clean(rule_id: str) -> None:
-    assert _hits(rule_id, "good.py") == []
+    assert _hits(rule_id, "good") == []
 
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)

@@ -123,7 +123,7 @@ def run_audit(
             o.audit for o in result.outcomes if o.status in ("failed", "skipped (budget)")
         }
         reviewed = {a: a not in unreviewed for a in request.audits}
-    lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
+    lines_by_path = {s.path: s.text.splitlines() for s in found.files}
     verified, dropped = verify(findings, lines_by_path, scopes)
     kept, suppressed = suppress(merge(verified), lines_by_path, set(request.baseline))
     merged: list[Finding] = number(kept)

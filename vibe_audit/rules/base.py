@@ -36,6 +36,9 @@ class RuleMeta(BaseModel):
     fix: str
     trade_off: str
     effort_hours: tuple[float, float] = Field(description="Low and high estimate to fix one.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["python"], description="Languages its file check reads."
+    )
 
 
 @dataclass(frozen=True)

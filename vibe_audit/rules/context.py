@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from vibe_audit.chunker.parsing import node_text, parse
+from vibe_audit.chunker.parsing import node_text, parse, parseable
 from vibe_audit.rules import syntax
 from vibe_audit.schemas import SourceFile
 
@@ -90,14 +90,18 @@ class RepoContext:
     files: list[FileContext]
     facts: RepoFacts
 
+    def in_language(self, *languages: str) -> list[FileContext]:
+        return [ctx for ctx in self.files if ctx.source.language in languages]
+
 
 def build_context(sources: list[SourceFile]) -> RepoContext:
-    """Parse the Python files (the only language the rules read so far) and gather facts."""
-    files = [_file_context(s) for s in sources if s.language == "python"]
+    """Parse every file with a grammar; gather the repo facts (from the Python files)."""
+    files = [_file_context(s) for s in sources if parseable(s.language)]
     facts = RepoFacts()
-    for ctx in files:
+    python = [ctx for ctx in files if ctx.source.language == "python"]
+    for ctx in python:
         _gather(ctx, facts)
-    facts.sync_db_functions = _callers_closure(files, facts.sync_db_functions)
+    facts.sync_db_functions = _callers_closure(python, facts.sync_db_functions)
     return RepoContext(files=files, facts=facts)
 
 
@@ -131,6 +135,8 @@ def _callers_closure(files: list[FileContext], seeds: set[str]) -> set[str]:
 
 def _file_context(source: SourceFile) -> FileContext:
     tree = parse(source.language, source.text)
+    if source.language != "python":
+        return FileContext(source, tree, source.text.splitlines(), _foreign_imports(tree))
     imports: set[str] = set()
     for node in syntax.of_type(tree.root_node, "import_statement", "import_from_statement"):
         if node.type == "import_from_statement":
@@ -143,6 +149,23 @@ def _file_context(source: SourceFile) -> FileContext:
                 if target is not None:
                     imports.add(node_text(target).split(".")[0])
     return FileContext(source=source, tree=tree, lines=source.text.splitlines(), imports=imports)
+
+
+def _foreign_imports(tree: tree_sitter.Tree) -> set[str]:
+    """Imported module names outside Python: JS/TS specifiers, Rust crates, Go paths."""
+    names: set[str] = set()
+    for node in tree.root_node.named_children:
+        if node.type == "export_statement":
+            node = node.named_children[0] if node.named_children else node
+        if node.type == "import_statement":  # JS / TS: import x from "module"
+            for string in syntax.of_type(node, "string_fragment"):
+                names.add(node_text(string))
+        elif node.type == "use_declaration":  # Rust: use sqlx::PgPool;
+            names.add(node_text(node).removeprefix("use ").split("::")[0].strip(" {;"))
+        elif node.type == "import_declaration":  # Go / Java
+            for spec in syntax.of_type(node, "interpreted_string_literal", "scoped_identifier"):
+                names.add(node_text(spec).strip('"'))
+    return names
 
 
 def _gather(ctx: FileContext, facts: RepoFacts) -> None:

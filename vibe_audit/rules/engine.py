@@ -59,7 +59,7 @@ def run_rules(
     for rule in rules_for(audits) if rules is None else rules:
         hits: list[Hit] = []
         if rule.check_file is not None:
-            for ctx in repo.files:
+            for ctx in repo.in_language(*rule.meta.languages):
                 hits.extend(rule.check_file(ctx))
         if rule.check_repo is not None:
             hits.extend(rule.check_repo(repo))

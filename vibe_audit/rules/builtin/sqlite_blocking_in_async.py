@@ -78,7 +78,7 @@ _BLOCKING_METHODS = frozenset(
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     openers = SYNC_CONNECT | repo.facts.sync_db_functions
-    for ctx in repo.files:
+    for ctx in repo.in_language("python"):
         for function in syntax.functions(ctx.root):
             if not syntax.is_async(function):
                 continue
