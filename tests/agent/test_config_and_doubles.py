@@ -49,7 +49,7 @@ def test_oracle_test_double_answers_from_labels(tmp_path: Path) -> None:
          "title": "Status check-then-act without a guard in the WHERE clause"},
     ]  # fmt: skip
     path = tmp_path / "labels.json"
-    path.write_text(json.dumps(labels))
+    path.write_text(json.dumps(labels))  # vibe-audit: ignore[checkpoint-non-atomic-write]
     spec = f"oracle-test-double:{path}"
     options = ModelOptions(ProviderSettings(spec=spec), RunnerSettings(), None, {})
     report = run_audit(

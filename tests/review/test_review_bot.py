@@ -138,6 +138,7 @@ def test_step_summary_and_event_payload(tmp_path: Path) -> None:
     base = commit(root, BASE, "base")
     head = commit(root, CHANGE, "change")
     event = tmp_path / "event.json"
+    # A throwaway test input, not state: vibe-audit: ignore[checkpoint-non-atomic-write]
     event.write_text(
         json.dumps({"pull_request": {"number": PR}, "repository": {"full_name": REPO}})
     )

@@ -47,6 +47,7 @@ class FileContext:
     tree: tree_sitter.Tree
     lines: list[str]
     imports: set[str]
+    local_names: set[str] = field(default_factory=set)  # bound by importing local modules
 
     @property
     def root(self) -> tree_sitter.Node:
@@ -68,6 +69,8 @@ class RepoFacts:
     connect_timeouts: list[Site] = field(default_factory=list)
     # Sync functions that open a blocking sqlite3 connection, directly or through another.
     sync_db_functions: set[str] = field(default_factory=set)
+    # Top-level module and package names the repository defines.
+    local_modules: set[str] = field(default_factory=set)
     pragmas: dict[str, list[Pragma]] = field(default_factory=dict)
     imports: set[str] = field(default_factory=set)
     schema_references: list[Site] = field(default_factory=list)
@@ -99,17 +102,58 @@ def build_context(sources: list[SourceFile]) -> RepoContext:
     files = [_file_context(s) for s in sources if parseable(s.language)]
     facts = RepoFacts()
     python = [ctx for ctx in files if ctx.source.language == "python"]
+    facts.local_modules = {c.source.path.split("/")[0].removesuffix(".py") for c in python}
     for ctx in python:
+        ctx.local_names = _local_import_names(ctx.root, facts.local_modules)
         _gather(ctx, facts)
-    facts.sync_db_functions = _callers_closure(python, facts.sync_db_functions)
+    facts.sync_db_functions = _callers_closure(python, facts)
     return RepoContext(files=files, facts=facts)
 
 
-def _callers_closure(files: list[FileContext], seeds: set[str]) -> set[str]:
-    """``seeds`` plus every sync function that (transitively) calls one of them, by name.
+def _local_import_names(root: tree_sitter.Node, local: set[str]) -> set[str]:
+    """Names this file binds by importing the repository's own modules."""
+    names: set[str] = set()
+    for node in syntax.of_type(root, "import_statement", "import_from_statement"):
+        if node.type == "import_from_statement":
+            module = node.child_by_field_name("module_name")
+            source = node_text(module) if module is not None else ""
+            if not (source.startswith(".") or source.split(".")[0] in local):
+                continue
+            for child in node.named_children[1:]:
+                alias = (
+                    child.child_by_field_name("alias") if child.type == "aliased_import" else None
+                )
+                names.add(node_text(alias or child).split(".")[-1])
+        else:
+            for child in node.named_children:
+                alias = (
+                    child.child_by_field_name("alias") if child.type == "aliased_import" else None
+                )
+                target = (
+                    child.child_by_field_name("name") if child.type == "aliased_import" else child
+                )
+                if target is not None and node_text(target).split(".")[0] in local:
+                    names.add(
+                        node_text(alias) if alias is not None else node_text(target).split(".")[0]
+                    )
+    return names
 
-    Name-based, across the repository: init_db() calling get_connection() calling
-    sqlite3.connect() makes all three "opens a SQLite connection".
+
+def resolved_call(name: str, ctx: FileContext) -> str | None:
+    """The repository function a call names, when the name can tell: a bare name
+    (``get_connection()``) or a function of a module imported from the repository
+    (``db.get_connection()``). Method calls (``self.x.get()``) are not resolved by name."""
+    if "." not in name:
+        return name
+    head, _, rest = name.partition(".")
+    return rest if head in ctx.local_names and "." not in rest else None
+
+
+def _callers_closure(files: list[FileContext], facts: RepoFacts) -> set[str]:
+    """The seed functions plus every sync function that (transitively) calls one of them.
+
+    init_db() calling get_connection() calling sqlite3.connect() makes all three "opens a
+    SQLite connection". Only calls ``resolved_call`` can resolve count.
     """
     calls: dict[str, set[str]] = {}
     for ctx in files:
@@ -117,12 +161,12 @@ def _callers_closure(files: list[FileContext], seeds: set[str]) -> set[str]:
             if syntax.is_async(function):
                 continue
             called = {
-                syntax.last_name(syntax.callee(n))
+                resolved
                 for n in syntax.body_nodes(function)
-                if n.type == "call"
+                if n.type == "call" and (resolved := resolved_call(syntax.callee(n), ctx))
             }
             calls.setdefault(syntax.function_name(function), set()).update(called)
-    closure = set(seeds)
+    closure = set(facts.sync_db_functions)
     changed = True
     while changed:
         changed = False

@@ -31,7 +31,7 @@ import tree_sitter
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import SYNC_CONNECT, RepoContext
+from vibe_audit.rules.context import SYNC_CONNECT, FileContext, RepoContext, resolved_call
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -82,7 +82,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         for function in syntax.functions(ctx.root):
             if not syntax.is_async(function):
                 continue
-            calls = _blocking_calls(function, openers)
+            calls = _blocking_calls(function, openers, ctx)
             if calls:
                 first = calls[0]
                 yield Hit(
@@ -97,20 +97,20 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 )
 
 
-def _opens(call: tree_sitter.Node, openers: AbstractSet[str]) -> bool:
-    """sqlite3.connect(...) or a call of a repository function that calls it (any receiver)."""
+def _opens(call: tree_sitter.Node, openers: AbstractSet[str], ctx: FileContext) -> bool:
+    """sqlite3.connect(...) or a call of a repository function that opens a connection."""
     name = syntax.callee(call)
-    return name in openers or syntax.last_name(name) in openers
+    return name in SYNC_CONNECT or resolved_call(name, ctx) in openers
 
 
 def _blocking_calls(
-    function: tree_sitter.Node, openers: AbstractSet[str]
+    function: tree_sitter.Node, openers: AbstractSet[str], ctx: FileContext
 ) -> list[tree_sitter.Node]:
     connections: set[str] = set()
     blocking: list[tree_sitter.Node] = []
     nodes = list(syntax.body_nodes(function))
     for node in nodes:
-        if node.type == "call" and _opens(node, openers) and not _awaited(node):
+        if node.type == "call" and _opens(node, openers, ctx) and not _awaited(node):
             blocking.append(node)
             bound = _bound_name(node)
             if bound:
