@@ -1,9 +1,10 @@
 """Run settings from flags, config file and environment, in that order of precedence.
 
-Config lives in ``[tool.vibe-audit]`` of the audited tree's pyproject.toml, or in a
-``.vibe-audit.toml`` there (top-level keys); the first found wins, then the current
-directory is tried the same way. Keys: model, api_key, base_url, concurrency, timeout,
-max_output_tokens, max_cost, and a [pricing."<spec>"] table of input/output USD per 1M tokens.
+Config lives in a ``.vibe-audit.toml`` (top-level keys) or in ``[tool.vibe-audit]`` of the
+pyproject.toml at the audited path (its folder, for a file); the dotfile wins. Keys: model,
+api_key, base_url, concurrency, timeout, max_output_tokens, max_cost, include and exclude
+(globs added to --include/--exclude), and a [pricing."<spec>"] table of input/output USD per
+1M tokens.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class FileConfig(BaseModel):
     max_output_tokens: int | None = Field(default=None, ge=1)
     max_cost: float | None = Field(default=None, ge=0)
     pricing: dict[str, PriceEntry] = Field(default_factory=dict)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
     source: str | None = None
 
 
@@ -52,8 +55,7 @@ def _read(path: Path, table: bool) -> dict[str, Any] | None:
 
 
 def load_config(target: Path) -> FileConfig:
-    folders = [target if target.is_dir() else target.parent, Path.cwd()]
-    for folder in folders:
+    for folder in [target if target.is_dir() else target.parent]:
         for name, table in ((".vibe-audit.toml", False), ("pyproject.toml", True)):
             path = folder / name
             data = _read(path, table) if path.is_file() else None

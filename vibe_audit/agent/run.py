@@ -61,6 +61,9 @@ def run_audit(
     settings = model.settings if model else ProviderSettings(spec=request.model)
     provider = get_provider(request.model, settings)
     found = discover(Path(request.target), options)
+    if not found.files:
+        reasons = ", ".join(f"{r}: {n}" for r, n in found.skip_counts().items()) or "empty"
+        raise UserError(f"nothing to audit under {request.target} ({reasons})")
     say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}")
     chunks = [chunk for source in found.files for chunk in slice_file(source)]
     if request.focus is not None:  # a review: only chunks touching changed lines

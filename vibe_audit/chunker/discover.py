@@ -140,7 +140,13 @@ def _walk(root: Path, found: Discovery) -> list[str]:
     """Files under root, pruning skipped directories and honouring nested .gitignore files."""
     files: list[str] = []
     ignores: list[tuple[str, pathspec.PathSpec[Any]]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename or root)
+        rel = where.relative_to(root).as_posix() if where != root else "."
+        found.skip(rel + "/", "unreadable directory")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
         here = Path(dirpath)
         base = "" if here == root else here.relative_to(root).as_posix() + "/"
         ignores = [(b, s) for b, s in ignores if base.startswith(b)]

@@ -66,11 +66,18 @@ def review(
     root = repo_root(path)
     changed = changed_lines(root, base, head, staged=staged)
     say(f"{sum(len(r) for r in changed.values())} changed hunk(s) in {len(changed)} file(s)")
-    spec, options = model_options(
+    spec, options, config = model_options(
         root, model, api_key, base_url, None, None, None, max_cost, False, False, cache_dir,
         audits, say,
     )  # fmt: skip
-    request = RunRequest(target=str(root), audits=audits, model=spec, focus=changed)
+    request = RunRequest(
+        target=str(root),
+        audits=audits,
+        model=spec,
+        focus=changed,
+        include=config.include,
+        exclude=config.exclude,
+    )
     result = run_audit(
         request, say=say, model=options, progress=None if quiet else progress_reporter
     )

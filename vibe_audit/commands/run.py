@@ -14,12 +14,12 @@ import typer
 
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.cache import default_cache_dir
-from vibe_audit.agent.config import load_config
+from vibe_audit.agent.config import FileConfig, load_config
 from vibe_audit.agent.planner import render_plan
 from vibe_audit.agent.providers import ProviderSettings
 from vibe_audit.agent.runner import Progress, RunnerSettings
 from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
-from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, UserError
+from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, RunError, UserError
 from vibe_audit.prompts import resolve_prompt_ids
 from vibe_audit.report import RENDERERS, render_summary
 from vibe_audit.rules.engine import rules_for
@@ -102,6 +102,10 @@ def run(
         typer.Option("--cache-dir", help="Response cache folder (default: ~/.cache/vibe-audit)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 3 when a model request failed or was skipped."),
+    ] = False,
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
@@ -121,7 +125,7 @@ def run(
             raise UserError(f"{option} {target}: not a writable file path (is its folder missing?)")
     known = read_baseline(baseline) if baseline is not None else set()
     say = (lambda _m: None) if quiet else say_line
-    spec, options = model_options(
+    spec, options, config = model_options(
         path, model, api_key, base_url, concurrency, timeout, max_output_tokens, max_cost,
         dry_run, no_cache, cache_dir, audits, say,
     )  # fmt: skip
@@ -130,8 +134,8 @@ def run(
         audits=audits,
         model=spec,
         max_file_bytes=max_file_bytes,
-        include=include or [],
-        exclude=exclude or [],
+        include=[*config.include, *(include or [])],
+        exclude=[*config.exclude, *(exclude or [])],
         baseline=sorted(known),
     )
     result = run_audit(
@@ -152,6 +156,11 @@ def run(
         say(f"baseline of {len(report.findings)} finding(s) written to {write_baseline}")
     if not quiet:
         typer.echo(render_summary(report), err=True)
+    if strict and report.stats.unreviewed_jobs:
+        raise RunError(
+            f"--strict: {len(report.stats.unreviewed_jobs)} model request(s) failed or were "
+            "skipped; the report was written but is partial"
+        )
     if fail_on is not None and report.findings_at_or_above(fail_on):
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -170,9 +179,9 @@ def model_options(
     cache_dir: Path | None,
     audits: list[AuditId],
     say: Callable[[str], None],
-) -> tuple[str, ModelOptions]:
+) -> tuple[str, ModelOptions, FileConfig]:
     """The model spec and options: flags, then config, then environment, then defaults."""
-    config = load_config(path) if path.exists() else load_config(Path.cwd())
+    config = load_config(path)
     spec = model or config.model or os.environ.get(MODEL_ENV) or "static"
     if spec == "static":
         chosen = model or config.model or os.environ.get(MODEL_ENV)
@@ -195,7 +204,7 @@ def model_options(
         prices={k: (v.input, v.output) for k, v in config.pricing.items()},
         dry_run=dry_run,
     )
-    return spec, options
+    return spec, options, config
 
 
 def progress_reporter(total: int) -> Progress:
@@ -245,6 +254,8 @@ def write_atomic(out: Path, text: str, echo_on_failure: bool = True) -> None:
         ) as tmp:
             tmp_name = tmp.name
             tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())  # the new content is on disk before it replaces the old
         os.chmod(tmp_name, 0o644)  # NamedTemporaryFile creates 0600; a report is not secret
         os.replace(tmp_name, out)
     except OSError as exc:
