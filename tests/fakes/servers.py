@@ -13,6 +13,8 @@ of the request containing ``marker`` (or no finding). ``faults`` maps a request 
     "length"         finish_reason "length" / stop_reason "max_tokens", text cut
     "ghost"          a finding citing a file that does not exist
     "reject-schema"  HTTP 400 saying json_schema is unsupported (OpenAI route only)
+    "reset"          the connection closed with no answer
+    "cut"            the answer's body cut off mid-stream (Content-Length says more)
 
 A fault set ``always`` applies to every request (e.g. {"500"} for a dead server).
 """
@@ -85,6 +87,8 @@ class FakeModelServer(ThreadingHTTPServer):
         self.latency, self.marker, self.retry_after, self.hang = latency, marker, retry_after, hang
         self.lock = threading.Lock()
         self.requests: list[tuple[float, str, str]] = []  # (time, route, fault)
+        self.bodies: list[str] = []  # raw request bodies, for leak checks
+        self.answered: list[str] = []  # user messages whose answer was sent in full
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -125,13 +129,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length) or b"{}"
+        with self.server.lock:
+            self.server.bodies.append(raw.decode("utf-8", errors="replace"))
+        body = json.loads(raw)
         anthropic = self.path.endswith("/messages")
         fault = self.server.next_fault("anthropic" if anthropic else "openai")
         if self.server.latency:
             time.sleep(self.server.latency)
         if fault == "timeout":
             time.sleep(self.server.hang)
+            return
+        if fault == "reset":
+            self.close_connection = True
+            self.connection.shutdown(2)
             return
         if fault in ("429", "500") or (fault == "reject-schema" and not anthropic):
             status = {"429": 429, "500": 500, "reject-schema": 400}[fault]
@@ -174,9 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
                           "total_tokens": usage_in + usage_out},
             }  # fmt: skip
-        self._send(200, payload, {})
+        self._send(200, payload, {}, cut=fault == "cut")
+        if fault != "cut":
+            with self.server.lock:
+                self.server.answered.append(user)
 
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+    def _send(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str], cut: bool = False
+    ) -> None:
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -185,8 +201,12 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in headers.items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data[: len(data) // 2] if cut else data)
+            if cut:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass
 
 

@@ -35,6 +35,9 @@ def parse_answer(text: str, spec: AuditSpec) -> ChunkAnswer:
         )
         raise AnswerError("schema", f"does not match the schema: {problems}") from exc
     known = {item.id for item in spec.checklist}
+    unknown_checked = [i for i in answer.checked_items if i not in known]
+    if unknown_checked:
+        raise AnswerError("schema", f"checked_items has unknown ids {unknown_checked}")
     for n, finding in enumerate(answer.findings):
         if finding.category not in spec.categories:
             raise AnswerError(
