@@ -42,9 +42,11 @@ def test_persistent_fault_gives_a_partial_report(provider: str, fault: str) -> N
     assert report.sections[0].score <= 8  # never a model-reviewed clean score
 
 
-def test_answers_citing_other_files_are_dropped_and_counted() -> None:
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_answers_citing_other_files_are_dropped_and_counted(provider: str) -> None:
     with FakeModelServer(always={"ghost"}) as server:
-        report = audit(compat(server), server, ["sqlite"], runner=RUNNER)
+        spec = compat(server) if provider == "openai" else "anthropic:fake-claude"
+        report = audit(spec, server, ["sqlite"], runner=RUNNER)
     assert isinstance(report, Report)
     assert (
         report.stats.findings_dropped["path not in audited files"] == report.stats.jobs["answered"]
