@@ -15,18 +15,19 @@ def repo_from(path: Path) -> RepoContext:
     return build_context(discover(path).files)
 
 
+def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write {relative path: text or bytes} under root and return root."""
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+    return root
+
+
 @pytest.fixture
 def write_tree(tmp_path: Path):
     """Write {relative path: text or bytes} under tmp_path and return tmp_path."""
-
-    def write(files: dict[str, str | bytes]) -> Path:
-        for rel, content in files.items():
-            target = tmp_path / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                target.write_text(content, encoding="utf-8")
-        return tmp_path
-
-    return write
+    return lambda files: write_files(tmp_path, files)

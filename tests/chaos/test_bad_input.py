@@ -9,21 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_files
 from tests.test_cli import vibe
 from vibe_audit.cli import cli
 from vibe_audit.errors import EXIT_CLEAN, EXIT_RUN, EXIT_USAGE
 
 Setup = Callable[[Path], list[str]]
-
-
-def _tree(root: Path, files: dict[str, bytes | str]) -> None:
-    for rel, content in files.items():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content)
 
 
 def empty_repo(root: Path) -> list[str]:
@@ -32,12 +23,12 @@ def empty_repo(root: Path) -> list[str]:
 
 
 def binary_only(root: Path) -> list[str]:
-    _tree(root, {"repo/blob.py": b"\x00\x01\x02", "repo/image.png": b"\x89PNG\x00"})
+    write_files(root, {"repo/blob.py": b"\x00\x01\x02", "repo/image.png": b"\x89PNG\x00"})
     return ["run", str(root / "repo")]
 
 
 def fifty_megabytes(root: Path) -> list[str]:
-    _tree(root, {"repo/huge.py": "x = 1\n" * 9_000_000})
+    write_files(root, {"repo/huge.py": "x = 1\n" * 9_000_000})
     return ["run", str(root / "repo")]
 
 
@@ -53,42 +44,42 @@ def missing_path(root: Path) -> list[str]:
 
 
 def unknown_prompt(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n"})
+    write_files(root, {"repo/a.py": "x = 1\n"})
     return ["run", str(root / "repo"), "--prompt", "security"]
 
 
 def bad_model_spec(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n"})
+    write_files(root, {"repo/a.py": "x = 1\n"})
     return ["run", str(root / "repo"), "--model", "openai-compat:not-a-url"]
 
 
 def missing_key(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n"})
+    write_files(root, {"repo/a.py": "x = 1\n"})
     return ["run", str(root / "repo"), "--model", "anthropic:claude-sonnet-4-5"]
 
 
 def malformed_config(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n", "repo/.vibe-audit.toml": "model = [unclosed\n"})
+    write_files(root, {"repo/a.py": "x = 1\n", "repo/.vibe-audit.toml": "model = [unclosed\n"})
     return ["run", str(root / "repo")]
 
 
 def wrong_config_key(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n", "repo/.vibe-audit.toml": "modle = 'static'\n"})
+    write_files(root, {"repo/a.py": "x = 1\n", "repo/.vibe-audit.toml": "modle = 'static'\n"})
     return ["run", str(root / "repo")]
 
 
 def malformed_baseline(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n", "baseline.json": '{"findings": 3}'})
+    write_files(root, {"repo/a.py": "x = 1\n", "baseline.json": '{"findings": 3}'})
     return ["run", str(root / "repo"), "--baseline", str(root / "baseline.json")]
 
 
 def unwritable_out(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n"})
+    write_files(root, {"repo/a.py": "x = 1\n"})
     return ["run", str(root / "repo"), "--out", str(root / "no" / "such" / "dir" / "r.md")]
 
 
 def out_is_a_directory(root: Path) -> list[str]:
-    _tree(root, {"repo/a.py": "x = 1\n"})
+    write_files(root, {"repo/a.py": "x = 1\n"})
     return ["run", str(root / "repo"), "--out", str(root)]
 
 
@@ -113,7 +104,7 @@ def review_outside_git(root: Path) -> list[str]:
 
 
 def path_is_a_file_for_review(root: Path) -> list[str]:
-    _tree(root, {"a.py": "x = 1\n"})
+    write_files(root, {"a.py": "x = 1\n"})
     return ["review", "--path", str(root / "a.py"), "--base", "main"]
 
 
@@ -158,14 +149,14 @@ def test_bad_input_is_one_line_and_a_documented_code(name: str, tmp_path: Path) 
     ids=["non-UTF-8 file", "50 MB file beside code"],
 )
 def test_odd_but_valid_input_runs(files: dict[str, bytes | str], tmp_path: Path) -> None:
-    _tree(tmp_path, files)
+    write_files(tmp_path, files)
     result = vibe("run", str(tmp_path), "--quiet")
     assert result.returncode == EXIT_CLEAN, result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_unreadable_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    _tree(tmp_path, {"secret/a.py": "x = 1\n", "b.py": "y = 2\n"})
+    write_files(tmp_path, {"secret/a.py": "x = 1\n", "b.py": "y = 2\n"})
     real_scandir = os.scandir
 
     def scandir(path: object) -> object:
@@ -181,7 +172,7 @@ def test_unreadable_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
 
 
 def test_report_write_failure_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _tree(tmp_path, {"a.py": "x = 1\n"})
+    write_files(tmp_path, {"a.py": "x = 1\n"})
 
     def full_disk(*_args: object) -> None:
         raise OSError(28, "No space left on device")

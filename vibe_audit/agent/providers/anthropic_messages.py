@@ -14,14 +14,11 @@ from vibe_audit.agent.providers.base import (
     ModelReply,
     ProviderSettings,
     register,
-    retry_after_seconds,
+    translate_sdk_error,
 )
 from vibe_audit.errors import (
     MissingDependencyError,
-    ProviderConnectionError,
     ProviderError,
-    ProviderHTTPError,
-    ProviderTimeout,
     UserError,
 )
 from vibe_audit.schemas import RenderedRequest
@@ -97,17 +94,7 @@ class AnthropicProvider:
         )
 
     def _translate(self, exc: Exception) -> ProviderError:
-        anthropic = self._anthropic
-        if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderTimeout(f"no answer within {self._settings.timeout_s:g} s")
-        if isinstance(exc, anthropic.APIConnectionError):
-            return ProviderConnectionError(f"connection failed: {exc}")
-        if isinstance(exc, anthropic.APIStatusError):
-            headers = dict(exc.response.headers) if exc.response is not None else None
-            return ProviderHTTPError(
-                exc.status_code, str(exc.message), retry_after_seconds(headers)
-            )
-        return ProviderError(f"{type(exc).__name__}: {exc}")
+        return translate_sdk_error(self._anthropic, exc, self._settings.timeout_s)
 
     async def aclose(self) -> None:
         await self._client.close()

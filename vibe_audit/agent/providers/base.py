@@ -19,7 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
 
-from vibe_audit.errors import UserError
+from vibe_audit.errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeout,
+    UserError,
+)
 from vibe_audit.rules.context import RepoContext
 from vibe_audit.schemas import Assumption, AuditId, Finding, RenderedRequest
 
@@ -130,3 +136,19 @@ def retry_after_seconds(
         if parsed is None:
             return None
         return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
+
+
+def translate_sdk_error(sdk: Any, exc: Exception, timeout_s: float) -> ProviderError:
+    """The one boundary where an official SDK's exception becomes ours.
+
+    ``sdk`` is the openai or anthropic module: both generate the same exception tree
+    (APITimeoutError < APIConnectionError; APIStatusError with status_code and response).
+    """
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderTimeout(f"no answer within {timeout_s:g} s")
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderConnectionError(f"connection failed: {exc}")
+    if isinstance(exc, sdk.APIStatusError):
+        headers = dict(exc.response.headers) if exc.response is not None else None
+        return ProviderHTTPError(exc.status_code, str(exc.message), retry_after_seconds(headers))
+    return ProviderError(f"{type(exc).__name__}: {exc}")

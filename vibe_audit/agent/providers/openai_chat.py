@@ -15,14 +15,11 @@ from vibe_audit.agent.providers.base import (
     ModelReply,
     ProviderSettings,
     register,
-    retry_after_seconds,
+    translate_sdk_error,
 )
 from vibe_audit.errors import (
     MissingDependencyError,
-    ProviderConnectionError,
     ProviderError,
-    ProviderHTTPError,
-    ProviderTimeout,
     UserError,
 )
 from vibe_audit.schemas import RenderedRequest
@@ -118,17 +115,7 @@ class OpenAIChatProvider:
         )
 
     def _translate(self, exc: Exception) -> ProviderError:
-        openai = self._openai
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderTimeout(f"no answer within {self._settings.timeout_s:g} s")
-        if isinstance(exc, openai.APIConnectionError):
-            return ProviderConnectionError(f"connection failed: {exc}")
-        if isinstance(exc, openai.APIStatusError):
-            headers = dict(exc.response.headers) if exc.response is not None else None
-            return ProviderHTTPError(
-                exc.status_code, str(exc.message), retry_after_seconds(headers)
-            )
-        return ProviderError(f"{type(exc).__name__}: {exc}")
+        return translate_sdk_error(self._openai, exc, self._settings.timeout_s)
 
     async def aclose(self) -> None:
         await self._client.close()
