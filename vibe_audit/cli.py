@@ -14,6 +14,7 @@ from typer.exceptions import TyperException
 
 from vibe_audit import __version__
 from vibe_audit.commands import prompts as prompts_commands
+from vibe_audit.commands import rules as rules_commands
 from vibe_audit.commands.chunks import chunks as chunks_command
 from vibe_audit.commands.review import review as review_command
 from vibe_audit.commands.run import run as run_command
@@ -37,6 +38,7 @@ app = typer.Typer(
 
 
 app.add_typer(prompts_commands.app, name="prompts")
+app.add_typer(rules_commands.app, name="rules")
 app.command("chunks")(chunks_command)
 app.command("run")(run_command)
 app.command("review")(review_command)
