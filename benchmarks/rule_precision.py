@@ -1,0 +1,91 @@
+"""Precision and recall of the built-in rules, per audit, on labeled code.
+
+    python benchmarks/rule_precision.py [LABELED_DIR ...] [--min-precision 0.9]
+
+A labeled directory holds code plus a DEFECTS.md (format: vibe_audit/evals/labels.py).
+Default: every examples/*/ and vibe_audit/evals/corpora/*/ that has one. Precision counts a
+finding as true when it lies on a labeled defect; recall counts labeled defects that some
+rule finding hits, including defects no rule claims (so recall shows what only a model can
+add). Exits 1 when an audit's precision is below --min-precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vibe_audit.chunker import discover  # noqa: E402
+from vibe_audit.evals.labels import AuditScore, Defect, Labels, Place, read_labels, score  # noqa: E402
+from vibe_audit.rules.context import build_context  # noqa: E402
+from vibe_audit.rules.engine import run_rules  # noqa: E402
+from vibe_audit.schemas import AUDIT_IDS, Finding  # noqa: E402
+
+
+def labeled_dirs() -> list[Path]:
+    roots = [ROOT / "examples", ROOT / "vibe_audit" / "evals" / "corpora"]
+    return sorted(p.parent for r in roots if r.is_dir() for p in r.glob("*/DEFECTS.md"))
+
+
+def evaluate(directories: list[Path]) -> tuple[list[AuditScore], list[str]]:
+    """Scores summed over the directories, and the findings on no labeled defect."""
+    all_labels = Labels(defects=[], correct=[])
+    all_findings: list[Finding] = []
+    offset = 0
+    for directory in directories:
+        labels = read_labels(directory / "DEFECTS.md")
+        findings = run_rules(build_context(discover(directory).files), list(AUDIT_IDS))
+        prefix = f"{directory.name}/"
+        for finding in findings:
+            finding.location.path = prefix + finding.location.path
+        all_findings.extend(findings)
+        all_labels.defects.extend(
+            Defect(
+                d.number + offset,
+                tuple(Place(prefix + p.path, p.start, p.end) for p in d.places),
+                d.audits,
+                d.rule,
+            )
+            for d in labels.defects
+        )
+        offset += 1000
+    false = [
+        f"{f.location.path}:{f.location.start_line} {f.rule_id}"
+        for f in all_findings
+        if not any(d.matches(f) for d in all_labels.defects)
+    ]
+    return score(all_labels, all_findings), false
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("dirs", nargs="*", type=Path)
+    parser.add_argument("--min-precision", type=float, default=0.9)
+    args = parser.parse_args()
+    directories = args.dirs or labeled_dirs()
+    scores, false = evaluate(directories)
+    print(f"labeled code: {', '.join(str(d) for d in directories)}")
+    print(f"{'audit':<12} {'findings':>8} {'true':>5} {'precision':>9} {'labeled':>8} "
+          f"{'found':>6} {'recall':>7}")  # fmt: skip
+    failed = False
+    for s in scores:
+        print(f"{s.audit:<12} {s.findings:>8} {s.true_positives:>5} {_pct(s.precision):>9} "
+              f"{s.labeled:>8} {s.found:>6} {_pct(s.recall):>7}")  # fmt: skip
+        failed |= s.precision is not None and s.precision < args.min_precision
+    for line in false:
+        print(f"false positive: {line}")
+    print(
+        "FAIL: precision below target" if failed else f"ok: precision >= {args.min_precision:.0%}"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""benchmarks/rule_precision.py: the rules' precision per audit on the labeled code is >= 90%."""
+
+from __future__ import annotations
+
+from benchmarks.rule_precision import evaluate, labeled_dirs
+from tests.conftest import EXAMPLE_APP
+
+
+def test_precision_per_audit_is_at_least_90_percent() -> None:
+    directories = labeled_dirs()
+    assert EXAMPLE_APP in directories
+    scores, false = evaluate(directories)
+    assert all(s.findings for s in scores), "every audit has rule findings to measure"
+    for s in scores:
+        assert s.precision is not None and s.precision >= 0.9, (s, false)
+    assert sum(s.found for s in scores) > 0

@@ -1,0 +1,122 @@
+"""Labeled defects, and how findings are scored against them.
+
+A label file is a markdown DEFECTS.md: a table of deliberate defects
+
+    | # | file:line | defect | audits | rule |
+    | 3 | app/db.py:26 | ... | sqlite, concurrency | `sqlite-wal-not-enabled` |
+
+where the location cell lists one or more places (``app/main.py:28, :40-45, :49``; text in
+parentheses is ignored) and the rule cell names the built-in rule expected to find it, or
+"—"; then a "## Deliberately correct patterns" table of places nothing may flag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vibe_audit.schemas import AUDIT_IDS, AuditId, Finding
+
+CORRECT_HEADING = "## Deliberately correct patterns"
+_ROW = re.compile(r"^\| (\d+) \| ([^|]+) \|[^|]*\| ([a-z, ]+) \| ([^|]+) \|$", re.M)
+_PLACE = re.compile(r"(?:([\w/.-]+))?:(\d+)(?:-(\d+))?")
+_CORRECT = re.compile(r"^\| ([\w/.-]+):(\d+)(?:-(\d+))? \|", re.M)
+
+
+class LabelError(ValueError):
+    """A label file that cannot be read as labels."""
+
+
+@dataclass(frozen=True)
+class Place:
+    path: str
+    start: int
+    end: int
+
+    def holds(self, path: str, line: int) -> bool:
+        return path == self.path and self.start <= line <= self.end
+
+
+@dataclass(frozen=True)
+class Defect:
+    number: int
+    places: tuple[Place, ...]
+    audits: tuple[AuditId, ...]
+    rule: str | None
+
+    def matches(self, finding: Finding) -> bool:
+        return any(p.holds(finding.location.path, finding.location.start_line) for p in self.places)
+
+
+@dataclass(frozen=True)
+class Labels:
+    defects: list[Defect]
+    correct: list[Place]
+
+
+def read_labels(path: Path) -> Labels:
+    text = path.read_text(encoding="utf-8")
+    defects_part, _, correct_part = text.partition(CORRECT_HEADING)
+    defects = [_defect(m, path) for m in _ROW.finditer(defects_part)]
+    if not defects:
+        raise LabelError(f"{path}: no defect rows")
+    correct = [
+        Place(p, int(start), int(end or start)) for p, start, end in _CORRECT.findall(correct_part)
+    ]
+    return Labels(defects, correct)
+
+
+def _defect(match: re.Match[str], source: Path) -> Defect:
+    number, where, audits, rule = match.groups()
+    where = re.sub(r"\([^)]*\)", "", where)
+    places: list[Place] = []
+    current = ""
+    for path, start, end in _PLACE.findall(where):
+        current = path or current
+        if not current:
+            raise LabelError(f"{source}: defect {number}: a place without a file: {where!r}")
+        places.append(Place(current, int(start), int(end or start)))
+    names = [a.strip() for a in audits.split(",")]
+    unknown = [a for a in names if a not in AUDIT_IDS]
+    if unknown:
+        raise LabelError(f"{source}: defect {number}: unknown audits {unknown}")
+    rule_id = rule.strip().strip("`")
+    return Defect(
+        int(number),
+        tuple(places),
+        tuple(a for a in AUDIT_IDS if a in names),
+        rule_id if re.fullmatch(r"[a-z0-9-]+", rule_id) else None,
+    )
+
+
+@dataclass(frozen=True)
+class AuditScore:
+    audit: AuditId
+    findings: int
+    true_positives: int
+    labeled: int
+    found: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.true_positives / self.findings if self.findings else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.labeled if self.labeled else None
+
+
+def score(labels: Labels, findings: Iterable[Finding]) -> list[AuditScore]:
+    """Per audit: precision = findings on a labeled defect / findings in that audit;
+    recall = labeled defects of that audit that some finding hits / labeled defects."""
+    findings = list(findings)
+    scores = []
+    for audit in AUDIT_IDS:
+        mine = [f for f in findings if audit in f.audits]
+        true = [f for f in mine if any(d.matches(f) for d in labels.defects)]
+        labeled = [d for d in labels.defects if audit in d.audits]
+        found = [d for d in labeled if any(d.matches(f) for f in findings)]
+        scores.append(AuditScore(audit, len(mine), len(true), len(labeled), len(found)))
+    return scores
