@@ -44,6 +44,7 @@ def test_twenty_kills_then_resume(tmp_path: Path) -> None:
                               env=_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
         total_jobs = len(reference_server.requests)
+        reference_prompts = set(reference_server.answered)
 
     cache, out = tmp_path / "cache", tmp_path / "report.json"
     with FakeModelServer(latency=0.03) as server:
@@ -72,6 +73,8 @@ def test_twenty_kills_then_resume(tmp_path: Path) -> None:
     # An answer is paid twice only when the run died between receiving and caching it:
     # with one request in flight, at most one per kill.
     assert len(answered_twice) <= KILLS
+    extra = sorted(set(server.answered) - reference_prompts)
+    assert not extra, "prompts no uninterrupted run sends:\n" + "\n---\n".join(extra)[:3000]
     assert len(set(server.answered)) == total_jobs
     db = sqlite3.connect(cache / "responses.sqlite3")
     try:

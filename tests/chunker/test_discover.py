@@ -64,6 +64,15 @@ def test_git_work_tree_lists_tracked_and_untracked_but_not_ignored(write_tree) -
     )
 
 
+def test_a_directory_its_repository_ignores_is_walked_when_named(write_tree) -> None:
+    root = write_tree({".gitignore": "vendor/\n", "vendor/lib/db.py": "x = 1\n", "a.py": "y = 2\n"})
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    assert [f.path for f in discover(root).files] == ["a.py"]
+    named = discover(root / "vendor")
+    assert named.source != "git"
+    assert [f.path for f in named.files] == ["lib/db.py"]
+
+
 def test_walk_honours_nested_gitignore(write_tree) -> None:
     root = write_tree(
         {

@@ -121,7 +121,11 @@ def _spec(patterns: tuple[str, ...], option: str) -> pathspec.PathSpec[Any] | No
 
 
 def _git_files(root: Path) -> list[str] | None:
-    """Tracked and untracked-not-ignored files under root, relative to it; None if not git."""
+    """Tracked and untracked-not-ignored files under root, relative to it; None if not git.
+
+    Also None when git lists nothing: the directory named on the command line is itself
+    ignored by its enclosing repository (a vendored or downloaded tree), so it is walked.
+    """
     try:
         result = subprocess.run(
             ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
@@ -133,7 +137,7 @@ def _git_files(root: Path) -> list[str] | None:
     if result.returncode != 0:
         return None
     paths = result.stdout.decode("utf-8", errors="surrogateescape").split("\0")
-    return sorted({p for p in paths if p})
+    return sorted({p for p in paths if p}) or None
 
 
 def _walk(root: Path, found: Discovery) -> list[str]:

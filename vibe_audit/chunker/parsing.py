@@ -26,10 +26,26 @@ def parseable(name: str) -> bool:
     return LANGUAGES[name].grammar is not None
 
 
+# Root node id -> grammar name of the trees parse() made, so helpers given any node of one
+# can run compiled tree-sitter queries in its language.
+_ROOT_LANGUAGE: dict[int, str] = {}
+
+
 @lru_cache(maxsize=32)
 def parse(name: str, text: str) -> tree_sitter.Tree:
     """Parse once per (language, text): the slicer and the rule engine share the tree."""
-    return _parser(name).parse(text.encode("utf-8"))
+    tree = _parser(name).parse(text.encode("utf-8"))
+    _ROOT_LANGUAGE[tree.root_node.id] = name
+    return tree
+
+
+def language_of(node: tree_sitter.Node) -> tree_sitter.Language | None:
+    """The grammar of a node from a tree parse() made (None for other trees)."""
+    root = node
+    while (parent := root.parent) is not None:
+        root = parent
+    name = _ROOT_LANGUAGE.get(root.id)
+    return language(name) if name is not None else None
 
 
 def node_text(node: tree_sitter.Node) -> str:

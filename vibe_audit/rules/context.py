@@ -155,17 +155,18 @@ def _callers_closure(files: list[FileContext], facts: RepoFacts) -> set[str]:
     init_db() calling get_connection() calling sqlite3.connect() makes all three "opens a
     SQLite connection". Only calls ``resolved_call`` can resolve count.
     """
+    if not facts.sync_db_functions:
+        return set()
     calls: dict[str, set[str]] = {}
     for ctx in files:
-        for function in syntax.functions(ctx.root):
-            if syntax.is_async(function):
+        for call in syntax.of_type(ctx.root, "call"):
+            resolved = resolved_call(syntax.callee(call), ctx)
+            if resolved is None:
                 continue
-            called = {
-                resolved
-                for n in syntax.body_nodes(function)
-                if n.type == "call" and (resolved := resolved_call(syntax.callee(n), ctx))
-            }
-            calls.setdefault(syntax.function_name(function), set()).update(called)
+            function = syntax.enclosing(call, "function_definition", "lambda")
+            if function is None or function.type == "lambda" or syntax.is_async(function):
+                continue
+            calls.setdefault(syntax.function_name(function), set()).add(resolved)
     closure = set(facts.sync_db_functions)
     changed = True
     while changed:

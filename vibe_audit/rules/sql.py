@@ -75,9 +75,7 @@ def statement(sql: str) -> tuple[str, str] | None:
 def sql_calls(function: tree_sitter.Node) -> list[SqlCall]:
     """DML statements executed in a function's own body, in source order."""
     found = []
-    for node in syntax.body_nodes(function):
-        if node.type != "call":
-            continue
+    for node in syntax.body_nodes(function, "call"):
         sql = literal_sql(node)
         parsed = statement(sql) if sql else None
         if sql and parsed:

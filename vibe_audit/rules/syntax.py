@@ -1,33 +1,111 @@
-"""Small helpers over tree-sitter Python trees, shared by the rules."""
+"""Small helpers over tree-sitter Python trees, shared by the rules.
+
+Descendant searches (``of_type``, ``walk``, ``body_nodes``) run as compiled tree-sitter
+queries, in C, when the tree came from ``parsing.parse``: a Python-level walk over every
+node of a large repository costs more than parsing it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+from collections.abc import Iterable, Iterator
+from functools import cache
 
 import tree_sitter
 
-from vibe_audit.chunker.parsing import node_text
+from vibe_audit.chunker.parsing import language_of, node_text
+from vibe_audit.rules.nodeindex import indexed_nodes
 
 FUNCTION_TYPES = frozenset({"function_definition", "lambda"})
+_ANY_NAMED = "_"
 
 
 def walk(
     node: tree_sitter.Node, stop_at: frozenset[str] = frozenset()
 ) -> Iterator[tree_sitter.Node]:
-    """Every descendant of ``node`` (pre-order), not descending into ``stop_at`` node types."""
-    stack = list(reversed(node.children))
+    """Every named descendant of ``node`` (pre-order), not descending into ``stop_at``
+    node types (the stop nodes themselves are included). Anonymous tokens (punctuation,
+    keywords) are not visited."""
+    found = _query_nodes(node, (_ANY_NAMED,), stop_at)
+    if found is not None:
+        return iter(found)
+    return _python_walk(node, stop_at)
+
+
+def _python_walk(node: tree_sitter.Node, stop_at: frozenset[str]) -> Iterator[tree_sitter.Node]:
+    stack = list(reversed(node.named_children))
     while stack:
         current = stack.pop()
         yield current
         if current.type not in stop_at:
-            stack.extend(reversed(current.children))
+            stack.extend(reversed(current.named_children))
 
 
 def of_type(
     node: tree_sitter.Node, *types: str, stop_at: frozenset[str] = frozenset()
 ) -> Iterator[tree_sitter.Node]:
+    """Descendants of ``node`` of the given named types, in source order."""
+    found = _query_nodes(node, types, stop_at)
+    if found is not None:
+        return iter(found)
     wanted = set(types)
-    return (n for n in walk(node, stop_at) if n.type in wanted)
+    return (n for n in _python_walk(node, stop_at) if n.type in wanted)
+
+
+@cache
+def _query(lang: tree_sitter.Language, types: tuple[str, ...]) -> tree_sitter.Query | None:
+    """One query capturing nodes of ``types`` ('_' = any named node); None when a type is
+    not a named node of this grammar (the caller then walks in Python)."""
+    patterns = []
+    for kind in types:
+        if kind != _ANY_NAMED and not lang.id_for_node_kind(kind, True):
+            return None
+        patterns.append(f"({kind}) @n")
+    return tree_sitter.Query(lang, "\n".join(patterns))
+
+
+def _captures(
+    node: tree_sitter.Node, lang: tree_sitter.Language, types: Iterable[str]
+) -> list[tree_sitter.Node] | None:
+    query = _query(lang, tuple(sorted(set(types))))
+    if query is None:
+        return None
+    nodes = tree_sitter.QueryCursor(query).captures(node).get("n", [])
+    unique = {n.id: n for n in nodes if n.id != node.id}
+    return sorted(unique.values(), key=lambda n: (n.start_byte, -n.end_byte))
+
+
+def _query_nodes(
+    node: tree_sitter.Node, types: tuple[str, ...], stop_at: frozenset[str]
+) -> list[tree_sitter.Node] | None:
+    if not types:
+        return None
+    indexed = indexed_nodes(node, types, stop_at)
+    if indexed is not None:
+        return indexed
+    lang = language_of(node)
+    if lang is None:
+        return None
+    found = _captures(node, lang, types)
+    if found is None or not stop_at:
+        return found
+    stops = _captures(node, lang, stop_at)
+    if stops is None:
+        return None
+    outer: list[tree_sitter.Node] = []
+    for stop in stops:  # sorted by start: keep the outermost stop nodes
+        if not outer or stop.start_byte >= outer[-1].end_byte:
+            outer.append(stop)
+    starts = [s.start_byte for s in outer]
+
+    def hidden(n: tree_sitter.Node) -> bool:
+        i = bisect.bisect_right(starts, n.start_byte) - 1
+        if i < 0:
+            return False
+        stop = outer[i]
+        return n.id != stop.id and n.end_byte <= stop.end_byte
+
+    return [n for n in found if not hidden(n)]
 
 
 def line(node: tree_sitter.Node) -> int:
@@ -84,11 +162,14 @@ def functions(root: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
     return of_type(root, "function_definition")
 
 
-def body_nodes(function: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
-    """Nodes of a function's own body, not of functions or lambdas nested in it."""
+def body_nodes(function: tree_sitter.Node, *types: str) -> Iterator[tree_sitter.Node]:
+    """Named nodes of a function's own body (only of ``types`` when given), not of functions
+    or lambdas nested in it."""
     body = function.child_by_field_name("body")
     if body is None:
         return iter(())
+    if types:
+        return of_type(body, *types, stop_at=FUNCTION_TYPES)
     return walk(body, stop_at=FUNCTION_TYPES)
 
 

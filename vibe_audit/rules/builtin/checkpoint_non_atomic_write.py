@@ -91,7 +91,7 @@ _WRITE_MODES = {"w", "wb", "w+", "wt", "w+b"}
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     for function in syntax.functions(ctx.root):
-        nodes = [n for n in syntax.body_nodes(function) if n.type == "call"]
+        nodes = list(syntax.body_nodes(function, "call"))
         names = [syntax.callee(n) for n in nodes]
         if any(syntax.is_rename(n) for n in nodes):
             continue

@@ -98,9 +98,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         for function in syntax.functions(ctx.root):
             if not (in_checkpoint_file or _CHECKPOINTISH.search(syntax.function_name(function))):
                 continue
-            for node in syntax.body_nodes(function):
-                if node.type != "call":
-                    continue
+            for node in syntax.body_nodes(function, "call"):
                 name = syntax.callee(node)
                 if name in _DUMPS:
                     writers.append((ctx, function, node))

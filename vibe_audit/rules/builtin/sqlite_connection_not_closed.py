@@ -27,6 +27,7 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import tree_sitter
 
@@ -81,10 +82,54 @@ _HANDOFFS = frozenset({"closing", "contextlib.closing", "enter_context", "push",
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     if not repo.facts.connect_sites:
         return
-    factories = _factories(repo)
+    steps = {ctx.source.path: _steps(ctx) for ctx in repo.in_language("python")}
+    factories = _factories(repo, steps)
     for ctx in repo.in_language("python"):
-        for function in syntax.functions(ctx.root):
-            yield from _leaks(ctx, function, factories)
+        for function, assignment, call in steps[ctx.source.path].assignments:
+            opener = _opener(call, ctx, factories)
+            left = assignment.child_by_field_name("left")
+            if opener is None or left is None or left.type != "identifier":
+                continue
+            name = node_text(left)
+            if not _released(name, list(syntax.body_nodes(function))):
+                yield Hit(
+                    path=ctx.source.path,
+                    start_line=syntax.line(assignment),
+                    end_line=syntax.end_line(assignment),
+                    symbol=syntax.qualified_name(assignment),
+                    details={
+                        "function": syntax.function_name(function),
+                        "opener": opener,
+                        "name": name,
+                    },
+                )
+
+
+@dataclass
+class _Steps:
+    """A file's `x = f(...)` assignments and `return ...` statements, by enclosing function."""
+
+    assignments: list[tuple[tree_sitter.Node, tree_sitter.Node, tree_sitter.Node]] = field(
+        default_factory=list
+    )  # (function, assignment, call on its right)
+    returns: list[tuple[tree_sitter.Node, tree_sitter.Node]] = field(default_factory=list)
+
+
+def _steps(ctx: FileContext) -> _Steps:
+    steps = _Steps()
+    if "connect" not in ctx.source.text and not ctx.local_names:
+        return steps
+    for node in syntax.of_type(ctx.root, "assignment", "return_statement"):
+        function = syntax.enclosing(node, "function_definition", "lambda")
+        if function is None or function.type == "lambda":
+            continue
+        if node.type == "assignment":
+            right = node.child_by_field_name("right")
+            if right is not None and right.type == "call":
+                steps.assignments.append((function, node, right))
+        elif node.named_children:
+            steps.returns.append((function, node.named_children[0]))
+    return steps
 
 
 def _opener(call: tree_sitter.Node, ctx: FileContext, factories: set[str]) -> str | None:
@@ -95,7 +140,7 @@ def _opener(call: tree_sitter.Node, ctx: FileContext, factories: set[str]) -> st
     return name if resolved is not None and resolved in factories else None
 
 
-def _factories(repo: RepoContext) -> set[str]:
+def _factories(repo: RepoContext, steps: dict[str, _Steps]) -> set[str]:
     """Functions that return a new connection: `return sqlite3.connect(...)`, or a variable
     assigned from one and returned, transitively through other factories."""
     factories: set[str] = set()
@@ -103,58 +148,24 @@ def _factories(repo: RepoContext) -> set[str]:
     while changed:
         changed = False
         for ctx in repo.in_language("python"):
-            for function in syntax.functions(ctx.root):
+            found = steps[ctx.source.path]
+            opened = {
+                (function.id, node_text(left))
+                for function, assignment, call in found.assignments
+                if (left := assignment.child_by_field_name("left")) is not None
+                and _opener(call, ctx, factories)
+            }
+            for function, value in found.returns:
                 name = syntax.function_name(function)
                 if name in factories:
                     continue
-                opened: set[str] = set()
-                for node in syntax.body_nodes(function):
-                    if node.type == "assignment":
-                        right = node.child_by_field_name("right")
-                        left = node.child_by_field_name("left")
-                        if (
-                            right is not None
-                            and right.type == "call"
-                            and left is not None
-                            and _opener(right, ctx, factories)
-                        ):
-                            opened.add(node_text(left))
-                    elif node.type == "return_statement" and node.named_children:
-                        value = node.named_children[0]
-                        returns_new = (value.type == "call" and _opener(value, ctx, factories)) or (
-                            node_text(value) in opened
-                        )
-                        if returns_new:
-                            factories.add(name)
-                            changed = True
-                            break
+                if (value.type == "call" and _opener(value, ctx, factories)) or (
+                    function.id,
+                    node_text(value),
+                ) in opened:
+                    factories.add(name)
+                    changed = True
     return factories
-
-
-def _leaks(ctx: FileContext, function: tree_sitter.Node, factories: set[str]) -> Iterator[Hit]:
-    nodes = list(syntax.body_nodes(function))
-    for node in nodes:
-        if node.type != "assignment":
-            continue
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        if left is None or right is None or left.type != "identifier" or right.type != "call":
-            continue
-        opener = _opener(right, ctx, factories)
-        if opener is None:
-            continue
-        name = node_text(left)
-        if not _released(name, nodes):
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(node),
-                end_line=syntax.end_line(node),
-                symbol=syntax.qualified_name(node),
-                details={
-                    "function": syntax.function_name(function),
-                    "opener": opener,
-                    "name": name,
-                },
-            )
 
 
 def _released(name: str, nodes: list[tree_sitter.Node]) -> bool:

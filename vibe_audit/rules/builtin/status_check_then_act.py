@@ -91,9 +91,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         checks = [
             n
-            for n in syntax.body_nodes(function)
-            if n.type == "if_statement"
-            and (condition := n.child_by_field_name("condition")) is not None
+            for n in syntax.body_nodes(function, "if_statement")
+            if (condition := n.child_by_field_name("condition")) is not None
             and _COLUMN.search(node_text(condition))
         ]
         for update in calls:
