@@ -462,3 +462,86 @@ STATUS_COLUMN = r"\b\w*(?:status|state)\b"
 def sets_status(update: Update) -> bool:
     """The UPDATE assigns a status/state column (``status = 'processing'``)."""
     return bool(re.search(STATUS_COLUMN + r"\s*=", update.assignments, re.I))
+
+
+def guards_status(update: Update) -> bool:
+    """The UPDATE's WHERE clause tests a status/state column (compare-and-set)."""
+    return bool(re.search(STATUS_COLUMN, update.where, re.I))
+
+
+def function_sql(
+    function: tree_sitter.Node, constants: dict[str, str]
+) -> list[tuple[tree_sitter.Node, str]]:
+    """(node, SQL text) of every string literal in a Rust function that looks like SQL, and
+    of every file constant it names, in source order (not in nested ``fn`` items)."""
+    found: list[tuple[tree_sitter.Node, str]] = []
+    for node in rust_body_nodes(function):
+        text = rust_string(node)
+        if text is None and node.type == "identifier":
+            text = constants.get(node_text(node))
+        if text is not None and sql_verb(text) in _SQL_VERBS:
+            found.append((node, text))
+    return found
+
+
+_SQL_VERBS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "REPLACE"})
+_SELECT_BY_STATUS = re.compile(r"\bWHERE\b.*?" + STATUS_COLUMN + r"\s*(=|\bIN\b)", re.I | re.S)
+_FROM = re.compile(r"\bFROM\s+(?:ONLY\s+)?([\w.\"]+)", re.I)
+_LOCKED = re.compile(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bpg_advisory", re.I)
+_SINGLE_ROW_METHODS = frozenset({"fetch_one", "fetch_optional"})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job claim done as SELECT-by-status then UPDATE-status, with no row lock."""
+
+    select: tree_sitter.Node
+    update: tree_sitter.Node
+    table: str
+
+
+def unlocked_claims(
+    function: tree_sitter.Node, constants: dict[str, str], sqlite: bool
+) -> list[Claim]:
+    """Claims in ``function``: a SELECT picking rows of a table by status (with LIMIT, or
+    fetched with fetch_one/fetch_optional) without FOR UPDATE, followed by an UPDATE of the
+    same table that sets status with no status guard in its WHERE. On SQLite a function
+    that opens a transaction is trusted (the stale-snapshot upgrade fails with BUSY)."""
+    statements = function_sql(function, constants)
+    if not statements or any(_LOCKED.search(sql) for _, sql in statements):
+        return []
+    if sqlite and next(rust_method_calls(function, "begin", "begin_with"), None) is not None:
+        return []
+    single_row = {
+        query.query.id for query in sqlx_queries(function) if query.method in _SINGLE_ROW_METHODS
+    }
+    claims: list[Claim] = []
+    for index, (node, sql) in enumerate(statements):
+        if sql_verb(sql) != "SELECT" or not _SELECT_BY_STATUS.search(sql):
+            continue
+        table = _FROM.search(sql)
+        if table is None or re.match(r"\s*SELECT\s+(COUNT|EXISTS)\s*\(", sql, re.I):
+            continue
+        if not re.search(r"\bLIMIT\b", sql, re.I) and not _in_queries(node, single_row):
+            continue
+        name = table.group(1).strip('"').rsplit(".", 1)[-1].lower()
+        for later, later_sql in statements[index + 1 :]:
+            update = parse_update(later_sql)
+            if (
+                update
+                and update.table == name
+                and sets_status(update)
+                and not guards_status(update)
+            ):
+                claims.append(Claim(select=node, update=later, table=name))
+                break
+    return claims
+
+
+def _in_queries(node: tree_sitter.Node, query_ids: set[int]) -> bool:
+    current: tree_sitter.Node | None = node
+    while current is not None and current.type != "function_item":
+        if current.id in query_ids:
+            return True
+        current = current.parent
+    return False
