@@ -5,8 +5,8 @@ What it finds:
     where ``init`` is an object literal with no ``signal`` property. Not flagged: an ``init``
     that is a variable or spreads another object (its keys cannot be seen), an init with a
     ``timeout`` option (node-fetch v2), a ``new Request(...)`` argument, a fetch raced
-    against a timer (``Promise.race``), and a ``fetch`` the file defines or imports from a
-    wrapper library.
+    against a timer (``Promise.race``), and a ``fetch`` the file defines, imports or
+    ``require``s from a wrapper library (make-fetch-happen, ky, ofetch, ...).
 
 Why it matters:
     fetch has no timeout of its own: a server that accepts the connection and never
@@ -27,6 +27,7 @@ Use instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import tree_sitter
@@ -77,6 +78,9 @@ META = RuleMeta(
 _FETCH = frozenset({"fetch", "window.fetch", "globalThis.fetch", "self.fetch", "global.fetch"})
 # Libraries whose `fetch` is the standard one (no timeout option of their own).
 _STANDARD_FETCH = ("node-fetch", "undici", "cross-fetch", "isomorphic-fetch", "whatwg-fetch")
+_STANDARD_FETCH_RE = re.compile(
+    r"""require\(\s*['"`](node-fetch|undici|cross-fetch|isomorphic-fetch)"""
+)
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
@@ -120,7 +124,28 @@ def _fetch_is_redefined(ctx: FileContext) -> bool:
             module = foreign.js_string(source) if source is not None else None
             if module and not module.startswith(_STANDARD_FETCH):
                 return True
+        elif node.type in {"lexical_declaration", "variable_declaration"}:
+            for declarator in node.named_children:
+                if declarator.type == "variable_declarator" and _binds_other_fetch(declarator):
+                    return True
     return False
+
+
+def _binds_other_fetch(declarator: tree_sitter.Node) -> bool:
+    """``const fetch = require("make-fetch-happen")`` / ``const { fetch } = x``: any
+    top-level binding of ``fetch`` but ``require`` of a standard fetch library."""
+    name = declarator.child_by_field_name("name")
+    value = declarator.child_by_field_name("value")
+    if name is None or value is None:
+        return False
+    if name.type == "identifier" and node_text(name) != "fetch":
+        return False
+    if name.type != "identifier" and "fetch" not in {
+        node_text(n) for n in syntax.of_type(name, "shorthand_property_identifier_pattern")
+    }:
+        return False
+    module = node_text(value)
+    return not (module.startswith("require(") and _STANDARD_FETCH_RE.search(module))
 
 
 def _bound_names(statement: tree_sitter.Node) -> set[str]:
