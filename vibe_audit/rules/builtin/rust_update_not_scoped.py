@@ -5,10 +5,13 @@ What it finds:
     In a non-test Rust function, an ``UPDATE <table> SET ... WHERE id = <param>`` (string
     literal or file ``const``; the WHERE clause is exactly one equality on ``id``) that
     either
-      1. assigns a status/state column (``status``, ``state``, ``*_status``, ``*_state``)
-         while no statement of the function takes a row lock (``FOR UPDATE``, advisory
-         lock) - on SQLite a function that opens a transaction is trusted - and the update
-         is not the second half of a claim ``rust-claim-without-skip-locked`` reports; or
+      1. assigns a string literal to a status/state column (``status``, ``state``,
+         ``*_status``, ``*_state``): a hard-coded transition that assumes the current
+         state (a generic setter binding the new status, ``SET status = $2``, is not
+         flagged). Not flagged either when a statement of the function takes a row lock
+         (``FOR UPDATE``, advisory lock), on SQLite when the function opens a
+         transaction, or when the update is the second half of a claim that
+         ``rust-claim-without-skip-locked`` reports; or
       2. changes a row of a child table while the function receives its owner's id
          (a parameter named ``document_id`` / ``doc_id`` / ``user_id`` / ``tenant_id`` /
          ``account_id`` / ``org_id`` / ``project_id`` / ``workspace_id`` / ``owner_id``,
@@ -75,6 +78,7 @@ META = RuleMeta(
 )
 
 _ID_ONLY = re.compile(r"^\(?\s*(?:\w+\.)?\"?id\"?\s*=\s*(?:\$\d+|\?\d*|:\w+|@\w+)\s*\)?$", re.I)
+_LITERAL_STATUS = re.compile(foreign.STATUS_COLUMN + r"\s*=\s*'", re.I)
 _OWNER = re.compile(
     r"^_?(document|doc|user|tenant|account|org|organization|project|workspace|owner)_id$"
 )
@@ -143,7 +147,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         name = foreign.rust_function_name(function)
         for node, sql, update in updates:
             details = {"function": name, "table": update.table, "sql": _short(sql)}
-            if foreign.sets_status(update) and node.id not in status_ok:
+            if _LITERAL_STATUS.search(update.assignments) and node.id not in status_ok:
                 texts = _STATUS
             else:
                 owner = _owner_of(update, sql, owners)
