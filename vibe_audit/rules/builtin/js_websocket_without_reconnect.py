@@ -6,9 +6,10 @@ What it finds:
     (``ws.onclose = ...``, ``addEventListener("close", ...)``, ``ws.on("close", ...)``)
     schedules a reconnect: neither the handler nor a function of the file it calls uses
     ``setTimeout`` / ``setInterval`` or calls something named ``*connect*`` / ``*retry*``.
-    A close handler given by name that the file does not define is trusted. Files using a
-    reconnecting wrapper (reconnecting-websocket, partysocket, sockette,
-    react-use-websocket) are skipped.
+    A close handler given by name that the file does not define is trusted. Files that
+    mention reconnect / retry / backoff anywhere (reconnect logic elsewhere in the file,
+    e.g. an effect keyed on the connection state) and files using a reconnecting wrapper
+    (reconnecting-websocket, partysocket, sockette, react-use-websocket) are skipped.
 
 Why it matters:
     WebSockets drop all the time: deploys, load balancer idle timeouts, laptop sleep, Wi-Fi
@@ -34,6 +35,7 @@ Use instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import tree_sitter
@@ -82,6 +84,7 @@ META = RuleMeta(
 )
 
 _WRAPPERS = ("reconnecting-websocket", "partysocket", "sockette", "react-use-websocket")
+_MENTIONS_RETRY = re.compile(r"reconnect|retry|retries|backoff", re.I)
 _CONSTRUCTORS = frozenset({"WebSocket", "window.WebSocket", "globalThis.WebSocket"})
 
 
@@ -89,7 +92,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
     if "WebSocket(" not in text or "message" not in text or foreign.is_test_path(ctx.source.path):
         return
-    if any(name.startswith(_WRAPPERS) for name in ctx.imports):
+    if any(name.startswith(_WRAPPERS) for name in ctx.imports) or _MENTIONS_RETRY.search(text):
         return
     sockets: list[tree_sitter.Node] = []
     handlers: list[tree_sitter.Node] = []
