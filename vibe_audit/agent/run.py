@@ -161,7 +161,7 @@ def run_audit(
         token_counter=token_counter(),
         cost_usd=result.spent_usd if result else 0.0,
         elapsed_s=round(clock() - started, 3),
-        rules_run=len(rules_for(request.audits)),
+        rules_run=len(rules_for(request.audits, repo)),
         findings_dropped=dropped,
         suppressed=suppressed,
         jobs=dict(sorted(Counter(o.status for o in outcomes).items())),

@@ -46,8 +46,15 @@ def load_rules() -> dict[str, Rule]:
     return rules
 
 
-def rules_for(audits: list[AuditId]) -> list[Rule]:
-    return [r for r in load_rules().values() if set(r.meta.categories) & set(audits)]
+def rules_for(audits: list[AuditId], repo: RepoContext | None = None) -> list[Rule]:
+    """Rules serving ``audits``; with ``repo``, only those reading a language it contains."""
+    languages = None if repo is None else {ctx.source.language for ctx in repo.files}
+    return [
+        r
+        for r in load_rules().values()
+        if set(r.meta.categories) & set(audits)
+        and (languages is None or set(r.meta.languages) & languages)
+    ]
 
 
 def run_rules(
@@ -56,7 +63,7 @@ def run_rules(
     """Findings of ``rules`` (default: every rule serving ``audits``), in those audits only."""
     findings: list[Finding] = []
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
-    for rule in rules_for(audits) if rules is None else rules:
+    for rule in rules_for(audits, repo) if rules is None else rules:
         hits: list[Hit] = []
         if rule.check_file is not None:
             for ctx in repo.in_language(*rule.meta.languages):

@@ -24,7 +24,7 @@ class StaticProvider:
         return "the built-in rule engine (no model, no network)"
 
     def audit(self, repo: RepoContext, audits: list[AuditId]) -> ProviderResult:
-        checked = {item for rule in rules_for(audits) for item in rule.meta.checklist}
+        checked = {item for rule in rules_for(audits, repo) for item in rule.meta.checklist}
         return ProviderResult(
             findings=run_rules(repo, audits),
             assumptions={a: infer_assumptions(get_audit(a), repo.facts) for a in audits},
