@@ -63,6 +63,8 @@ class Pipeline:
 
         export = self.store.load_stage(doc.id, "export", ExportOutput)
         ocr = self.store.load_stage(doc.id, "ocr", OcrOutput)
+        if export is None or ocr is None:
+            raise RuntimeError(f"document {doc.id}: stage outputs missing after the last stage")
         repository.complete_job(conn, job.id, doc.id, export.doc_type, ocr.pages)
         self.store.write_result(doc.id, export)
         if self.settings.webhook_url:

@@ -38,14 +38,6 @@ def get_document(conn: sqlite3.Connection, document_id: int) -> Document | None:
     return Document(**dict(row)) if row else None
 
 
-def list_pages(conn: sqlite3.Connection, document_id: int) -> list[PageText]:
-    rows = conn.execute(
-        "SELECT page_no, text, confidence FROM pages WHERE document_id = ? ORDER BY page_no",
-        (document_id,),
-    ).fetchall()
-    return [PageText(page_no=r["page_no"], text=r["text"], confidence=r["confidence"], language=None) for r in rows]
-
-
 # ---------------------------------------------------------------- jobs
 
 

@@ -44,26 +44,30 @@ class WorkerPool:
     def _loop(self) -> None:
         name = threading.current_thread().name
         while not self._stop.is_set():
-            with self._db_pool.connection() as conn:
-                job = repository.claim_next_job(conn, name)
-                if job is not None:
-                    self._handle(conn, job)
+            job = self._claim(name)
             if job is None:
                 self._stop.wait(self._poll_interval_s)
+                continue
+            self._handle(job)
         log.info("%s stopped", name)
 
-    def _handle(self, conn, job: Job) -> None:
+    def _claim(self, name: str) -> Job | None:
+        with self._db_pool.connection() as conn:
+            return repository.claim_next_job(conn, name)
+
+    def _handle(self, job: Job) -> None:
         log.info("job %s: processing document %s (attempt %d)", job.id, job.document_id, job.attempts)
         started = time.monotonic()
-        try:
-            self._pipeline.run(conn, job)
-            self._metrics.incr("jobs_completed")
-        except Exception as exc:
-            log.exception("job %s failed", job.id)
-            repository.fail_job(conn, job.id, f"{type(exc).__name__}: {exc}")
-            self._metrics.incr("jobs_failed")
-        finally:
-            self._metrics.observe("job_seconds", time.monotonic() - started)
+        with self._db_pool.connection() as conn:
+            try:
+                self._pipeline.run(conn, job)
+                self._metrics.incr("jobs_completed")
+            except Exception as exc:
+                log.exception("job %s failed", job.id)
+                repository.fail_job(conn, job.id, f"{type(exc).__name__}: {exc}")
+                self._metrics.incr("jobs_failed")
+            finally:
+                self._metrics.observe("job_seconds", time.monotonic() - started)
 
 
 class Reaper(threading.Thread):
@@ -71,10 +75,10 @@ class Reaper(threading.Thread):
         super().__init__(name="reaper", daemon=True)
         self._settings = settings
         self._metrics = metrics
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(self._settings.reaper_interval_s):
+        while not self._stopping.wait(self._settings.reaper_interval_s):
             try:
                 conn = db.shared_connection()
                 n = repository.requeue_stuck(conn, self._settings.stuck_after_s)
@@ -85,4 +89,4 @@ class Reaper(threading.Thread):
                 log.exception("reaper pass failed")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
