@@ -26,7 +26,7 @@ async function main(): Promise<void> {
 
   const server = http.createServer(app);
   const wss = attachWebSocket(server);
-  await listenForWorkerEvents();
+  const listener = await listenForWorkerEvents();
 
   server.listen(config.port, () => {
     console.log(`[api] listening on :${config.port}`);
@@ -41,10 +41,11 @@ async function main(): Promise<void> {
     force.unref();
     closeAllClients();
     wss.close();
-    server.close(async () => {
-      await pool.end();
-      closeDb();
-      process.exit(0);
+    server.close(() => {
+      Promise.allSettled([listener.end(), pool.end()]).then(() => {
+        closeDb();
+        process.exit(0);
+      });
     });
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));

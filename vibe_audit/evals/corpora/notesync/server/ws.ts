@@ -1,7 +1,9 @@
 import type { Server } from "node:http";
 import { WebSocket, WebSocketServer } from "ws";
+import pg from "pg";
+import { config } from "./config";
 import type { NoteDto } from "./notes";
-import { EVENTS_CHANNEL, pool } from "./pg";
+import { EVENTS_CHANNEL } from "./pg";
 
 export type ServerEvent =
   | { type: "note.created"; note: NoteDto }
@@ -66,14 +68,17 @@ export function broadcast(workspaceId: string, event: ServerEvent): void {
 }
 
 /** Forward events published by worker processes (pg_notify) to connected clients. */
-export async function listenForWorkerEvents(): Promise<void> {
-  const listener = await pool.connect();
+export async function listenForWorkerEvents(): Promise<pg.Client> {
+  // LISTEN needs a dedicated session, not a pooled one.
+  const listener = new pg.Client({ connectionString: config.databaseUrl });
+  await listener.connect();
   await listener.query(`LISTEN ${EVENTS_CHANNEL}`);
   listener.on("notification", (msg) => {
     if (!msg.payload) return;
     const event = JSON.parse(msg.payload) as ServerEvent & { workspaceId: string };
     broadcast(event.workspaceId, event);
   });
+  return listener;
 }
 
 export function closeAllClients(): void {
