@@ -37,22 +37,22 @@ function sign(body: string): string {
   return crypto.createHmac("sha256", config.webhookSecret).update(body).digest("hex");
 }
 
+async function postSigned(url: string, body: string): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-notesync-signature": sign(body) },
+    body,
+    signal: AbortSignal.timeout(5_000),
+  });
+}
+
 /** POSTs a signed event to the workspace's webhook URL. Receivers dedupe on `id`. */
 export async function deliverWebhook(url: string, event: WebhookEvent): Promise<void> {
   const body = JSON.stringify({ id: crypto.randomUUID(), sentAt: new Date().toISOString(), ...event });
-  const headers = {
-    "content-type": "application/json",
-    "x-notesync-signature": sign(body),
-  };
   let lastError: unknown;
   for (let attempt = 1; attempt <= 5; attempt++) {
     try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers,
-        body,
-        signal: AbortSignal.timeout(5_000),
-      });
+      const res = await postSigned(url, body);
       if (res.ok) return;
       lastError = new Error(`webhook ${url} responded ${res.status}`);
     } catch (err) {

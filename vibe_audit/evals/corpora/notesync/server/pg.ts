@@ -1,7 +1,7 @@
 import pg from "pg";
 import { config } from "./config";
 
-// Shared by the API (job enqueue, LISTEN) and the worker process (claims).
+// One pool per process: the API enqueues jobs, the worker claims and completes them.
 export const pool = new pg.Pool({
   connectionString: config.databaseUrl,
   max: config.pgPoolSize,
