@@ -2,7 +2,8 @@
 
     python benchmarks/rule_precision.py [LABELED_DIR ...] [--min-precision 0.9]
 
-A labeled directory holds code plus a DEFECTS.md (format: vibe_audit/evals/labels.py).
+A labeled directory holds code plus a LABELS.toml or DEFECTS.md (formats:
+vibe_audit/evals/labels.py).
 Default: every examples/*/ and vibe_audit/evals/corpora/*/ that has one. Precision counts a
 finding as true when it lies on a labeled defect; recall counts labeled defects that some
 rule finding hits, including defects no rule claims (so recall shows what only a model can
@@ -13,13 +14,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vibe_audit.chunker import discover  # noqa: E402
-from vibe_audit.evals.labels import AuditScore, Defect, Labels, Place, read_labels, score  # noqa: E402
+from vibe_audit.chunker import DiscoveryOptions, discover  # noqa: E402
+from vibe_audit.evals.labels import (  # noqa: E402
+    LABEL_FILES,
+    AuditScore,
+    Labels,
+    Place,
+    label_file,
+    read_labels,
+    score,
+)
 from vibe_audit.rules.context import build_context  # noqa: E402
 from vibe_audit.rules.engine import run_rules  # noqa: E402
 from vibe_audit.schemas import AUDIT_IDS, Finding  # noqa: E402
@@ -27,31 +37,25 @@ from vibe_audit.schemas import AUDIT_IDS, Finding  # noqa: E402
 
 def labeled_dirs() -> list[Path]:
     roots = [ROOT / "examples", ROOT / "vibe_audit" / "evals" / "corpora"]
-    return sorted(p.parent for r in roots if r.is_dir() for p in r.glob("*/DEFECTS.md"))
+    return sorted(p for r in roots if r.is_dir() for p in r.iterdir() if label_file(p))
 
 
 def evaluate(directories: list[Path]) -> tuple[list[AuditScore], list[str]]:
     """Scores summed over the directories, and the findings on no labeled defect."""
     all_labels = Labels(defects=[], correct=[])
     all_findings: list[Finding] = []
-    offset = 0
     for directory in directories:
-        labels = read_labels(directory / "DEFECTS.md")
-        findings = run_rules(build_context(discover(directory).files), list(AUDIT_IDS))
+        labels = read_labels(directory)
+        found = discover(directory, DiscoveryOptions(exclude=LABEL_FILES))
+        findings = run_rules(build_context(found.files), list(AUDIT_IDS))
         prefix = f"{directory.name}/"
         for finding in findings:
             finding.location.path = prefix + finding.location.path
         all_findings.extend(findings)
         all_labels.defects.extend(
-            Defect(
-                d.number + offset,
-                tuple(Place(prefix + p.path, p.start, p.end) for p in d.places),
-                d.audits,
-                d.rule,
-            )
+            replace(d, places=tuple(Place(prefix + p.path, p.start, p.end) for p in d.places))
             for d in labels.defects
         )
-        offset += 1000
     false = [
         f"{f.location.path}:{f.location.start_line} {f.rule_id}"
         for f in all_findings

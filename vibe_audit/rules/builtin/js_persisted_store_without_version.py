@@ -100,10 +100,12 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         options = _object(args[targets[name]], constants)
         if options is None or foreign.object_keys(options) & _GUARD_KEYS:
             continue
+        # The options object literal is where `version` and `migrate` belong: point at it.
+        anchor = options if options.id == args[targets[name]].id else call
         yield Hit(
             path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.line(call),
+            start_line=syntax.line(anchor),
+            end_line=syntax.end_line(anchor) if anchor is options else syntax.line(call),
             symbol=foreign.js_symbol(call),
             details={"call": name, "name": _store_name(options), "text": node_text(options)},
         )
