@@ -21,9 +21,23 @@ def _pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
+_JS_SOURCE = re.compile(r"""(?:\bfrom\s*|\brequire\(\s*|^import\s*)["']([^"']+)["']""")
+_RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+(\w+)")
+
+
 def _imported_modules(chunk: Chunk) -> set[str]:
+    """Top-level module names a chunk's file imports: Python modules, JS/TS package
+    specifiers ("pg", "node:fs", "fs/promises"), Rust crates (``use sqlx::...``)."""
     modules: set[str] = set()
     for statement in chunk.imports:
+        javascript = _JS_SOURCE.search(statement)
+        if javascript is not None:
+            modules.add(javascript.group(1))
+            continue
+        rust = _RUST_USE.match(statement)
+        if rust is not None:
+            modules.add(rust.group(1))
+            continue
         words = statement.replace(",", " ").split()
         if words and words[0] in {"import", "from"}:
             modules.update(w.split(".")[0] for w in words[1:] if w not in {"import", "as"})

@@ -26,7 +26,8 @@ from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import rules_for
-from vibe_audit.schemas import Assumption, Finding, Plan, Report, RunRequest, RunStats
+from vibe_audit.schemas import Assumption, Chunk, Finding, Plan, Report, RunRequest, RunStats
+from vibe_audit.schemas.fingerprint import fingerprint
 from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section
 from vibe_audit.schemas.suppress import suppress
@@ -128,6 +129,7 @@ def run_audit(
         reviewed = {a: a not in unreviewed for a in request.audits}
     lines_by_path = {s.path: s.text.splitlines() for s in found.files}
     verified, dropped = verify(findings, lines_by_path, scopes)
+    verified = _with_symbols(verified, chunks)
     kept, suppressed = suppress(merge(verified), lines_by_path, set(request.baseline))
     merged: list[Finding] = number(kept)
     sections = [
@@ -179,6 +181,30 @@ def run_audit(
         findings=merged,
         stats=stats,
     )
+
+
+def _with_symbols(findings: list[Finding], chunks: list[Chunk]) -> list[Finding]:
+    """Name the enclosing symbol of findings that gave none (from the innermost chunk around
+    their first line), so two alike defects in different functions keep distinct
+    fingerprints."""
+    by_path: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        if chunk.symbol:
+            by_path.setdefault(chunk.path, []).append(chunk)
+    out = []
+    for finding in findings:
+        where = finding.location
+        around = [
+            c for c in by_path.get(where.path, []) if c.start_line <= where.start_line <= c.end_line
+        ]
+        if where.symbol is None and around:
+            inner = min(around, key=lambda c: c.end_line - c.start_line)
+            finding = finding.model_copy(
+                update={"location": where.model_copy(update={"symbol": inner.symbol})}
+            )
+            finding.fingerprint = fingerprint(finding)
+        out.append(finding)
+    return out
 
 
 def _run_jobs(

@@ -1,7 +1,9 @@
 """Merge findings that describe one defect into one; number the report's findings.
 
 Two findings are the same defect when they share a fingerprint, or when they have the same
-defect family in the same file with overlapping or adjacent line ranges. The merged finding
+defect family in the same file with overlapping or adjacent line ranges, or (one defect
+seen by two audits) when they overlap in the same file and their titles say the same thing
+(word overlap >= TITLE_SIMILARITY). The merged finding
 keeps the highest severity, the union of audits, categories and checklist items, and the
 text of the best-supported member (highest severity, then confidence, then most evidence).
 """
@@ -23,15 +25,34 @@ def _support(finding: Finding) -> tuple[int, int, int]:
     )
 
 
+TITLE_SIMILARITY = 0.6
+_STOP_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "to", "and", "or", "is", "with"})
+
+
+def _words(title: str) -> set[str]:
+    return {w for w in "".join(c if c.isalnum() else " " for c in title.lower()).split()} - (
+        _STOP_WORDS
+    )
+
+
+def _similar_titles(a: Finding, b: Finding) -> bool:
+    left, right = _words(a.title), _words(b.title)
+    return bool(left and right) and len(left & right) / len(left | right) >= TITLE_SIMILARITY
+
+
 def _same_defect(a: Finding, b: Finding) -> bool:
     if a.fingerprint == b.fingerprint:
         return True
-    return (
-        defect_family(a) == defect_family(b)
-        and a.location.path == b.location.path
+    near = (
+        a.location.path == b.location.path
         and a.location.start_line <= b.location.end_line + 1
         and b.location.start_line <= a.location.end_line + 1
     )
+    if not near:
+        return False
+    if defect_family(a) == defect_family(b):
+        return True
+    return set(a.audits) != set(b.audits) and _similar_titles(a, b)
 
 
 def merge(findings: list[Finding]) -> list[Finding]:

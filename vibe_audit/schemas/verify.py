@@ -6,6 +6,8 @@
 - Every quoted evidence line must match the source (whitespace-insensitive) at its line or
   within a few lines of it; if instead the quote is found elsewhere in the chunk (or file),
   the finding moves there. Otherwise it is dropped.
+- A line range far from its own (verified) evidence is a wrong claim: the finding is moved
+  onto its evidence lines.
 
 Nothing unverifiable is kept; every drop is counted by reason in the run stats.
 """
@@ -87,6 +89,9 @@ def _placed(finding: Finding, shift: int, first: int, last: int) -> Finding:
     old = finding.location
     start = min(max(old.start_line + shift, first), last)
     end = min(max(old.end_line + shift, start), last)
+    quoted = [e.line + shift for e in finding.evidence]
+    if quoted and (max(quoted) < start - NEARBY_LINES or min(quoted) > end + NEARBY_LINES):
+        start, end = min(quoted), max(quoted)
     if shift == 0 and (start, end) == (old.start_line, old.end_line):
         return finding
     return finding.model_copy(

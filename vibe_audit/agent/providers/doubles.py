@@ -3,6 +3,10 @@
 - ``scripted-test-double``: answers each request with a function's output (tests).
 - ``oracle-test-double:<labels.json>``: answers from labels (the eval suite's upper bound):
   for every label inside the request's code it reports that finding, quoting the line.
+- ``noisy-oracle-test-double:<labels.json>``: the oracle's answer plus the noise models
+  produce: each finding repeated under another title, a copy pointing 6 lines off but
+  quoting the right line, a finding in a file that does not exist, and one quoting code
+  that is not there. Measures what verification and de-duplication recover.
 """
 
 from __future__ import annotations
@@ -79,6 +83,35 @@ def oracle_script(labels: list[dict[str, Any]]) -> Script:
     return answer
 
 
+def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
+    """The oracle's findings plus deterministic noise (see the module docstring)."""
+    oracle = oracle_script(labels)
+
+    def answer(request: RenderedRequest, repair: tuple[str, str] | None) -> str:
+        data = json.loads(oracle(request, repair))
+        lines, path = code_lines(request), request_path(request)
+        noisy: list[dict[str, Any]] = []
+        for finding in data["findings"]:
+            again = dict(finding, title=f"{finding['title']} (reported again)")
+            shifted_line = finding["start_line"] + 6
+            shifted = dict(finding, start_line=shifted_line, end_line=shifted_line)
+            noisy += [finding, again, shifted]
+        same_audit = [lab for lab in labels if lab["audit"] == request.audit]
+        if lines and same_audit:
+            first = min(lines)
+            base = _labelled(same_audit[0], path, lines[first])
+            folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+            ghost_file = dict(base, path=f"{folder}ghost_module.py")
+            ghost_file["title"] = "Invented finding in a file that does not exist"
+            ghost_quote = dict(base, title="Invented finding quoting code that is not there")
+            ghost_quote["evidence"] = [{"line": first, "text": "db.drop_all_tables(force=True)"}]
+            noisy += [ghost_file, ghost_quote]
+        data["findings"] = noisy
+        return json.dumps(data)
+
+    return answer
+
+
 def _labelled(label: dict[str, Any], path: str, text: str) -> dict[str, Any]:
     line = label["line"]
     return {
@@ -112,3 +145,14 @@ def _oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
 
 
 register("oracle-test-double", _oracle)
+
+
+def _noisy_oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
+    provider = _oracle(rest, _settings)
+    provider._script = noisy_oracle_script(json.loads(Path(rest).read_text(encoding="utf-8")))
+    provider.model = f"noisy-oracle:{Path(rest).name}"
+    provider.name = "noisy-oracle-test-double"
+    return provider
+
+
+register("noisy-oracle-test-double", _noisy_oracle)
