@@ -21,15 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vibe_audit.chunker import DiscoveryOptions, discover  # noqa: E402
-from vibe_audit.evals.labels import (  # noqa: E402
-    LABEL_FILES,
-    AuditScore,
-    Labels,
-    Place,
-    label_file,
-    read_labels,
-    score,
-)
+from vibe_audit.evals.labels import LABEL_FILES, Labels, Place, label_file, read_labels  # noqa: E402
+from vibe_audit.evals.metrics import Scores, score_run  # noqa: E402
 from vibe_audit.rules.context import build_context  # noqa: E402
 from vibe_audit.rules.engine import run_rules  # noqa: E402
 from vibe_audit.schemas import AUDIT_IDS, Finding  # noqa: E402
@@ -40,8 +33,9 @@ def labeled_dirs() -> list[Path]:
     return sorted(p for r in roots if r.is_dir() for p in r.iterdir() if label_file(p))
 
 
-def evaluate(directories: list[Path]) -> tuple[list[AuditScore], list[str]]:
-    """Scores summed over the directories, and the findings on no labeled defect."""
+def evaluate(directories: list[Path]) -> Scores:
+    """The rules' findings over all the directories, scored against their labels (a finding
+    is true when it overlaps a labeled defect that accepts the finding's audit)."""
     all_labels = Labels(defects=[], correct=[])
     all_findings: list[Finding] = []
     for directory in directories:
@@ -56,12 +50,7 @@ def evaluate(directories: list[Path]) -> tuple[list[AuditScore], list[str]]:
             replace(d, places=tuple(Place(prefix + p.path, p.start, p.end) for p in d.places))
             for d in labels.defects
         )
-    false = [
-        f"{f.location.path}:{f.location.start_line} {f.rule_id}"
-        for f in all_findings
-        if not any(d.matches(f) for d in all_labels.defects)
-    ]
-    return score(all_labels, all_findings), false
+    return score_run(all_labels, all_findings, list(AUDIT_IDS))
 
 
 def _pct(value: float | None) -> str:
@@ -74,16 +63,16 @@ def main() -> int:
     parser.add_argument("--min-precision", type=float, default=0.9)
     args = parser.parse_args()
     directories = args.dirs or labeled_dirs()
-    scores, false = evaluate(directories)
+    scores = evaluate(directories)
     print(f"labeled code: {', '.join(str(d) for d in directories)}")
     print(f"{'audit':<12} {'findings':>8} {'true':>5} {'precision':>9} {'labeled':>8} "
           f"{'found':>6} {'recall':>7}")  # fmt: skip
     failed = False
-    for s in scores:
-        print(f"{s.audit:<12} {s.findings:>8} {s.true_positives:>5} {_pct(s.precision):>9} "
-              f"{s.labeled:>8} {s.found:>6} {_pct(s.recall):>7}")  # fmt: skip
+    for audit, s in scores.per_audit.items():
+        print(f"{audit:<12} {s.findings:>8} {s.true_positives:>5} {_pct(s.precision):>9} "
+              f"{s.labels:>8} {s.found:>6} {_pct(s.recall):>7}")  # fmt: skip
         failed |= s.precision is not None and s.precision < args.min_precision
-    for line in false:
+    for line in scores.false_positives:
         print(f"false positive: {line}")
     print(
         "FAIL: precision below target" if failed else f"ok: precision >= {args.min_precision:.0%}"

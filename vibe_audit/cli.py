@@ -13,6 +13,7 @@ import typer
 from typer.exceptions import TyperException
 
 from vibe_audit import __version__
+from vibe_audit.commands import eval as eval_commands
 from vibe_audit.commands import prompts as prompts_commands
 from vibe_audit.commands import rules as rules_commands
 from vibe_audit.commands.chunks import chunks as chunks_command
@@ -39,6 +40,7 @@ app = typer.Typer(
 
 app.add_typer(prompts_commands.app, name="prompts")
 app.add_typer(rules_commands.app, name="rules")
+app.add_typer(eval_commands.app, name="eval")
 app.command("chunks")(chunks_command)
 app.command("run")(run_command)
 app.command("review")(review_command)

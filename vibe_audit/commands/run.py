@@ -245,15 +245,16 @@ def progress_reporter(total: int) -> Progress:
     return line
 
 
-def write_atomic(out: Path, text: str, echo_on_failure: bool = True) -> None:
+def write_atomic(out: Path, text: str | bytes, echo_on_failure: bool = True) -> None:
     """Write via a temp file + os.replace; on failure the report goes to stdout, not lost."""
     tmp_name = None
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
         with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=out.parent, prefix=f".{out.name}.", delete=False
+            "wb", dir=out.parent, prefix=f".{out.name}.", delete=False
         ) as tmp:
             tmp_name = tmp.name
-            tmp.write(text)
+            tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())  # the new content is on disk before it replaces the old
         os.chmod(tmp_name, 0o644)  # NamedTemporaryFile creates 0600; a report is not secret
@@ -261,7 +262,7 @@ def write_atomic(out: Path, text: str, echo_on_failure: bool = True) -> None:
     except OSError as exc:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)
-        if echo_on_failure:
+        if echo_on_failure and isinstance(text, str):
             typer.echo(text, nl=False)
         where = "; the report was printed to stdout" if echo_on_failure else ""
         raise OutputWriteError(f"could not write {out}: {exc.strerror or exc}{where}") from exc

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +84,8 @@ class Defect:
     title: str = ""
 
     def matches(self, finding: Finding) -> bool:
-        return any(p.holds(finding.location.path, finding.location.start_line) for p in self.places)
+        where = finding.location
+        return any(p.overlaps(where.path, where.start_line, where.end_line) for p in self.places)
 
 
 @dataclass(frozen=True)
@@ -176,34 +176,3 @@ def _read_toml(path: Path) -> Labels:
     if not defects:
         raise LabelError(f"{path}: no [[defect]] entries")
     return Labels(defects, correct)
-
-
-@dataclass(frozen=True)
-class AuditScore:
-    audit: AuditId
-    findings: int
-    true_positives: int
-    labeled: int
-    found: int
-
-    @property
-    def precision(self) -> float | None:
-        return self.true_positives / self.findings if self.findings else None
-
-    @property
-    def recall(self) -> float | None:
-        return self.found / self.labeled if self.labeled else None
-
-
-def score(labels: Labels, findings: Iterable[Finding]) -> list[AuditScore]:
-    """Per audit: precision = findings on a labeled defect / findings in that audit;
-    recall = labeled defects of that audit that some finding hits / labeled defects."""
-    findings = list(findings)
-    scores = []
-    for audit in AUDIT_IDS:
-        mine = [f for f in findings if audit in f.audits]
-        true = [f for f in mine if any(d.matches(f) for d in labels.defects)]
-        labeled = [d for d in labels.defects if audit in d.audits]
-        found = [d for d in labeled if any(d.matches(f) for f in findings)]
-        scores.append(AuditScore(audit, len(mine), len(true), len(labeled), len(found)))
-    return scores

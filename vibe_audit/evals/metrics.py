@@ -57,6 +57,9 @@ class Scores(BaseModel):
     )
     decoy_hits: list[str] = Field(description="Findings on code labeled correct.")
     missed: list[str] = Field(description="Label ids no finding matched.")
+    missed_by_audit: dict[AuditId, list[str]] = Field(
+        default_factory=dict, description="Per audit: label ids no finding of that audit matched."
+    )
     false_positives: list[str] = Field(description="path:line title of unmatched findings.")
 
 
@@ -84,6 +87,7 @@ def score_run(labels: Labels, findings: Sequence[Finding], audits: Sequence[Audi
     }
     overall.found = len(found)
     per_audit: dict[AuditId, Counts] = {}
+    missed_by_audit: dict[AuditId, list[str]] = {}
     for audit in AUDIT_IDS:
         if audit not in audits:
             continue
@@ -91,8 +95,10 @@ def score_run(labels: Labels, findings: Sequence[Finding], audits: Sequence[Audi
         accepting = [d for d in defects if audit in d.audits]
         counts = Counts(findings=len(mine), labels=len(accepting))
         counts.true_positives = sum(1 for f in mine if any(_matches(f, d, audit) for d in defects))
-        counts.found = sum(1 for d in accepting if any(_matches(f, d, audit) for f in mine))
+        hit = [d.id for d in accepting if any(_matches(f, d, audit) for f in mine)]
+        counts.found = len(hit)
         per_audit[audit] = counts
+        missed_by_audit[audit] = sorted(d.id for d in accepting if d.id not in hit)
     severity = [f.severity.value == d.severity for f, d in matched_pairs if d.severity]
     exact = [
         any(
@@ -119,6 +125,7 @@ def score_run(labels: Labels, findings: Sequence[Finding], audits: Sequence[Audi
         location_accuracy=sum(exact) / len(exact) if exact else None,
         decoy_hits=decoys,
         missed=sorted(d.id for d in defects if d.id not in found),
+        missed_by_audit=missed_by_audit,
         false_positives=false_positives,
     )
 

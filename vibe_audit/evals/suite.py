@@ -50,6 +50,7 @@ class ServiceRun(BaseModel):
 
 class Miss(BaseModel):
     label: str
+    audit: AuditId | None = Field(description="None: missed by every audit.")
     cause: str
 
 
@@ -132,7 +133,10 @@ def run_eval(
     repeat: int,
     options_for: Callable[[str], ModelOptions],
     say: Callable[[str], None] = lambda _m: None,
+    max_cost: float | None = None,
 ) -> EvalResult:
+    """Every model over every corpus service, ``repeat`` times; ``max_cost`` caps each
+    model's spending in USD (a service it cannot afford is counted as unreviewed)."""
     if not corpora:
         raise UserError("no labeled corpus to evaluate on")
     labeled = {c.name: read_labels(c) for c in corpora}
@@ -150,7 +154,17 @@ def run_eval(
         for model in models:
             say(f"evaluating {model} ({kind_of(model)}) on {len(corpora)} service(s)")
             results.append(
-                _evaluate(model, audits, corpora, repeat, label_paths, combined, options_for)
+                _evaluate(
+                    model,
+                    audits,
+                    corpora,
+                    repeat,
+                    label_paths,
+                    combined,
+                    options_for,
+                    max_cost,
+                    say,
+                )
             )
     return EvalResult(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -183,6 +197,8 @@ def _evaluate(
     label_paths: dict[str, Path],
     labels: Labels,
     options_for: Callable[[str], ModelOptions],
+    max_cost: float | None = None,
+    say: Callable[[str], None] = lambda _m: None,
 ) -> ModelResult:
     runs: list[Scores] = []
     finding_sets: list[set[str]] = []
@@ -193,7 +209,16 @@ def _evaluate(
         findings: list[Finding] = []
         for service in corpora:
             spec = _spec(model, service.name, label_paths)
-            run = _run_service(service, spec, audits, options_for(spec))
+            options = options_for(spec)
+            if max_cost is not None:
+                remaining = max_cost - totals["cost"]
+                if remaining <= 0:
+                    say(f"  {model}: budget spent; {service.name} not audited")
+                    totals["unreviewed"] += 1
+                    continue
+                options = replace(options, runner=replace(options.runner, max_cost_usd=remaining))
+            say(f"  {model}: {service.name}")
+            run = _run_service(service, spec, audits, options)
             description = description or run.service
             for finding in run.findings:
                 finding.location.path = f"{service.name}/{finding.location.path}"
@@ -211,7 +236,14 @@ def _evaluate(
         )
     misses = []
     if model in DOUBLES:
-        misses = _explain(runs[0].missed, labels, corpora, audits, label_paths, options_for)
+        wanted: list[tuple[str, AuditId | None]] = [(label, None) for label in runs[0].missed]
+        wanted += [
+            (label, audit)
+            for audit, missed in runs[0].missed_by_audit.items()
+            for label in missed
+            if label not in runs[0].missed
+        ]
+        misses = _explain(wanted, labels, corpora, audits, label_paths, options_for)
     return ModelResult(
         model=model,
         kind=kind_of(model),
@@ -265,14 +297,15 @@ def _run_service(
 
 
 def _explain(
-    missed: list[str],
+    missed: list[tuple[str, AuditId | None]],
     labels: Labels,
     corpora: list[Path],
     audits: list[AuditId],
     label_paths: dict[str, Path],
     options_for: Callable[[str], ModelOptions],
 ) -> list[Miss]:
-    """Why the oracle missed a label: was its line ever sent to the model for its audits?"""
+    """Why the oracle missed a label (in one audit, or in all): was its line ever sent to
+    the model for that audit?"""
     if not missed:
         return []
     jobs: dict[str, list[tuple[str, AuditId, int, int]]] = {}
@@ -284,20 +317,21 @@ def _explain(
         jobs[service.name] = [(j.path, j.audit, j.lines[0], j.lines[1]) for j in plan.jobs]
     by_id = {d.id: d for d in labels.defects}
     out = []
-    for label_id in missed:
+    for label_id, audit in missed:
         defect = by_id[label_id]
         place = defect.places[0]
         name, _, path = place.path.partition("/")
+        wanted = [audit] if audit else list(defect.audits)
         sent = [
             (a, s, e)
             for p, a, s, e in jobs.get(name, [])
-            if p == path and a in defect.audits and s <= place.start <= e
+            if p == path and a in wanted and s <= place.start <= e
         ]
         if not sent:
-            cause = "never sent to the model for its audits (routing or chunk boundaries)"
+            cause = "not routed to this audit (no applies_to signal in its chunk)"
         else:
             cause = "sent and answered, then lost in verification or merging"
-        out.append(Miss(label=label_id, cause=cause))
+        out.append(Miss(label=label_id, audit=audit, cause=cause))
     return out
 
 

@@ -1,0 +1,118 @@
+"""`vibe-audit eval`: compare models on the labeled corpora; `eval compare A.json B.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vibe_audit.agent.run import ModelOptions
+from vibe_audit.commands.run import model_options, say_line, write_atomic
+from vibe_audit.errors import UserError
+from vibe_audit.evals.labels import LabelError, label_file
+from vibe_audit.evals.leaderboard import (
+    load_result,
+    render_compare,
+    render_html,
+    render_json,
+    render_markdown,
+    render_png,
+)
+from vibe_audit.evals.suite import DOUBLES, double_options, packaged_corpora, run_eval
+from vibe_audit.prompts import resolve_prompt_ids
+
+app = typer.Typer(
+    help="Compare models on the labeled corpora: precision, recall, F1, cost, stability.",
+    invoke_without_command=True,
+)
+
+
+@app.callback()
+def evaluate(
+    ctx: typer.Context,
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Comma-separated: static, oracle, noisy-oracle (test doubles), or model specs "
+            "such as openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5.",
+        ),
+    ] = "static,oracle",
+    prompt: Annotated[
+        str, typer.Option("--prompt", "-p", help="Audit ids, comma-separated, or 'all'.")
+    ] = "all",
+    repeat: Annotated[
+        int, typer.Option("--repeat", min=1, max=20, help="Runs per model (stability).")
+    ] = 1,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", min=0, help="USD cap per model.")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option("--corpus", help="A labeled service folder (repeat; default: packaged)."),
+    ] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out-dir", help="Where leaderboard.{md,json,html,png} are written."),
+    ] = Path("vibe-audit-eval"),
+    api_key: Annotated[str | None, typer.Option("--api-key", help="API key for models.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Model base URL.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, help="Parallel model requests.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=1)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Run each model over the labeled corpora and print the leaderboard."""
+    if ctx.invoked_subcommand is not None:
+        return
+    say = (lambda _m: None) if quiet else say_line
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names or len(set(names)) != len(names):
+        raise UserError("--models: give a comma-separated list of distinct models")
+    audits = resolve_prompt_ids(prompt)
+    corpora = [c.resolve() for c in corpus] if corpus else packaged_corpora()
+    for folder in corpora:
+        if not folder.is_dir() or label_file(folder) is None:
+            raise UserError(f"--corpus {folder}: not a folder with LABELS.toml or DEFECTS.md")
+
+    def options_for(spec: str) -> ModelOptions:
+        if spec == "static" or spec.split(":", 1)[0] in DOUBLES.values():
+            return double_options(spec)
+        _, options, _ = model_options(
+            Path("."), spec, api_key, base_url, concurrency, timeout, None, None, False,
+            True, None, audits, say,
+        )  # fmt: skip
+        return options
+
+    try:
+        result = run_eval(names, audits, corpora, repeat, options_for, say, max_cost)
+    except LabelError as exc:
+        raise UserError(str(exc)) from exc
+    markdown = render_markdown(result)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        typer.echo(markdown, nl=False)
+        raise UserError(f"--out-dir {out_dir}: {exc.strerror or exc}") from exc
+    typer.echo(markdown, nl=False)
+    write_atomic(out_dir / "leaderboard.json", render_json(result), echo_on_failure=False)
+    write_atomic(out_dir / "leaderboard.md", markdown, echo_on_failure=False)
+    write_atomic(out_dir / "leaderboard.png", render_png(result), echo_on_failure=False)
+    write_atomic(
+        out_dir / "leaderboard.html", render_html(result, "leaderboard.png"), echo_on_failure=False
+    )
+    say(f"wrote leaderboard.md, .json, .html and .png to {out_dir}")
+
+
+@app.command("compare")
+def compare(
+    before: Annotated[Path, typer.Argument(metavar="A.json", help="An earlier eval result.")],
+    after: Annotated[Path, typer.Argument(metavar="B.json", help="A later eval result.")],
+) -> None:
+    """Per model in both results: each metric in A and B and the change."""
+    typer.echo(
+        render_compare(load_result(before), load_result(after), before.name, after.name), nl=False
+    )
