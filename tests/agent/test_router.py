@@ -39,3 +39,14 @@ def test_build_requests_routes_hints_and_counts_skips() -> None:
     assert 0 < per_audit["sqlite"] < len(chunks)
     retry = next(r for r in requests if r.audit == "sqlite" and "#retry@" in r.chunk_id)
     assert "- sqlite-blocking-call-in-async at line 49:" in retry.user
+
+
+def test_router_reads_javascript_and_rust_imports() -> None:
+    from vibe_audit.agent.router import _imported_modules
+
+    chunk = Chunk.model_validate(
+        {**next(iter(_chunks().values())).model_dump(),
+         "imports": ['import { Pool } from "pg";', "const fs = require('node:fs');",
+                     "use sqlx::PgPool;", "pub use reqwest::Client;", "import json"]}
+    )  # fmt: skip
+    assert _imported_modules(chunk) == {"pg", "node:fs", "sqlx", "reqwest", "json"}

@@ -146,3 +146,22 @@ def test_section_checklist_states_and_action_plan() -> None:
     assert [i.severity for i in section.fix_soon] == [Severity.MEDIUM]
     assert section.score == 6  # raw 10 - 2 - 1 = 7, capped at 6 by the HIGH finding
     assert section.rubric_band.startswith("5-6:")
+
+
+def test_verify_moves_a_finding_onto_its_evidence_when_its_lines_are_far_off() -> None:
+    far = make(line=4).model_copy(
+        update={"location": Location(path="app/db.py", start_line=9, end_line=9)}
+    )  # claims line 9, quotes line 4
+    lines = [*LINES, "", "", "", "", ""]
+    (kept,), dropped = verify([far], {"app/db.py": lines})
+    assert dropped == {}
+    assert (kept.location.start_line, kept.location.end_line) == (4, 4)
+
+
+def test_one_defect_seen_by_two_audits_merges_but_different_defects_do_not() -> None:
+    conc = make(rule_id=None, audits=("concurrency",), category="SQLite")
+    lite = make(rule_id=None, audits=("sqlite",))
+    assert len(merge([conc, lite])) == 1  # same line, same title
+    other = make(rule_id=None, audits=("reliability",), category="Timeout")
+    other.title = "Connection opened without a timeout on a slow network share"
+    assert len(merge([conc, other])) == 2

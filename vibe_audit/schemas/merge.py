@@ -52,7 +52,8 @@ def _same_defect(a: Finding, b: Finding) -> bool:
         return False
     if defect_family(a) == defect_family(b):
         return True
-    return set(a.audits) != set(b.audits) and _similar_titles(a, b)
+    both_rules = a.rule_id is not None and b.rule_id is not None  # distinct rules: distinct
+    return not both_rules and set(a.audits) != set(b.audits) and _similar_titles(a, b)
 
 
 def merge(findings: list[Finding]) -> list[Finding]:
