@@ -1,0 +1,227 @@
+"""Control-flow helpers over tree-sitter Python trees, shared by the reliability rules.
+
+Import aliases (``from time import sleep``), "is this node inside an async def", "does this
+loop sleep", exception handlers that swallow, and the lifecycle of a local resource (is the
+value bound to this name closed, returned, stored or handed on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import tree_sitter
+
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import syntax
+from vibe_audit.rules.base import Hit
+from vibe_audit.rules.context import FileContext
+
+LOOP_TYPES = frozenset({"for_statement", "while_statement"})
+SCOPE_TYPES = syntax.FUNCTION_TYPES | {"class_definition"}
+BROAD_EXCEPTIONS = frozenset({"", "Exception", "BaseException"})
+EXIT_TYPES = frozenset({"break_statement", "return_statement", "raise_statement"})
+# Exceptions a retry loop around I/O catches (besides the broad ones).
+_IO_ERROR_WORDS = ("connection", "timeout", "operational", "http", "request", "transport",
+                   "network", "unavailable", "socket", "oserror", "ioerror", "busy", "locked",
+                   "temporary", "transient", "retry", "throttl", "ratelimit")  # fmt: skip
+_SLEEP_WORDS = ("sleep", "backoff", "delay", "wait", "retry", "throttle")
+
+
+def import_aliases(root: tree_sitter.Node) -> dict[str, str]:
+    """Local name -> dotted name it stands for: ``from time import sleep`` -> sleep: time.sleep,
+    ``import subprocess as sp`` -> sp: subprocess (module-level and nested imports alike)."""
+    aliases: dict[str, str] = {}
+    for node in syntax.of_type(root, "import_statement", "import_from_statement"):
+        if node.type == "import_statement":
+            for child in node.named_children:
+                if child.type == "aliased_import":
+                    name, alias = child.child_by_field_name("name"), child.child_by_field_name(
+                        "alias"
+                    )
+                    if name is not None and alias is not None:
+                        aliases[node_text(alias)] = node_text(name)
+            continue
+        module = node.child_by_field_name("module_name")
+        if module is None or node_text(module).startswith("."):
+            continue
+        for child in node.named_children[1:]:
+            if child.type == "aliased_import":
+                name, alias = child.child_by_field_name("name"), child.child_by_field_name("alias")
+                if name is not None and alias is not None:
+                    aliases[node_text(alias)] = f"{node_text(module)}.{node_text(name)}"
+            elif child.type == "dotted_name":
+                aliases[node_text(child)] = f"{node_text(module)}.{node_text(child)}"
+    return aliases
+
+
+def canonical(name: str, aliases: dict[str, str]) -> str:
+    """``name`` with its first component replaced by what it was imported as."""
+    head, dot, rest = name.partition(".")
+    full = aliases.get(head)
+    return f"{full}{dot}{rest}" if full else name
+
+
+def enclosing_function(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The innermost ``def`` or lambda around ``node`` (None at module or class level)."""
+    scope = syntax.enclosing(node, *SCOPE_TYPES)
+    return scope if scope is not None and scope.type in syntax.FUNCTION_TYPES else None
+
+
+def in_async_function(node: tree_sitter.Node) -> bool:
+    """True when ``node`` runs in the body of an ``async def`` (not a nested def or lambda)."""
+    function = enclosing_function(node)
+    return function is not None and syntax.is_async(function)
+
+
+def is_awaited(call: tree_sitter.Node) -> bool:
+    return call.parent is not None and call.parent.type == "await"
+
+
+def own_nodes(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """Descendants of ``node`` that run with it: not inside nested functions or classes."""
+    return syntax.walk(node, stop_at=SCOPE_TYPES)
+
+
+def loop_body_nodes(loop: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """Nodes of a loop's own body that belong to this loop: not inside nested loops."""
+    body = loop.child_by_field_name("body")
+    if body is None:
+        return iter(())
+    return syntax.walk(body, stop_at=SCOPE_TYPES | LOOP_TYPES)
+
+
+def sleeps(node: tree_sitter.Node) -> bool:
+    """Whether any call under ``node`` looks like a delay or backoff (sleep, backoff, wait)."""
+    for call in syntax.of_type(node, "call", stop_at=SCOPE_TYPES):
+        name = syntax.last_name(syntax.callee(call)).lower()
+        if any(word in name for word in _SLEEP_WORDS):
+            return True
+    return False
+
+
+def caught(clause: tree_sitter.Node) -> str:
+    """The exception expression an except clause names ('' for a bare ``except:``)."""
+    for child in clause.named_children:
+        if child.type == "block":
+            return ""
+        if child.type == "as_pattern":
+            child = child.named_children[0]
+        return node_text(child)
+    return ""
+
+
+def handler_block(clause: tree_sitter.Node) -> tree_sitter.Node | None:
+    return next((c for c in clause.named_children if c.type == "block"), None)
+
+
+def is_silent(clause: tree_sitter.Node) -> bool:
+    """An except clause whose body only passes, ``...`` or continues."""
+    block = handler_block(clause)
+    if block is None:
+        return False
+    statements = [s for s in block.named_children if s.type != "comment"]
+    return all(
+        s.type in {"pass_statement", "continue_statement"}
+        or (s.type == "expression_statement" and node_text(s).strip() == "...")
+        for s in statements
+    )
+
+
+def catches_transient(clause: tree_sitter.Node) -> bool:
+    """A handler for every error, or for errors a retry of I/O expects (connection, timeout,
+    OSError, database busy); not ValueError / KeyError style handlers."""
+    name = caught(clause)
+    if name in BROAD_EXCEPTIONS:
+        return True
+    names = [part.strip().rsplit(".", 1)[-1] for part in name.strip("()").split(",")]
+    return any(
+        n in BROAD_EXCEPTIONS or any(word in n.lower() for word in _IO_ERROR_WORDS)
+        for n in names
+        if n
+    )
+
+
+def exits(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """break / return / raise statements under ``node`` that leave the enclosing loop
+    (not those of nested loops, functions or classes)."""
+    found = [node] if node.type in EXIT_TYPES else []
+    found += [n for n in syntax.walk(node, stop_at=SCOPE_TYPES | LOOP_TYPES) if n.type in EXIT_TYPES]
+    return found
+
+
+def bound_name(call: tree_sitter.Node) -> str | None:
+    """The plain name a call's value is bound to: ``x = call()``, ``x = await call()``,
+    ``with call() as x`` (None for attributes, tuples and anything else)."""
+    node = call.parent if call.parent is not None and call.parent.type == "await" else call
+    parent = node.parent
+    if parent is not None and parent.type == "assignment":
+        left = parent.child_by_field_name("left")
+        right = parent.child_by_field_name("right")
+        if right is not None and right.id == node.id and left is not None:
+            return node_text(left) if left.type == "identifier" else None
+    if parent is not None and parent.type == "as_pattern":
+        alias = parent.child_by_field_name("alias")
+        return node_text(alias).strip() if alias is not None else None
+    return None
+
+
+def in_with_item(call: tree_sitter.Node) -> bool:
+    """``with call():`` / ``with call() as x:`` / ``async with``."""
+    node = call.parent if call.parent is not None and call.parent.type == "await" else call
+    parent = node.parent
+    if parent is not None and parent.type == "as_pattern":
+        parent = parent.parent
+    return parent is not None and parent.type == "with_item"
+
+
+def released(name: str, scope: tree_sitter.Node, after: tree_sitter.Node) -> bool:
+    """Whether the local ``name`` may be cleaned up or outlive ``scope`` after node ``after``:
+    it is closed (``name.close()`` / ``aclose()`` / ``__exit__``), used in a ``with``, returned
+    or yielded, stored somewhere (attribute, container, another name), passed to a call, or
+    captured by a nested function. Only ``name.method(...)`` calls, attribute reads and
+    iteration keep it local. Conservative: any unrecognised use counts as released."""
+    for node in syntax.walk(scope):
+        if node.type != "identifier" or node_text(node) != name or node.start_byte < after.end_byte:
+            continue
+        parent = node.parent
+        if parent is None:
+            return True
+        if (parent.type == "attribute" and parent.child_by_field_name("attribute") == node) or (
+            parent.type == "keyword_argument" and parent.child_by_field_name("name") == node
+        ):
+            continue  # other.name / name=... : a different name
+        if parent.type == "attribute" and parent.child_by_field_name("object") == node:
+            attribute = parent.child_by_field_name("attribute")
+            method = node_text(attribute) if attribute is not None else ""
+            if method in {"close", "aclose", "__exit__", "__aexit__", "detach", "release"}:
+                return True
+            continue
+        if parent.type in {"for_statement", "for_in_clause"} and (
+            parent.child_by_field_name("right") == node
+        ):
+            continue
+        if parent.type == "assignment" and parent.child_by_field_name("left") == node:
+            continue  # rebound (x = ...): the next binding is judged on its own
+        if parent.type == "comparison_operator" or parent.type in {"not_operator", "if_statement"}:
+            continue
+        return True
+    return False
+
+
+def module_globals(root: tree_sitter.Node) -> set[str]:
+    """Names declared ``global`` anywhere in the module."""
+    names: set[str] = set()
+    for node in syntax.of_type(root, "global_statement"):
+        names.update(node_text(c) for c in node.named_children if c.type == "identifier")
+    return names
+
+
+def hit(ctx: FileContext, node: tree_sitter.Node, **details: str) -> Hit:
+    """A hit spanning ``node``, named by its enclosing definitions."""
+    return Hit(
+        path=ctx.source.path,
+        start_line=syntax.line(node),
+        end_line=syntax.end_line(node),
+        symbol=syntax.qualified_name(node),
+        details=details,
+    )
