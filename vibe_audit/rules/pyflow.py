@@ -35,8 +35,9 @@ def import_aliases(root: tree_sitter.Node) -> dict[str, str]:
         if node.type == "import_statement":
             for child in node.named_children:
                 if child.type == "aliased_import":
-                    name, alias = child.child_by_field_name("name"), child.child_by_field_name(
-                        "alias"
+                    name, alias = (
+                        child.child_by_field_name("name"),
+                        child.child_by_field_name("alias"),
                     )
                     if name is not None and alias is not None:
                         aliases[node_text(alias)] = node_text(name)
@@ -145,7 +146,9 @@ def exits(node: tree_sitter.Node) -> list[tree_sitter.Node]:
     """break / return / raise statements under ``node`` that leave the enclosing loop
     (not those of nested loops, functions or classes)."""
     found = [node] if node.type in EXIT_TYPES else []
-    found += [n for n in syntax.walk(node, stop_at=SCOPE_TYPES | LOOP_TYPES) if n.type in EXIT_TYPES]
+    found += [
+        n for n in syntax.walk(node, stop_at=SCOPE_TYPES | LOOP_TYPES) if n.type in EXIT_TYPES
+    ]
     return found
 
 
@@ -225,3 +228,78 @@ def hit(ctx: FileContext, node: tree_sitter.Node, **details: str) -> Hit:
         symbol=syntax.qualified_name(node),
         details=details,
     )
+
+
+_EXIT_CALLS = frozenset({"sys.exit", "exit", "quit", "os._exit"})
+_ATTEMPT_WORDS = ("attempt", "retr", "tries", "try")
+
+
+def retry_try(loop: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The try statement that makes ``loop`` a retry loop, if it is one.
+
+    A retry loop is a ``while`` loop, or a ``for`` over ``range(...)`` / ``itertools.count()``
+    whose variable reads as an attempt counter (``_``, ``attempt``, ``retry``, ``tries``), with
+    a ``try`` directly in its body whose success path leaves the loop (break / return in the
+    try body or its else clause) and a handler for a transient error (see
+    ``catches_transient``) that does not always leave it (it falls through or continues).
+    Loops over candidates (``for url in mirrors``) are fallbacks, and loops that call
+    ``input()`` re-ask the user: neither is a retry.
+    """
+    if loop.type == "for_statement":
+        left, right = loop.child_by_field_name("left"), loop.child_by_field_name("right")
+        if left is None or right is None or right.type != "call":
+            return None
+        if syntax.last_name(syntax.callee(right)) not in {"range", "count"}:
+            return None
+        variable = node_text(left).lower()
+        if variable != "_" and not any(word in variable for word in _ATTEMPT_WORDS):
+            return None
+    elif loop.type != "while_statement":
+        return None
+    if any(syntax.callee(n) == "input" for n in syntax.of_type(loop, "call")):
+        return None  # an interactive prompt re-asks the user; it is not a retry
+    for node in loop_body_nodes(loop):
+        if node.type == "try_statement" and _retries(node):
+            return node
+    return None
+
+
+def success_path(statement: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """A try statement's body and else clause: what runs when no exception is raised."""
+    return [c for c in statement.named_children if c.type in {"block", "else_clause"}]
+
+
+def _retries(statement: tree_sitter.Node) -> bool:
+    if not any(exits(part) for part in success_path(statement)):
+        return False
+    for clause in statement.named_children:
+        if clause.type != "except_clause" or not catches_transient(clause):
+            continue
+        block = handler_block(clause)
+        statements = [s for s in block.named_children if s.type != "comment"] if block else []
+        if statements and statements[-1].type not in EXIT_TYPES:
+            return True
+    return False
+
+
+def retry_bound(loop: tree_sitter.Node, statement: tree_sitter.Node) -> tree_sitter.Node | None:
+    """What ends retry loop ``loop`` other than success: a ``for``/``while`` condition, a
+    counter (``attempts += 1``), or any break / return / raise / sys.exit outside the try's
+    success path
+    (in a handler, or an ``if attempts > N: raise`` elsewhere in the loop). None when nothing
+    does: the loop retries forever."""
+    condition = loop.child_by_field_name("condition")
+    if loop.type != "while_statement" or (
+        condition is not None and node_text(condition) not in {"True", "1"}
+    ):
+        return loop
+    success = {n.id for part in success_path(statement) for n in own_nodes(part)}
+    success |= {part.id for part in success_path(statement)}
+    for node in loop_body_nodes(loop):
+        if node.type == "augmented_assignment":
+            return node
+        if node.type in EXIT_TYPES and node.id not in success:
+            return node
+        if node.type == "call" and syntax.callee(node) in _EXIT_CALLS:
+            return node
+    return None
