@@ -95,9 +95,13 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if parent is not None and parent.type == "attribute":
             grand = parent.parent
             method = parent.child_by_field_name("attribute")
-            if grand is not None and grand.type == "call" and method is not None:
-                if node_text(method) not in {"close", "aclose", "__enter__", "__aenter__"}:
-                    yield pyflow.hit(ctx, grand, **details)
+            if (
+                grand is not None
+                and grand.type == "call"
+                and method is not None
+                and node_text(method) not in {"close", "aclose", "__enter__", "__aenter__"}
+            ):
+                yield pyflow.hit(ctx, grand, **details)
             continue
         bound = pyflow.bound_name(call)
         if bound is None or bound in global_names or pyflow.released(bound, function, call):
