@@ -22,9 +22,33 @@ BROAD_EXCEPTIONS = frozenset({"", "Exception", "BaseException"})
 EXIT_TYPES = frozenset({"break_statement", "return_statement", "raise_statement"})
 # Exceptions a retry loop around I/O catches (besides the broad ones).
 _IO_ERROR_WORDS = ("connection", "timeout", "operational", "http", "request", "transport",
-                   "network", "unavailable", "socket", "oserror", "ioerror", "busy", "locked",
-                   "temporary", "transient", "retry", "throttl", "ratelimit")  # fmt: skip
+                   "network", "unavailable", "socket", "busy", "locked", "temporary",
+                   "transient", "retry", "throttl", "ratelimit")  # fmt: skip
+_IO_ERRORS = frozenset({"OSError", "IOError", "EnvironmentError", "error"})
+_LOGGERS = ("log", "print", "warn")
 _SLEEP_WORDS = ("sleep", "backoff", "delay", "wait", "retry", "throttle")
+
+
+# Nodes that contain statements; everything else (expressions) holds no loop, try or except.
+_COMPOUND = frozenset(
+    {"module", "block", "function_definition", "class_definition", "decorated_definition",
+     "if_statement", "elif_clause", "else_clause", "for_statement", "while_statement",
+     "try_statement", "except_clause", "except_group_clause", "finally_clause",
+     "with_statement", "match_statement", "case_clause"}
+)  # fmt: skip
+
+
+def statements(node: tree_sitter.Node, *types: str) -> Iterator[tree_sitter.Node]:
+    """Statement-level descendants of ``node`` of the given types, found without walking
+    into expressions (much faster than ``syntax.of_type`` for loops, try and except)."""
+    wanted = set(types)
+    stack = list(reversed(node.children))
+    while stack:
+        current = stack.pop()
+        if current.type in wanted:
+            yield current
+        if current.type in _COMPOUND:
+            stack.extend(reversed(current.children))
 
 
 def import_aliases(root: tree_sitter.Node) -> dict[str, str]:
@@ -136,10 +160,64 @@ def catches_transient(clause: tree_sitter.Node) -> bool:
         return True
     names = [part.strip().rsplit(".", 1)[-1] for part in name.strip("()").split(",")]
     return any(
-        n in BROAD_EXCEPTIONS or any(word in n.lower() for word in _IO_ERROR_WORDS)
+        n in BROAD_EXCEPTIONS or n in _IO_ERRORS or any(w in n.lower() for w in _IO_ERROR_WORDS)
         for n in names
         if n
     )
+
+
+def translates(clause: tree_sitter.Node) -> bool:
+    """A handler that ends by handing its exception to a (non-logging) function, such as
+    ``self._convert_socket_error(exc)``: such helpers usually raise a translated error."""
+    alias = next((c for c in clause.named_children if c.type == "as_pattern"), None)
+    target = alias.child_by_field_name("alias") if alias is not None else None
+    block = handler_block(clause)
+    statements = [s for s in block.named_children if s.type != "comment"] if block else []
+    if target is None or not statements or statements[-1].type != "expression_statement":
+        return False
+    call = statements[-1].named_children[0] if statements[-1].named_child_count else None
+    if call is not None and call.type == "await" and call.named_child_count:
+        call = call.named_children[0]
+    if call is None or call.type != "call":
+        return False
+    name = syntax.callee(call).lower()
+    passed = {node_text(a) for a in syntax.positional_args(call)}
+    return node_text(target).strip() in passed and not any(w in name for w in _LOGGERS)
+
+
+_RENEW_WORDS = ("connect", "invalidate", "reset", "refresh", "reopen")
+
+
+def renews(statement: tree_sitter.Node) -> bool:
+    """A handler that reconnects, resets or invalidates the resource before going round
+    again: the next attempt runs on a fresh connection, a deliberate protocol."""
+    for clause in statement.named_children:
+        if clause.type != "except_clause":
+            continue
+        for call in syntax.of_type(clause, "call", stop_at=SCOPE_TYPES):
+            name = syntax.last_name(syntax.callee(call)).lower()
+            if any(word in name for word in _RENEW_WORDS):
+                return True
+    return False
+
+
+def varies_input(loop: tree_sitter.Node, statement: tree_sitter.Node) -> bool:
+    """Whether the loop rebinds a name the try body reads (``number = number + 1``,
+    ``prefix = prefix.parent``): each turn tries something different (a new file name, the
+    parent directory), a search rather than a retry of the same operation."""
+    body = statement.child_by_field_name("body")
+    if body is None:
+        return False
+    inside = {n.id for n in own_nodes(body)}
+    assigned: set[str] = set()
+    for node in loop_body_nodes(loop):
+        if node.type == "assignment" and node.id not in inside:
+            left = node.child_by_field_name("left")
+            if left is not None:
+                names = [left] if left.type == "identifier" else left.named_children
+                assigned.update(node_text(n) for n in names if n.type == "identifier")
+    read = {node_text(n) for n in own_nodes(body) if n.type == "identifier"}
+    return bool(assigned & read)
 
 
 def exits(node: tree_sitter.Node) -> list[tree_sitter.Node]:
@@ -273,7 +351,7 @@ def _retries(statement: tree_sitter.Node) -> bool:
     if not any(exits(part) for part in success_path(statement)):
         return False
     for clause in statement.named_children:
-        if clause.type != "except_clause" or not catches_transient(clause):
+        if clause.type != "except_clause" or not catches_transient(clause) or translates(clause):
             continue
         block = handler_block(clause)
         statements = [s for s in block.named_children if s.type != "comment"] if block else []

@@ -72,9 +72,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         args = syntax.positional_args(call)
         delay = args[0].text.decode() if args and args[0].text else "..."
-        yield pyflow.hit(
-            ctx, call, function=syntax.function_name(function), call=name, delay=delay
-        )
+        yield pyflow.hit(ctx, call, function=syntax.function_name(function), call=name, delay=delay)
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)

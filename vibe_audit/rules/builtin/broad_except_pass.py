@@ -85,7 +85,7 @@ _CLEANUP = frozenset(
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     if "except" not in ctx.source.text:
         return
-    for clause in syntax.of_type(ctx.root, "except_clause"):
+    for clause in pyflow.statements(ctx.root, "except_clause"):
         caught = pyflow.caught(clause)
         if caught not in pyflow.BROAD_EXCEPTIONS or not pyflow.is_silent(clause):
             continue

@@ -5,8 +5,9 @@ What it finds:
     success path leaves the loop and whose handler for a transient error (every error,
     connection, timeout, OSError, database busy) lets it go round again) that calls no
     sleep or backoff anywhere in the loop (time.sleep, asyncio.sleep, backoff helpers). Loops
-    that retry forever are unbounded-retry's finding instead; handlers that reconnect or
-    invalidate the connection first (the retry runs on a fresh one) are not flagged.
+    that retry forever are unbounded-retry's finding instead. Not flagged: handlers that
+    reconnect or invalidate the connection first (the retry runs on a fresh one), and loops
+    that rebind what the try body uses (each turn tries a new name or path: a search).
 
 Why it matters:
     Retrying immediately hits a failing dependency again within microseconds: all attempts
@@ -79,32 +80,19 @@ META = RuleMeta(
     effort_hours=(0.25, 0.5),
 )
 
-_RENEW_WORDS = ("connect", "invalidate", "reset", "refresh", "reopen")
-
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     if "try" not in ctx.source.text:
         return
-    for loop in syntax.of_type(ctx.root, "for_statement", "while_statement"):
+    for loop in pyflow.statements(ctx.root, "for_statement", "while_statement"):
         statement = pyflow.retry_try(loop)
-        if statement is None or pyflow.sleeps(loop) or _renews(statement):
+        if statement is None or pyflow.sleeps(loop) or pyflow.renews(statement):
+            continue
+        if pyflow.varies_input(loop, statement):
             continue
         if pyflow.retry_bound(loop, statement) is None:
             continue  # retries forever: unbounded-retry reports it
         yield _hit(ctx, loop, statement)
-
-
-def _renews(statement: tree_sitter.Node) -> bool:
-    """A handler that reconnects or invalidates the resource before going round again: the
-    next attempt runs on a fresh connection, so retrying at once is the intended design."""
-    for clause in statement.named_children:
-        if clause.type != "except_clause":
-            continue
-        for call in syntax.of_type(clause, "call", stop_at=pyflow.SCOPE_TYPES):
-            name = syntax.last_name(syntax.callee(call)).lower()
-            if any(word in name for word in _RENEW_WORDS):
-                return True
-    return False
 
 
 def _hit(ctx: FileContext, loop: tree_sitter.Node, statement: tree_sitter.Node) -> Hit:

@@ -4,8 +4,10 @@ What it finds:
     ``while True:`` around a ``try`` whose success path leaves the loop (break / return) and
     whose handler for a transient error (every error, connection, timeout, OSError,
     database busy) goes round again, with nothing else that ends the loop: no attempt
-    counter, no break / return / raise in the handler or elsewhere in the loop. Server and
-    worker main loops (no exit on success: each turn serves new work) are not flagged.
+    counter, no break / return / raise in the handler or elsewhere in the loop. Not flagged:
+    server and worker main loops (no exit on success: each turn serves new work), handlers
+    that reconnect or reset state first, and loops that rebind what the try body uses
+    (a search over names or paths, not a retry).
 
 Why it matters:
     A failure that is not transient (wrong credentials, a deleted table, a dependency
@@ -81,9 +83,11 @@ META = RuleMeta(
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     if "while" not in ctx.source.text:
         return
-    for loop in syntax.of_type(ctx.root, "while_statement"):
+    for loop in pyflow.statements(ctx.root, "while_statement"):
         statement = pyflow.retry_try(loop)
         if statement is None or pyflow.retry_bound(loop, statement) is not None:
+            continue
+        if pyflow.renews(statement) or pyflow.varies_input(loop, statement):
             continue
         handlers = [c for c in statement.named_children if c.type == "except_clause"]
         caught = next((pyflow.caught(c) for c in handlers if pyflow.catches_transient(c)), "")
