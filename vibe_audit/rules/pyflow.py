@@ -255,6 +255,12 @@ def in_with_item(call: tree_sitter.Node) -> bool:
     return parent is not None and parent.type == "with_item"
 
 
+_HANDED_ON = frozenset(
+    {"argument_list", "keyword_argument", "assignment", "return_statement", "yield", "list",
+     "tuple", "set", "dictionary", "pair", "lambda"}
+)  # fmt: skip
+
+
 def released(name: str, scope: tree_sitter.Node, after: tree_sitter.Node) -> bool:
     """Whether the local ``name`` may be cleaned up or outlive ``scope`` after node ``after``:
     it is closed (``name.close()`` / ``aclose()`` / ``__exit__``), used in a ``with``, returned
@@ -276,6 +282,9 @@ def released(name: str, scope: tree_sitter.Node, after: tree_sitter.Node) -> boo
             method = node_text(attribute) if attribute is not None else ""
             if method in {"close", "aclose", "__exit__", "__aexit__", "detach", "release"}:
                 return True
+            holder = parent.parent
+            if holder is not None and holder.type in _HANDED_ON:
+                return True  # a bound method handed on (setwriter(f.write)) keeps it alive
             continue
         if parent.type in {"for_statement", "for_in_clause"} and (
             parent.child_by_field_name("right") == node

@@ -4,9 +4,12 @@ What it finds:
     ``subprocess.run/call/check_call/check_output(...)`` without ``timeout=`` whose output or
     input the program handles itself (``check_output``, or ``capture_output``, ``stdout=``,
     ``stderr=`` or ``input=`` given), and ``.communicate()`` / ``.wait()`` without a timeout
-    on a ``subprocess.Popen`` created in the same function. Calls passing ``**kwargs`` are
-    not flagged (a timeout may be in them); foreground commands whose output goes to the
-    terminal (an interactive shell, a dev server) are not flagged either.
+    on a ``subprocess.Popen`` with pipes created in the same function; in service code
+    only: an ``async def``, or a file importing a server, worker or concurrency library
+    (fastapi, celery, asyncio, threading, ...). Calls passing ``**kwargs`` are not flagged
+    (a timeout may be in them), nor are foreground commands whose output goes to the
+    terminal (an interactive shell, a dev server), nor command-line tools, whose user sees
+    the hang and can interrupt it.
 
 Why it matters:
     A child process can hang: a converter stuck on a corrupt file, a tool waiting on a lock,
@@ -74,12 +77,19 @@ META = RuleMeta(
 _RUNNERS = frozenset(
     {"subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output"}
 )
+# Imports that mark a long-running service or worker (nobody at a terminal to press Ctrl-C).
+_SERVICE = frozenset(
+    {"fastapi", "flask", "starlette", "aiohttp", "sanic", "quart", "tornado", "uvicorn",
+     "gunicorn", "celery", "rq", "dramatiq", "huey", "arq", "asyncio", "concurrent",
+     "multiprocessing", "threading", "socketserver", "grpc", "sqlite3", "aiosqlite"}
+)  # fmt: skip
 _PROGRAMMATIC = frozenset({"capture_output", "stdout", "stderr", "input"})
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     if "subprocess" not in ctx.source.text:
         return
+    service = bool(ctx.imports & _SERVICE)
     aliases = pyflow.import_aliases(ctx.root)
     popens: dict[str, set[str]] = {}  # function scope (start byte) -> names bound to Popen
     for call in syntax.of_type(ctx.root, "call"):
@@ -89,11 +99,13 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         key = str(scope.start_byte) if scope is not None else "module"
         if name == "subprocess.Popen":
             bound = pyflow.bound_name(call)
-            if bound:
+            if bound and "**" not in keywords and keywords & (_PROGRAMMATIC | {"stdin"}):
                 popens.setdefault(key, set()).add(bound)
             continue
         if "timeout" in keywords or "**" in keywords:
             continue
+        if not service and not pyflow.in_async_function(call):
+            continue  # a command-line tool: the user sees the hang and can interrupt it
         if name in _RUNNERS:
             if name == "subprocess.check_output" or keywords & _PROGRAMMATIC:
                 yield pyflow.hit(ctx, call, call=name)
