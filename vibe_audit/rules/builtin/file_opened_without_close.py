@@ -3,8 +3,10 @@
 What it finds:
     ``f = open(...)`` in a function body, outside a ``with``, when ``f`` is never closed
     there and never leaves the function (not returned or yielded, not stored on an object
-    or in a container, not passed to another call, not a global); and ``open(...).read()`` /
-    ``.write(...)`` chained directly on the call.
+    or in a container, not passed to another call, not a global); ``open(...).read()`` /
+    ``.write(...)`` chained directly on the call; and ``open(...)`` passed straight into
+    another call (``files={"f": open(path, "rb")}``, ``json.load(open(path))``) unless that
+    call takes ownership (contextlib.closing, ExitStack.enter_context, FileResponse).
 
 Why it matters:
     The file descriptor stays open until the garbage collector finalizes the object: on an
@@ -27,6 +29,8 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import pyflow, syntax
@@ -67,6 +71,12 @@ META = RuleMeta(
 )
 
 _OPEN = frozenset({"open", "io.open", "codecs.open"})
+_CONTAINERS = frozenset({"tuple", "list", "pair", "dictionary", "parenthesized_expression"})
+# Callees that close the file they are given (or hand it to something that does).
+_TAKES_OWNERSHIP = frozenset(
+    {"closing", "enter_context", "push", "callback", "TextIOWrapper", "BufferedReader",
+     "BufferedWriter", "FileResponse", "StreamingResponse", "File", "FileWrapper", "wrap_file"}
+)  # fmt: skip
 _CHAINED = frozenset({"read", "readlines", "readline", "write", "writelines"})
 
 
@@ -94,6 +104,11 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             ):
                 yield pyflow.hit(ctx, grand, text=node_text(grand).split("\n")[0])
             continue
+        receiver = _argument_of(call)
+        if receiver is not None:
+            if syntax.last_name(syntax.callee(receiver)) not in _TAKES_OWNERSHIP:
+                yield pyflow.hit(ctx, call, text=node_text(call).split("\n")[0])
+            continue
         bound = pyflow.bound_name(call)
         if bound is None:
             continue
@@ -102,6 +117,21 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if bound in global_names or pyflow.released(bound, function, call):
             continue
         yield pyflow.hit(ctx, call, text=f"{bound} = {node_text(call)}".split("\n")[0])
+
+
+def _argument_of(call: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The call that receives ``open(...)`` as an argument, directly or inside a tuple, list
+    or dict literal (``files={"image": (name, open(path, "rb"))}``); None otherwise."""
+    node = call
+    while node.parent is not None and node.parent.type in _CONTAINERS:
+        node = node.parent
+    if node.parent is not None and node.parent.type == "keyword_argument":
+        node = node.parent
+    parent = node.parent
+    if parent is None or parent.type != "argument_list":
+        return None
+    outer = parent.parent
+    return outer if outer is not None and outer.type == "call" else None
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)

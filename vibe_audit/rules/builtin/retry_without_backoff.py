@@ -96,12 +96,16 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
 
 
 def _hit(ctx: FileContext, loop: tree_sitter.Node, statement: tree_sitter.Node) -> Hit:
-    handlers = [c for c in statement.named_children if c.type == "except_clause"]
-    caught = next((pyflow.caught(c) for c in handlers if pyflow.catches_transient(c)), "")
+    handlers = [
+        c
+        for c in statement.named_children
+        if c.type == "except_clause" and pyflow.catches_transient(c)
+    ]
+    caught = pyflow.caught(handlers[0]) if handlers else ""
     return Hit(
         path=ctx.source.path,
         start_line=syntax.line(loop),
-        end_line=syntax.line(statement),
+        end_line=syntax.end_line(handlers[0]) if handlers else syntax.line(statement),
         symbol=syntax.qualified_name(loop),
         details={"caught": caught or "any exception", "loop": node_text(loop).split("\n")[0]},
     )

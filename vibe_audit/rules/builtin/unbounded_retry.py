@@ -89,12 +89,16 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         if pyflow.renews(statement) or pyflow.varies_input(loop, statement):
             continue
-        handlers = [c for c in statement.named_children if c.type == "except_clause"]
-        caught = next((pyflow.caught(c) for c in handlers if pyflow.catches_transient(c)), "")
+        handlers = [
+            c
+            for c in statement.named_children
+            if c.type == "except_clause" and pyflow.catches_transient(c)
+        ]
+        caught = pyflow.caught(handlers[0]) if handlers else ""
         yield Hit(
             path=ctx.source.path,
             start_line=syntax.line(loop),
-            end_line=syntax.line(statement),
+            end_line=syntax.end_line(handlers[0]) if handlers else syntax.line(statement),
             symbol=syntax.qualified_name(loop),
             details={
                 "caught": caught or "any exception",
