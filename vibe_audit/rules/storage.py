@@ -1,0 +1,209 @@
+"""Helpers shared by the storage rules (SQLite, checkpoint files, schema guardrails).
+
+They read SQL out of Python string literals (what a call executes, what a name is bound to),
+find PRAGMA settings outside docstrings, and follow a temp file's name from where it is
+created to where it is renamed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import tree_sitter
+
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import syntax
+from vibe_audit.rules.context import FileContext
+
+SQLITE_MODULES = frozenset({"sqlite3", "aiosqlite"})
+EXECUTE_METHODS = frozenset(
+    {"execute", "executemany", "executescript", "exec_driver_sql", "execute_insert", "execute_fetchall"}
+)
+WRITE_SQL = re.compile(r"^\W*(INSERT|UPDATE|DELETE|REPLACE|UPSERT)\b", re.I)
+SELECT_SQL = re.compile(r"^\W*(SELECT|WITH)\b", re.I)
+PRAGMA_SET = re.compile(
+    r"PRAGMA\s+(?:\w+\.)?([a-z_]+)\s*(?:=\s*['\"]?\s*(-?[A-Za-z0-9_]+)|\(\s*['\"]?(-?[A-Za-z0-9_]+))",
+    re.I,
+)
+_STRING_TYPES = frozenset({"string", "concatenated_string"})
+
+
+def is_docstring(node: tree_sitter.Node) -> bool:
+    """A string that is a statement on its own (docstring or bare string), not a value."""
+    parent = node.parent
+    if parent is not None and parent.type == "concatenated_string":
+        parent = parent.parent
+    return parent is not None and parent.type == "expression_statement" and (
+        parent.named_child_count == 1
+    )
+
+
+def literal_text(node: tree_sitter.Node) -> str | None:
+    """The text of a string or implicitly concatenated string; f-string fields become '?'."""
+    if node.type == "concatenated_string":
+        parts = [literal_text(child) for child in node.named_children if child.type == "string"]
+        return "".join(p for p in parts if p is not None)
+    if node.type != "string":
+        return None
+    pieces: list[str] = []
+    for child in node.named_children:
+        if child.type == "string_content":
+            pieces.append(node_text(child))
+        elif child.type == "interpolation":
+            pieces.append("?")
+    return "".join(pieces)
+
+
+def string_constants(root: tree_sitter.Node) -> dict[str, str]:
+    """Names bound to a string literal anywhere in the file (``SQL = "SELECT ..."``)."""
+    constants: dict[str, str] = {}
+    for assignment in syntax.of_type(root, "assignment"):
+        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier":
+            continue
+        text = literal_text(right)
+        if text is not None:
+            constants[node_text(left)] = text
+    return constants
+
+
+def sql_argument(call: tree_sitter.Node, constants: dict[str, str]) -> str | None:
+    """The SQL text a ``*.execute(sql, ...)``-style call runs: a literal or a bound name."""
+    if syntax.last_name(syntax.callee(call)) not in EXECUTE_METHODS:
+        return None
+    args = syntax.positional_args(call)
+    if not args:
+        return None
+    first = args[0]
+    if first.type == "call" and syntax.last_name(syntax.callee(first)) == "text":
+        inner = syntax.positional_args(first)  # SQLAlchemy text("...")
+        first = inner[0] if inner else first
+    if first.type in _STRING_TYPES:
+        return literal_text(first)
+    if first.type == "identifier":
+        return constants.get(node_text(first))
+    return None
+
+
+@dataclass(frozen=True)
+class PragmaSet:
+    """One ``PRAGMA name = value`` (or ``PRAGMA name(value)``) in a non-docstring literal."""
+
+    node: tree_sitter.Node
+    line: int
+    name: str
+    value: str  # lower-cased
+
+
+def pragma_settings(ctx: FileContext, names: frozenset[str]) -> Iterator[PragmaSet]:
+    """PRAGMA settings of ``names`` in the file's string values (docstrings are skipped)."""
+    for string in syntax.of_type(ctx.root, "string"):
+        if is_docstring(string):
+            continue
+        text = literal_text(string) or ""
+        if "pragma" not in text.lower():
+            continue
+        for match in PRAGMA_SET.finditer(text):
+            name = match.group(1).lower()
+            if name in names:
+                value = (match.group(2) or match.group(3) or "").lower()
+                line = syntax.line(string) + node_text(string).count("\n", 0, match.start())
+                yield PragmaSet(string, line, name, value)
+
+
+def keyword_value(call: tree_sitter.Node, name: str) -> tree_sitter.Node | None:
+    """The value node of keyword argument ``name`` of ``call``."""
+    arguments = call.child_by_field_name("arguments")
+    for arg in arguments.named_children if arguments is not None else []:
+        if arg.type == "keyword_argument":
+            key, value = arg.child_by_field_name("name"), arg.child_by_field_name("value")
+            if key is not None and value is not None and node_text(key) == name:
+                return value
+    return None
+
+
+def own_calls(function: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """Calls in a function's own body (not in nested functions), in source order."""
+    return [n for n in syntax.body_nodes(function) if n.type == "call"]
+
+
+def is_sqlite_file(ctx: FileContext) -> bool:
+    return bool(ctx.imports & SQLITE_MODULES)
+
+
+TEMP_FACTORIES = frozenset(
+    {
+        "tempfile.NamedTemporaryFile",
+        "tempfile.mkstemp",
+        "tempfile.mktemp",
+        "NamedTemporaryFile",
+        "mkstemp",
+        "mktemp",
+    }
+)
+
+
+def temp_names(call: tree_sitter.Node) -> set[str]:
+    """Expressions that name the file a tempfile factory call creates.
+
+    ``fd, tmp = mkstemp()`` gives ``tmp``; ``tmp = mktemp()`` gives ``tmp``;
+    ``with NamedTemporaryFile() as f`` and ``f = NamedTemporaryFile()`` give ``f.name``
+    (and any ``x = f.name`` is followed by the caller).
+    """
+    name = syntax.callee(call)
+    parent = call.parent
+    names: set[str] = set()
+    if parent is not None and parent.type == "assignment":
+        left = parent.child_by_field_name("left")
+        if left is None:
+            return names
+        if left.type in {"pattern_list", "tuple_pattern"} and name.endswith("mkstemp"):
+            targets = left.named_children
+            if len(targets) == 2:
+                names.add(node_text(targets[1]))
+        elif left.type == "identifier":
+            text = node_text(left)
+            names.add(text if name.endswith(("mktemp", "mkstemp")) else f"{text}.name")
+    elif parent is not None and parent.type == "as_pattern":
+        alias = parent.child_by_field_name("alias")
+        if alias is not None:
+            names.add(f"{node_text(alias).strip()}.name")
+    return names
+
+
+def rename_source(call: tree_sitter.Node) -> str | None:
+    """The source expression of a rename (os.replace(src, dst) or src.replace(dst))."""
+    if not syntax.is_rename(call):
+        return None
+    name = syntax.callee(call)
+    args = syntax.positional_args(call)
+    if name in {"os.replace", "os.rename", "os.renames", "shutil.move"}:
+        return node_text(args[0]) if args else None
+    function = call.child_by_field_name("function")
+    receiver = function.child_by_field_name("object") if function is not None else None
+    return node_text(receiver) if receiver is not None else None
+
+
+def aliases(function: tree_sitter.Node, names: set[str]) -> set[str]:
+    """``names`` plus every plain name assigned from one of them (``path = f.name``)."""
+    found = set(names)
+    for node in syntax.body_nodes(function):
+        if node.type != "assignment":
+            continue
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier":
+            continue
+        value = node_text(right)
+        if value in found or (right.type == "call" and _wraps(right, found)):
+            found.add(node_text(left))
+    return found
+
+
+def _wraps(call: tree_sitter.Node, names: set[str]) -> bool:
+    """``Path(tmp)`` / ``str(tmp)`` / ``os.fspath(tmp)``: the same file under another type."""
+    if syntax.last_name(syntax.callee(call)) not in {"Path", "str", "fspath", "PurePath"}:
+        return False
+    args = syntax.positional_args(call)
+    return len(args) == 1 and node_text(args[0]) in names
