@@ -207,3 +207,49 @@ def _wraps(call: tree_sitter.Node, names: set[str]) -> bool:
         return False
     args = syntax.positional_args(call)
     return len(args) == 1 and node_text(args[0]) in names
+
+
+_WRITE_MODE = re.compile(r"^[rwabxt+]*[wax][rwabxt+]*$|^[rwabxt+]*\+[rwabxt+]*$")
+
+
+def open_mode(call: tree_sitter.Node, position: int) -> str | None:
+    """The literal mode of ``open(path, mode)`` (``position`` 1) or ``p.open(mode)`` (0)."""
+    args = syntax.positional_args(call)
+    if len(args) > position:
+        return syntax.string_value(args[position])
+    value = keyword_value(call, "mode")
+    return syntax.string_value(value) if value is not None else None
+
+
+def written_files(function: tree_sitter.Node) -> dict[str, tree_sitter.Node]:
+    """Expressions naming a file the function writes, each with the call that writes it.
+
+    ``open(tmp, "w")``, ``tmp.open("wb")``, ``tmp.write_text(...)``, a NamedTemporaryFile
+    (``f.name``) and ``fd, tmp = mkstemp()`` followed by ``os.fdopen(fd, "w")``/``os.write``.
+    """
+    found: dict[str, tree_sitter.Node] = {}
+    for call in own_calls(function):
+        name = syntax.callee(call)
+        short = syntax.last_name(name)
+        args = syntax.positional_args(call)
+        if name in {"open", "io.open", "builtins.open"} and args:
+            mode = open_mode(call, 1)
+            if mode is not None and _WRITE_MODE.match(mode):
+                found.setdefault(node_text(args[0]), call)
+        elif short in {"open", "write_text", "write_bytes"} and "." in name:
+            receiver = name.rsplit(".", 1)[0]
+            mode = open_mode(call, 0) if short == "open" else "w"
+            if mode is not None and _WRITE_MODE.match(mode):
+                found.setdefault(receiver, call)
+        elif name in TEMP_FACTORIES and not name.endswith("mktemp"):
+            for temp in temp_names(call):
+                found.setdefault(temp, call)
+    return found
+
+
+def fsyncs(function: tree_sitter.Node) -> bool:
+    """The function calls fsync/fdatasync, or a helper whose name says it syncs."""
+    return any(
+        "fsync" in (callee := syntax.callee(call).lower()) or "fdatasync" in callee
+        for call in own_calls(function)
+    )
