@@ -253,3 +253,66 @@ def fsyncs(function: tree_sitter.Node) -> bool:
         "fsync" in (callee := syntax.callee(call).lower()) or "fdatasync" in callee
         for call in own_calls(function)
     )
+
+
+_CREATE_TABLE = re.compile(
+    r"\bCREATE\s+(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([\"`\[]?[\w.]+[\"`\]]?)\s*\(",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column definition of a CREATE TABLE statement."""
+
+    name: str
+    definition: str  # the whole definition, e.g. "status TEXT NOT NULL DEFAULT 'pending'"
+    offset: int  # character offset of the definition in the SQL text
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: list[Column]
+    constraints: list[str]  # table-level CHECK / FOREIGN KEY / UNIQUE ... clauses
+
+
+_TABLE_CONSTRAINT = re.compile(r"^(CONSTRAINT|CHECK|FOREIGN|PRIMARY|UNIQUE|EXCLUDE)\b", re.I)
+
+
+def create_tables(sql: str) -> Iterator[Table]:
+    """The CREATE TABLE statements in ``sql``, split into columns and table constraints."""
+    for match in _CREATE_TABLE.finditer(sql):
+        start = match.end()
+        depth, index = 1, start
+        while index < len(sql) and depth:
+            depth += {"(": 1, ")": -1}.get(sql[index], 0)
+            index += 1
+        if depth:
+            continue  # unbalanced: a fragment built by string formatting
+        columns: list[Column] = []
+        constraints: list[str] = []
+        for offset, part in _split_top_level(sql[start : index - 1], start):
+            stripped = part.strip()
+            if not stripped:
+                continue
+            if _TABLE_CONSTRAINT.match(stripped):
+                constraints.append(stripped)
+                continue
+            name = stripped.split()[0].strip("\"`[]")
+            lead = len(part) - len(part.lstrip())
+            columns.append(Column(name, stripped, offset + lead))
+        yield Table(match.group(1).strip("\"`[]"), columns, constraints)
+
+
+def _split_top_level(body: str, base: int) -> Iterator[tuple[int, str]]:
+    depth, begin = 0, 0
+    for index, char in enumerate(body):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            yield base + begin, body[begin:index]
+            begin = index + 1
+    yield base + begin, body[begin:]

@@ -1,0 +1,137 @@
+"""A status/state text column with no CHECK constraint on its values.
+
+What it finds:
+    A ``CREATE TABLE`` in a Python string with a column named ``status``, ``state`` or
+    ``*_status``/``*_state`` of a text type (TEXT, VARCHAR, CHAR, STRING) that has no
+    ``CHECK (... IN (...))`` on it (inline or table-level, or added by an ``ALTER TABLE``
+    anywhere in the repository) and is not a foreign key to a lookup table. ``state``
+    columns in tables that look like addresses (city, zip, country...) are skipped.
+
+Why it matters:
+    The status column drives the workflow: workers select 'pending' rows, the UI shows
+    'done'. Without a constraint, any typo ('complete' vs 'completed', 'Pending') or a
+    stale value from an old release is stored silently; rows in an unknown state are never
+    picked up again and never reported as failed: stuck jobs.
+
+Example:
+    CREATE TABLE documents (id TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'pending')
+
+Use instead:
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'processing', 'done', 'failed'))
+    )
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.context import RepoContext
+from vibe_audit.rules.storage import Column, Table, create_tables, is_docstring, literal_text
+from vibe_audit.schemas import Confidence, Severity
+
+META = RuleMeta(
+    id="status-column-without-check",
+    title="Status column without a CHECK constraint on its values",
+    severity=Severity.MEDIUM,
+    confidence=Confidence.HIGH,
+    categories={"guardrails": "Constraints", "concurrency": "Validation"},
+    checklist=["guardrails.3A", "guardrails.5A", "guardrails.phase1.1", "concurrency.3A"],
+    problem=(
+        "Column `{column}` of table `{table}` ({definition}) accepts any string: no CHECK "
+        "constraint restricts it to the states the code knows."
+    ),
+    scenario=(
+        "A new code path writes status 'complete' instead of 'done' (or 'Failed'): the row is "
+        "stored, the worker only selects 'pending' and the UI only knows 'done', so the "
+        "document is stuck and no error is raised anywhere."
+    ),
+    impact=(
+        "Jobs stuck in states nothing handles, found only by manual queries; state-machine "
+        "bugs corrupt data instead of failing loudly."
+    ),
+    how_to_verify=(
+        "Run `UPDATE {table} SET {column} = 'bogus' WHERE rowid = 1`: it succeeds. "
+        "`SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}` often shows stray values."
+    ),
+    fix=(
+        "Declare the allowed values in the schema (SQLite needs a table rebuild to add it to "
+        "an existing table):\n"
+        "    {column} TEXT NOT NULL CHECK ({column} IN ('pending', 'processing', 'done', "
+        "'failed'))"
+    ),
+    trade_off=(
+        "Adding a state now needs a migration; existing rows with stray values must be fixed "
+        "before the constraint can be added."
+    ),
+    effort_hours=(0.5, 2.0),
+)
+
+_CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)
+_STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
+_TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
+_ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
+                      "address", "street", "province", "county"})  # fmt: skip
+
+
+def check_repo(repo: RepoContext) -> Iterator[Hit]:
+    files = [c for c in repo.in_language("python") if _CREATE.search(c.source.text)]
+    if not files:
+        return
+    alters = [
+        text
+        for c in repo.in_language("python")
+        if "ALTER" in c.source.text.upper()
+        for s in syntax.of_type(c.root, "string")
+        if re.search(r"\bALTER\s+TABLE\b.*\bCHECK\b", text := node_text(s), re.I | re.S)
+    ]
+    for ctx in files:
+        for string in syntax.of_type(ctx.root, "string", "concatenated_string"):
+            if string.parent is not None and string.parent.type == "concatenated_string":
+                continue
+            if is_docstring(string):
+                continue
+            sql = literal_text(string) or ""
+            if not _CREATE.search(sql):
+                continue
+            for table in create_tables(sql):
+                for column, offset in _unchecked(table, alters):
+                    line = syntax.line(string) + sql.count("\n", 0, offset)
+                    yield Hit(
+                        path=ctx.source.path,
+                        start_line=line,
+                        end_line=line,
+                        symbol=syntax.qualified_name(string),
+                        details={
+                            "table": table.name,
+                            "column": column.name,
+                            "definition": " ".join(column.definition.split()),
+                        },
+                    )
+
+
+def _unchecked(table: Table, alters: list[str]) -> Iterator[tuple[Column, int]]:
+    names = {c.name.lower() for c in table.columns}
+    for column in table.columns:
+        if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
+            continue
+        if column.name.lower().endswith("state") and names & _ADDRESS:
+            continue
+        if re.search(r"\b(CHECK|REFERENCES)\b", column.definition, re.I):
+            continue
+        mention = re.compile(rf"\b{re.escape(column.name)}\b", re.I)
+        if any(mention.search(c) and re.match(r"(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN)\b", c, re.I)
+               for c in table.constraints):  # fmt: skip
+            continue
+        if any(mention.search(a) and re.search(rf"\b{re.escape(table.name)}\b", a) for a in alters):
+            continue
+        yield column, column.offset
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
