@@ -19,7 +19,14 @@ from vibe_audit.rules.context import FileContext
 
 SQLITE_MODULES = frozenset({"sqlite3", "aiosqlite"})
 EXECUTE_METHODS = frozenset(
-    {"execute", "executemany", "executescript", "exec_driver_sql", "execute_insert", "execute_fetchall"}
+    {
+        "execute",
+        "executemany",
+        "executescript",
+        "exec_driver_sql",
+        "execute_insert",
+        "execute_fetchall",
+    }
 )
 WRITE_SQL = re.compile(r"^\W*(INSERT|UPDATE|DELETE|REPLACE|UPSERT)\b", re.I)
 SELECT_SQL = re.compile(r"^\W*(SELECT|WITH)\b", re.I)
@@ -35,8 +42,10 @@ def is_docstring(node: tree_sitter.Node) -> bool:
     parent = node.parent
     if parent is not None and parent.type == "concatenated_string":
         parent = parent.parent
-    return parent is not None and parent.type == "expression_statement" and (
-        parent.named_child_count == 1
+    return (
+        parent is not None
+        and parent.type == "expression_statement"
+        and parent.named_child_count == 1
     )
 
 
@@ -60,7 +69,10 @@ def string_constants(root: tree_sitter.Node) -> dict[str, str]:
     """Names bound to a string literal anywhere in the file (``SQL = "SELECT ..."``)."""
     constants: dict[str, str] = {}
     for assignment in syntax.of_type(root, "assignment"):
-        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
         if left is None or right is None or left.type != "identifier":
             continue
         text = literal_text(right)
@@ -299,10 +311,10 @@ def create_tables(sql: str) -> Iterator[Table]:
             if _TABLE_CONSTRAINT.match(stripped):
                 constraints.append(stripped)
                 continue
-            name = stripped.split()[0].strip("\"`[]")
+            name = stripped.split()[0].strip('"`[]')
             lead = len(part) - len(part.lstrip())
             columns.append(Column(name, stripped, offset + lead))
-        yield Table(match.group(1).strip("\"`[]"), columns, constraints)
+        yield Table(match.group(1).strip('"`[]'), columns, constraints)
 
 
 def _split_top_level(body: str, base: int) -> Iterator[tuple[int, str]]:

@@ -70,7 +70,7 @@ META = RuleMeta(
     ),
     fix=(
         "Create the temp file next to its target:\n"
-        "    tempfile.NamedTemporaryFile(\"w\", dir=target.parent, delete=False)\n"
+        '    tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False)\n'
         "    tempfile.mkstemp(dir=target.parent)"
     ),
     trade_off=(

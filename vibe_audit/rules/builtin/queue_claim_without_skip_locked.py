@@ -92,7 +92,9 @@ _WAITING = r"(pending|queued|new|waiting|ready|todo|scheduled|created|submitted)
 _SELECT_WAITING = re.compile(
     rf"\bWHERE\b.*\b(status|state)\s*(=|IN)\s*\(?\s*'{_WAITING}'", re.I | re.S
 )
-_SELECT_PARAM = re.compile(r"\bWHERE\b.*\b(status|state)\s*=\s*(\?|%s|:\w+|%\(\w+\)s|\$\d)", re.I | re.S)
+_SELECT_PARAM = re.compile(
+    r"\bWHERE\b.*\b(status|state)\s*=\s*(\?|%s|:\w+|%\(\w+\)s|\$\d)", re.I | re.S
+)
 _WAITING_ARG = re.compile(rf"""['"]{_WAITING}['"]""", re.I)
 _UPDATE_STATUS = re.compile(r"^\W*UPDATE\b.*\bSET\b.*\b(status|state)\s*=", re.I | re.S)
 _GUARDED = re.compile(r"\bWHERE\b.*\b(status|state)\s*(=|IN|<>|!=)", re.I | re.S)

@@ -86,7 +86,9 @@ META = RuleMeta(
 )
 
 _LOCK_CALL = re.compile(r"\b(Lock|RLock|Semaphore|BoundedSemaphore|Condition)\(")
-_CACHES = frozenset({"cache", "lru_cache", "cached_property", "functools.cache", "functools.lru_cache"})
+_CACHES = frozenset(
+    {"cache", "lru_cache", "cached_property", "functools.cache", "functools.lru_cache"}
+)
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
@@ -115,9 +117,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
 
 def _with_lock(root: tree_sitter.Node) -> bool:
     """Any ``with <something named ...lock...>:`` in the file (a lock from elsewhere)."""
-    return any(
-        "lock" in node_text(item).lower() for item in syntax.of_type(root, "with_item")
-    )
+    return any("lock" in node_text(item).lower() for item in syntax.of_type(root, "with_item"))
 
 
 def _shared_target(call: tree_sitter.Node) -> str | None:
