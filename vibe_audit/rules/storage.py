@@ -328,3 +328,36 @@ def _split_top_level(body: str, base: int) -> Iterator[tuple[int, str]]:
             yield base + begin, body[begin:index]
             begin = index + 1
     yield base + begin, body[begin:]
+
+
+def rename_destination(call: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The destination argument of a rename (os.replace(src, dst) or src.replace(dst))."""
+    args = syntax.positional_args(call)
+    if syntax.callee(call) in {"os.replace", "os.rename", "os.renames", "shutil.move"}:
+        return args[1] if len(args) > 1 else None
+    return args[0] if args else None
+
+
+_SCRATCH = re.compile(r"tmp|temp(?![lt])", re.I)  # not "template", "attempt"
+
+
+def scratch_destination(function: tree_sitter.Node, call: tree_sitter.Node) -> bool:
+    """The rename's destination is itself in a temp location (``os.path.join(tempdir, n)``,
+    or a name assigned from one): a scratch file being renamed, not state put in place."""
+    destination = rename_destination(call)
+    if destination is None:
+        return False
+    text = node_text(destination)
+    if _SCRATCH.search(text):
+        return True
+    if destination.type != "identifier":
+        return False
+    for node in syntax.body_nodes(function):
+        if node.type != "assignment" or node.start_byte > call.start_byte:
+            continue
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None or node_text(left) != text:
+            continue
+        if _SCRATCH.search(node_text(right)):
+            return True
+    return False

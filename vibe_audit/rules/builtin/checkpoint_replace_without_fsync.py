@@ -36,7 +36,14 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.storage import aliases, fsyncs, own_calls, rename_source, written_files
+from vibe_audit.rules.storage import (
+    aliases,
+    fsyncs,
+    own_calls,
+    rename_source,
+    scratch_destination,
+    written_files,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -104,6 +111,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         for rename in renames:
             source = rename_source(rename)
             if source is None or source not in names:
+                continue
+            if scratch_destination(function, rename):
                 continue
             yield Hit(
                 path=ctx.source.path,

@@ -34,7 +34,14 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.storage import TEMP_FACTORIES, aliases, own_calls, rename_source, temp_names
+from vibe_audit.rules.storage import (
+    TEMP_FACTORIES,
+    aliases,
+    own_calls,
+    rename_source,
+    scratch_destination,
+    temp_names,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -100,6 +107,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             source = rename_source(rename)
             factory = _factory(function, temps, source)
             if factory is None:
+                continue
+            if scratch_destination(function, rename):
                 continue
             yield Hit(
                 path=ctx.source.path,
