@@ -350,14 +350,47 @@ def scratch_destination(function: tree_sitter.Node, call: tree_sitter.Node) -> b
     text = node_text(destination)
     if _SCRATCH.search(text):
         return True
-    if destination.type != "identifier":
-        return False
+    return destination.type == "identifier" and any(
+        _SCRATCH.search(value) for value in _definitions(function, text, call)
+    )
+
+
+RENAME_TEXT = re.compile(
+    r"\b(?:os\.(?:replace|rename|renames)|shutil\.move)\(|\.(?:replace|rename)\(\s*[\w.\[\]\"']+\s*\)"
+)
+WRITE_TEXT = re.compile(r"open\(|write_(?:text|bytes)\(|mkstemp|NamedTemporaryFile")
+
+
+def functions_matching(ctx: FileContext, pattern: re.Pattern[str]) -> Iterator[tree_sitter.Node]:
+    """The file's functions whose source text matches ``pattern`` (a cheap prefilter)."""
+    if not pattern.search(ctx.source.text):
+        return
+    for function in syntax.functions(ctx.root):
+        if pattern.search(node_text(function)):
+            yield function
+
+
+_CACHE = re.compile(r"cache|pyc\b|\.pyc", re.I)
+
+
+def regenerable(ctx: FileContext, function: tree_sitter.Node, rename: tree_sitter.Node) -> bool:
+    """The renamed file is a cache (by its file, function or destination name): it can be
+    rebuilt, so losing it to a crash costs time, not data."""
+    destination = rename_destination(rename)
+    texts = [ctx.source.path.rsplit("/", 1)[-1], syntax.function_name(function)]
+    if destination is not None:
+        texts.append(node_text(destination))
+        texts.extend(_definitions(function, node_text(destination), rename))
+    return any(_CACHE.search(text) for text in texts)
+
+
+def _definitions(function: tree_sitter.Node, name: str, before: tree_sitter.Node) -> list[str]:
+    """Right-hand sides assigned to ``name`` in ``function`` before node ``before``."""
+    found: list[str] = []
     for node in syntax.body_nodes(function):
-        if node.type != "assignment" or node.start_byte > call.start_byte:
+        if node.type != "assignment" or node.start_byte > before.start_byte:
             continue
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        if left is None or right is None or node_text(left) != text:
-            continue
-        if _SCRATCH.search(node_text(right)):
-            return True
-    return False
+        if left is not None and right is not None and node_text(left) == name:
+            found.append(node_text(right))
+    return found

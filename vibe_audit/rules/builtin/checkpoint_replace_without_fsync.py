@@ -7,6 +7,8 @@ What it finds:
     ``os.fsync`` anywhere in the function.
 
     Writes with no rename at all are reported by checkpoint-non-atomic-write instead.
+    Caches (a file, function or destination named ``*cache*`` or ``*.pyc``) are skipped:
+    they are rebuilt when lost.
 
 Why it matters:
     The rename is atomic for the directory entry, not for the data. Until the file's pages
@@ -37,9 +39,13 @@ from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
 from vibe_audit.rules.storage import (
+    RENAME_TEXT,
+    WRITE_TEXT,
     aliases,
     fsyncs,
+    functions_matching,
     own_calls,
+    regenerable,
     rename_source,
     scratch_destination,
     written_files,
@@ -97,10 +103,9 @@ META = RuleMeta(
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
-    text = ctx.source.text
-    if "replace(" not in text and "rename(" not in text and "move(" not in text:
+    if not WRITE_TEXT.search(ctx.source.text):
         return
-    for function in syntax.functions(ctx.root):
+    for function in functions_matching(ctx, RENAME_TEXT):
         renames = [c for c in own_calls(function) if syntax.is_rename(c)]
         if not renames:
             continue
@@ -112,7 +117,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             source = rename_source(rename)
             if source is None or source not in names:
                 continue
-            if scratch_destination(function, rename):
+            if scratch_destination(function, rename) or regenerable(ctx, function, rename):
                 continue
             yield Hit(
                 path=ctx.source.path,

@@ -37,7 +37,13 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.storage import SELECT_SQL, own_calls, sql_argument, string_constants
+from vibe_audit.rules.storage import (
+    SELECT_SQL,
+    functions_matching,
+    own_calls,
+    sql_argument,
+    string_constants,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -88,6 +94,8 @@ META = RuleMeta(
     effort_hours=(0.5, 1.5),
 )
 
+_PREFILTER = re.compile(r"\bSELECT\b[^;]*\b(status|state)\s*(=|IN\b)", re.I | re.S)
+_FUNCTION_FILTER = re.compile(r"execute", re.I)
 _WAITING = r"(pending|queued|new|waiting|ready|todo|scheduled|created|submitted)"
 _SELECT_WAITING = re.compile(
     rf"\bWHERE\b.*\b(status|state)\s*(=|IN)\s*\(?\s*'{_WAITING}'", re.I | re.S
@@ -104,10 +112,11 @@ _EXCLUSIVE = re.compile(r"^\W*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b|\bLOCK\s+TABLE\b",
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if "UPDATE" not in text.upper() or not re.search(_WAITING, text, re.I):
+    if not _PREFILTER.search(text) or not re.search(r"\bUPDATE\s", text, re.I):
         return
-    constants = string_constants(ctx.root)
-    for function in syntax.functions(ctx.root):
+    constants: dict[str, str] | None = None
+    for function in functions_matching(ctx, _FUNCTION_FILTER):
+        constants = string_constants(ctx.root) if constants is None else constants
         found = _claim(function, constants)
         if found is None:
             continue

@@ -24,6 +24,7 @@ Use instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import tree_sitter
@@ -85,6 +86,7 @@ META = RuleMeta(
 
 _ZERO = frozenset({"0", "0.0", "0.", "False"})
 _APSW = frozenset({"apsw.Connection"})
+_BUSY = re.compile(r"PRAGMA\s+(\w+\.)?busy_timeout", re.I)
 
 
 def _zero(node: tree_sitter.Node | None) -> bool:
@@ -93,7 +95,11 @@ def _zero(node: tree_sitter.Node | None) -> bool:
 
 def _file_sites(ctx: FileContext) -> Iterator[tuple[tree_sitter.Node, str]]:
     """(node, description) of each zero-timeout connection or setting in the file."""
-    for call in syntax.of_type(ctx.root, "call"):
+    if not ctx.imports & {"sqlite3", "aiosqlite", "apsw"}:
+        calls: Iterator[tree_sitter.Node] = iter(())
+    else:
+        calls = syntax.of_type(ctx.root, "call")
+    for call in calls:
         name = syntax.callee(call)
         if name in SQLITE_CONNECT:
             args = syntax.positional_args(call)
@@ -101,12 +107,16 @@ def _file_sites(ctx: FileContext) -> Iterator[tuple[tree_sitter.Node, str]]:
                 yield call, f"`{name}(..., timeout=0)` opens a connection that never waits"
         elif name in _APSW:
             yield call, "`apsw.Connection(...)` opens a connection whose busy timeout is 0"
+    if not _BUSY.search(ctx.source.text):
+        return
     for pragma in pragma_settings(ctx, frozenset({"busy_timeout"})):
         if pragma.value in _ZERO:
             yield pragma.node, "`PRAGMA busy_timeout=0` turns waiting on locks off"
 
 
 def _sets_timeout(ctx: FileContext) -> bool:
+    if "busy" not in ctx.source.text:
+        return False
     if "setbusytimeout" in ctx.source.text or "set_busy_timeout" in ctx.source.text:
         return True
     return any(
@@ -119,7 +129,8 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     files = [
         ctx
         for ctx in repo.in_language("python")
-        if "timeout" in ctx.source.text or "apsw" in ctx.imports
+        if (ctx.imports & {"sqlite3", "aiosqlite", "apsw"} and "connect" in ctx.source.text)
+        or _BUSY.search(ctx.source.text)
     ]
     sites = [(ctx, node, what) for ctx in files for node, what in _file_sites(ctx)]
     if not sites or any(_sets_timeout(ctx) for ctx in files):

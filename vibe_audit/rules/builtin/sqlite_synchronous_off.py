@@ -20,6 +20,7 @@ Use instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from vibe_audit.rules import syntax
@@ -73,10 +74,11 @@ META = RuleMeta(
 )
 
 _OFF = frozenset({"off", "0"})
+_PREFILTER = re.compile(r"PRAGMA\s+(\w+\.)?synchronous", re.I)
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
-    if "synchronous" not in ctx.source.text.lower():
+    if not _PREFILTER.search(ctx.source.text):
         return
     for pragma in pragma_settings(ctx, frozenset({"synchronous"})):
         if pragma.value not in _OFF:

@@ -69,6 +69,7 @@ META = RuleMeta(
     effort_hours=(0.25, 1.0),
 )
 
+_PREFILTER = re.compile(r"PRAGMA\s+(\w+\.)?wal_autocheckpoint", re.I)
 _MANUAL = re.compile(r"\bwal_checkpoint\b", re.I)
 
 
@@ -81,7 +82,7 @@ def _disabled(value: str) -> bool:
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     files = repo.in_language("python")
-    candidates = [ctx for ctx in files if "wal_autocheckpoint" in ctx.source.text.lower()]
+    candidates = [ctx for ctx in files if _PREFILTER.search(ctx.source.text)]
     if not candidates or any(_MANUAL.search(ctx.source.text) for ctx in files):
         return
     for ctx in candidates:

@@ -74,6 +74,7 @@ META = RuleMeta(
 )
 
 _CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)
+_ALTER_CHECK = re.compile(r"\bALTER\s+TABLE\b[^;]*\bCHECK\b", re.I | re.S)
 _STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
 _TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
 _ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
@@ -87,7 +88,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     alters = [
         text
         for c in repo.in_language("python")
-        if "ALTER" in c.source.text.upper()
+        if _ALTER_CHECK.search(c.source.text)
         for s in syntax.of_type(c.root, "string")
         if re.search(r"\bALTER\s+TABLE\b.*\bCHECK\b", text := node_text(s), re.I | re.S)
     ]
@@ -96,6 +97,8 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
             if string.parent is not None and string.parent.type == "concatenated_string":
                 continue
             if is_docstring(string):
+                continue
+            if not _CREATE.search(node_text(string)):
                 continue
             sql = literal_text(string) or ""
             if not _CREATE.search(sql):
