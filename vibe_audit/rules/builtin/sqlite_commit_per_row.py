@@ -33,7 +33,7 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext, resolved_call
-from vibe_audit.rules.storage import EXECUTE_METHODS, is_sqlite_file
+from vibe_audit.rules.storage import is_sqlite_file
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -86,6 +86,8 @@ _CONDITIONAL = frozenset(
     {"if_statement", "elif_clause", "else_clause", "except_clause", "match_statement",
      "conditional_expression", "boolean_operator", "for_statement", "while_statement"}
 )  # fmt: skip
+_ROW_EXECUTE = frozenset({"execute", "exec_driver_sql", "execute_insert"})
+_LITERAL_ITERABLES = frozenset({"tuple", "list", "set", "string", "concatenated_string"})
 _SMALL_RANGE = re.compile(r"^range\(\s*\d\s*\)$")
 
 
@@ -115,10 +117,10 @@ def _check(ctx: FileContext) -> Iterator[Hit]:
             continue
         calls = list(syntax.of_type(body, "call", stop_at=_SCOPE_STOP))
         names = [syntax.last_name(syntax.callee(c)).lower() for c in calls]
-        if not any(name in EXECUTE_METHODS for name in names) or any(
+        if not any(name in _ROW_EXECUTE for name in names) or any(
             "connect" in name for name in names
         ):
-            continue  # no SQL, or one connection (one database) per iteration
+            continue  # no per-row SQL (executemany is a batch), or one database per iteration
         commit = next((c for c in calls if _every_iteration_commit(c, loop)), None)
         if commit is None:
             continue
@@ -154,8 +156,10 @@ def _every_iteration_commit(call: tree_sitter.Node, loop: tree_sitter.Node) -> b
 
 def _retry_loop(loop: tree_sitter.Node, body: tree_sitter.Node) -> bool:
     right = loop.child_by_field_name("right")
-    if right is not None and _SMALL_RANGE.match(node_text(right)):
-        return True
+    if right is not None and (
+        _SMALL_RANGE.match(node_text(right)) or right.type in _LITERAL_ITERABLES
+    ):
+        return True  # a retry loop, or a fixed handful of statements (one per table)
     return any(
         n.type in {"break_statement", "return_statement"}
         for n in syntax.walk(body, stop_at=_LOOP_STOP)

@@ -128,8 +128,10 @@ def _upgrade(
                 begin, read = None, False
         elif SELECT_SQL.match(sql):
             read = True
-        elif WRITE_SQL.match(sql) and read:
-            return begin, begin_text
+        elif WRITE_SQL.match(sql):
+            if read:
+                return begin, begin_text
+            begin = None  # wrote first: the write lock is already held, no upgrade later
     return None
 
 
