@@ -4,8 +4,9 @@ What it finds:
     A ``CREATE TABLE`` in a Python string with a column named ``status``, ``state`` or
     ``*_status``/``*_state`` of a text type (TEXT, VARCHAR, CHAR, STRING) that has no
     ``CHECK (... IN (...))`` on it (inline or table-level, or added by an ``ALTER TABLE``
-    anywhere in the repository) and is not a foreign key to a lookup table. ``state``
-    columns in tables that look like addresses (city, zip, country...) are skipped.
+    anywhere in the repository) and is not a foreign key to a lookup table. A ``state``
+    column counts only when it looks like a workflow state (a word DEFAULT such as 'new', or
+    a job/task/queue/document/order table) and its table is not an address (city, zip...).
 
 Why it matters:
     The status column drives the workflow: workers select 'pending' rows, the UI shows
@@ -77,6 +78,8 @@ _CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)
 _ALTER_CHECK = re.compile(r"\bALTER\s+TABLE\b[^;]*\bCHECK\b", re.I | re.S)
 _STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
 _TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
+_WORD_DEFAULT = re.compile(r"\bDEFAULT\s+'[A-Za-z_]+'", re.I)
+_WORKFLOW = re.compile(r"job|task|queue|document|order|run|workflow|pipeline|step|stage", re.I)
 _ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
                       "address", "street", "province", "county"})  # fmt: skip
 
@@ -119,12 +122,20 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                     )
 
 
+def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
+    """A ``state`` column that holds workflow states, not an address or an OAuth token:
+    it defaults to a word ('new', 'queued') or its table is a job/task/document table."""
+    if names & _ADDRESS:
+        return False
+    return bool(_WORD_DEFAULT.search(column.definition) or _WORKFLOW.search(table.name))
+
+
 def _unchecked(table: Table, alters: list[str]) -> Iterator[tuple[Column, int]]:
     names = {c.name.lower() for c in table.columns}
     for column in table.columns:
         if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
             continue
-        if column.name.lower().endswith("state") and names & _ADDRESS:
+        if column.name.lower().endswith("state") and not _workflow_state(table, column, names):
             continue
         if re.search(r"\b(CHECK|REFERENCES)\b", column.definition, re.I):
             continue
