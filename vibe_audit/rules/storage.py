@@ -65,14 +65,25 @@ def literal_text(node: tree_sitter.Node) -> str | None:
     return "".join(pieces)
 
 
-def string_constants(root: tree_sitter.Node) -> dict[str, str]:
-    """Names bound to a string literal anywhere in the file (``SQL = "SELECT ..."``)."""
+def string_constants(scope: tree_sitter.Node) -> dict[str, str]:
+    """Names bound to a string literal by the statements directly in ``scope`` (a module's
+    top level, or a function's own body): ``SQL = "SELECT ..."``."""
     constants: dict[str, str] = {}
-    for assignment in syntax.of_type(root, "assignment"):
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
+    nodes = (
+        syntax.body_nodes(scope)
+        if scope.type == "function_definition"
+        else (
+            c
+            for s in scope.named_children
+            if s.type == "expression_statement"
+            for c in s.named_children
         )
+    )
+    for assignment in nodes:
+        if assignment.type != "assignment":
+            continue
+        left = assignment.child_by_field_name("left")
+        right = assignment.child_by_field_name("right")
         if left is None or right is None or left.type != "identifier":
             continue
         text = literal_text(right)

@@ -94,7 +94,8 @@ META = RuleMeta(
     effort_hours=(0.5, 1.5),
 )
 
-_PREFILTER = re.compile(r"\bSELECT\b[^;]*\b(status|state)\s*(=|IN\b)", re.I | re.S)
+_PREFILTER = re.compile(r"\b(status|state)\s*(=|IN\b)", re.I)
+_UPDATE = re.compile(r"\bUPDATE\s", re.I)
 _FUNCTION_FILTER = re.compile(r"execute", re.I)
 _WAITING = r"(pending|queued|new|waiting|ready|todo|scheduled|created|submitted)"
 _SELECT_WAITING = re.compile(
@@ -112,12 +113,12 @@ _EXCLUSIVE = re.compile(r"^\W*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b|\bLOCK\s+TABLE\b",
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if not _PREFILTER.search(text) or not re.search(r"\bUPDATE\s", text, re.I):
+    if not (_WAITING_ARG.search(text) and _UPDATE.search(text) and _PREFILTER.search(text)):
         return
     constants: dict[str, str] | None = None
     for function in functions_matching(ctx, _FUNCTION_FILTER):
         constants = string_constants(ctx.root) if constants is None else constants
-        found = _claim(function, constants)
+        found = _claim(function, constants | string_constants(function))
         if found is None:
             continue
         select, status = found

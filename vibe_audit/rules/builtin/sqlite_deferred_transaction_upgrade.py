@@ -91,7 +91,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         return
     constants = string_constants(ctx.root)
     for function in syntax.functions(ctx.root):
-        hit = _upgrade(function, constants)
+        hit = _upgrade(function, constants | string_constants(function))
         if hit is None:
             continue
         begin, text = hit

@@ -30,10 +30,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vibe_audit.chunker.parsing import node_text
+import tree_sitter
+
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
+from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.storage import Column, Table, create_tables, is_docstring, literal_text
 from vibe_audit.schemas import Confidence, Severity
 
@@ -75,7 +76,9 @@ META = RuleMeta(
 )
 
 _CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)
-_ALTER_CHECK = re.compile(r"\bALTER\s+TABLE\b[^;]*\bCHECK\b", re.I | re.S)
+_ALTER_CHECK = re.compile(r"\bALTER\s+TABLE\b", re.I)
+_ALTER_STATEMENT = re.compile(r"\bALTER\s+TABLE\s+[\"`\[]?(\w+)[^;\"']{0,2000}", re.I)
+_CHECK_WORD = re.compile(r"\bCHECK\b", re.I)
 _STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
 _TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
 _WORD_DEFAULT = re.compile(r"\bDEFAULT\s+'[A-Za-z_]+'", re.I)
@@ -88,26 +91,18 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     files = [c for c in repo.in_language("python") if _CREATE.search(c.source.text)]
     if not files:
         return
-    alters = [
-        text
-        for c in repo.in_language("python")
-        if _ALTER_CHECK.search(c.source.text)
-        for s in syntax.of_type(c.root, "string")
-        if re.search(r"\bALTER\s+TABLE\b.*\bCHECK\b", text := node_text(s), re.I | re.S)
-    ]
+    alters: list[tuple[str, str]] | None = None  # (table, statement), gathered when needed
     for ctx in files:
-        for string in syntax.of_type(ctx.root, "string", "concatenated_string"):
-            if string.parent is not None and string.parent.type == "concatenated_string":
-                continue
+        for string in _create_strings(ctx):
             if is_docstring(string):
-                continue
-            if not _CREATE.search(node_text(string)):
                 continue
             sql = literal_text(string) or ""
             if not _CREATE.search(sql):
                 continue
             for table in create_tables(sql):
-                for column, offset in _unchecked(table, alters):
+                if alters is None and _candidates(table):
+                    alters = _alter_checks(repo)
+                for column, offset in _unchecked(table, alters or []):
                     line = syntax.line(string) + sql.count("\n", 0, offset)
                     yield Hit(
                         path=ctx.source.path,
@@ -122,6 +117,39 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                     )
 
 
+def _create_strings(ctx: FileContext) -> list[tree_sitter.Node]:
+    """The (outermost) string literals that contain a CREATE TABLE, found from the text
+    matches rather than by walking every node of the file."""
+    text = ctx.source.text
+    found: dict[int, tree_sitter.Node] = {}
+    for match in _CREATE.finditer(text):
+        offset = len(text[: match.start()].encode("utf-8"))
+        node: tree_sitter.Node | None = ctx.root.descendant_for_byte_range(offset, offset + 1)
+        while node is not None and node.type not in {"string", "module"}:
+            node = node.parent
+        if node is None or node.type != "string":
+            continue
+        if node.parent is not None and node.parent.type == "concatenated_string":
+            node = node.parent
+        found.setdefault(node.start_byte, node)
+    return list(found.values())
+
+
+def _alter_checks(repo: RepoContext) -> list[tuple[str, str]]:
+    """(table, statement) of every ``ALTER TABLE <table> ... CHECK`` in the Python sources."""
+    return [
+        (match.group(1), match.group(0))
+        for ctx in repo.in_language("python")
+        if _ALTER_CHECK.search(ctx.source.text)
+        for match in _ALTER_STATEMENT.finditer(ctx.source.text)
+        if _CHECK_WORD.search(match.group(0))
+    ]
+
+
+def _candidates(table: Table) -> bool:
+    return any(_STATUS_NAME.match(c.name) for c in table.columns)
+
+
 def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
     """A ``state`` column that holds workflow states, not an address or an OAuth token:
     it defaults to a word ('new', 'queued') or its table is a job/task/document table."""
@@ -130,7 +158,7 @@ def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
     return bool(_WORD_DEFAULT.search(column.definition) or _WORKFLOW.search(table.name))
 
 
-def _unchecked(table: Table, alters: list[str]) -> Iterator[tuple[Column, int]]:
+def _unchecked(table: Table, alters: list[tuple[str, str]]) -> Iterator[tuple[Column, int]]:
     names = {c.name.lower() for c in table.columns}
     for column in table.columns:
         if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
@@ -143,7 +171,7 @@ def _unchecked(table: Table, alters: list[str]) -> Iterator[tuple[Column, int]]:
         if any(mention.search(c) and re.match(r"(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN)\b", c, re.I)
                for c in table.constraints):  # fmt: skip
             continue
-        if any(mention.search(a) and re.search(rf"\b{re.escape(table.name)}\b", a) for a in alters):
+        if any(name.lower() == table.name.lower() and mention.search(a) for name, a in alters):
             continue
         yield column, column.offset
 
