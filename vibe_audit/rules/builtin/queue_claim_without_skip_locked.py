@@ -105,7 +105,10 @@ _SELECT_PARAM = re.compile(
     r"\bWHERE\b.*\b(status|state)\s*=\s*(\?|%s|:\w+|%\(\w+\)s|\$\d)", re.I | re.S
 )
 _WAITING_ARG = re.compile(rf"""['"]{_WAITING}['"]""", re.I)
-_UPDATE_STATUS = re.compile(r"^\W*UPDATE\b.*\bSET\b.*\b(status|state)\s*=", re.I | re.S)
+_UPDATE_STATUS = re.compile(
+    r"^\W*UPDATE\s+(?:\w+\.)?[\"`\[]?(\w+)\b.*\bSET\b.*\b(?:status|state)\s*=", re.I | re.S
+)
+_FROM = re.compile(r"\bFROM\s+(?:\w+\.)?[\"`\[]?(\w+)", re.I)
 _GUARDED = re.compile(r"\bWHERE\b.*\b(status|state)\s*(=|IN|<>|!=)", re.I | re.S)
 _LOCKED = re.compile(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bSKIP\s+LOCKED\b", re.I)
 _EXCLUSIVE = re.compile(r"^\W*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b|\bLOCK\s+TABLE\b", re.I)
@@ -139,6 +142,7 @@ def _claim(
     if any("with_for_update" in syntax.callee(c) for c in calls):
         return None
     select: tuple[tree_sitter.Node, str] | None = None
+    table: str | None = None
     for call in calls:
         sql = sql_argument(call, constants)
         if sql is None:
@@ -147,10 +151,15 @@ def _claim(
             return None
         if select is None and SELECT_SQL.match(sql) and not _LOCKED.search(sql):
             status = _waiting_status(call, sql)
-            if status is not None:
-                select = (call, status)
-        elif select is not None and _UPDATE_STATUS.match(sql):
-            if "RETURNING" in sql.upper() or _GUARDED.search(sql.split("SET", 1)[-1]):
+            source = _FROM.search(sql)
+            if status is not None and source is not None:
+                select, table = (call, status), source.group(1).lower()
+        elif select is not None and (update := _UPDATE_STATUS.match(sql)):
+            if update.group(1).lower() != table:
+                continue  # another table's status (a batch, a counter): not this claim
+            if "RETURNING" in sql.upper() or _GUARDED.search(
+                re.split(r"\bSET\b", sql, maxsplit=1, flags=re.I)[-1]
+            ):
                 return None
             return select
     return None
