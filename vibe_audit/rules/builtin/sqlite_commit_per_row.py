@@ -33,7 +33,7 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext, resolved_call
-from vibe_audit.rules.storage import is_sqlite_file
+from vibe_audit.rules.storage import is_sqlite_file, literal_text
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -86,6 +86,7 @@ _CONDITIONAL = frozenset(
     {"if_statement", "elif_clause", "else_clause", "except_clause", "match_statement",
      "conditional_expression", "boolean_operator", "for_statement", "while_statement"}
 )  # fmt: skip
+_READ_SQL = re.compile(r"^\W*(SELECT|WITH|PRAGMA|EXPLAIN)\b", re.I)
 _ROW_EXECUTE = frozenset({"execute", "exec_driver_sql", "execute_insert"})
 _LITERAL_ITERABLES = frozenset({"tuple", "list", "set", "string", "concatenated_string"})
 _SMALL_RANGE = re.compile(r"^range\(\s*\d\s*\)$")
@@ -117,10 +118,10 @@ def _check(ctx: FileContext) -> Iterator[Hit]:
             continue
         calls = list(syntax.of_type(body, "call", stop_at=_SCOPE_STOP))
         names = [syntax.last_name(syntax.callee(c)).lower() for c in calls]
-        if not any(name in _ROW_EXECUTE for name in names) or any(
-            "connect" in name for name in names
-        ):
-            continue  # no per-row SQL (executemany is a batch), or one database per iteration
+        if any("connect" in name for name in names):
+            continue  # one database per iteration
+        if not any(name in _ROW_EXECUTE and _may_write(c) for c, name in zip(calls, names)):
+            continue  # no per-row write (executemany is a batch; SELECTs take no write lock)
         commit = next((c for c in calls if _every_iteration_commit(c, loop)), None)
         if commit is None:
             continue
@@ -139,6 +140,13 @@ def _check(ctx: FileContext) -> Iterator[Hit]:
                 f"{node_text(right) if right else '...'}",
             },
         )
+
+
+def _may_write(call: tree_sitter.Node) -> bool:
+    """An execute whose SQL is a write, or is not a literal (so may be one)."""
+    args = syntax.positional_args(call)
+    sql = literal_text(args[0]) if args else None
+    return sql is None or not _READ_SQL.match(sql)
 
 
 def _every_iteration_commit(call: tree_sitter.Node, loop: tree_sitter.Node) -> bool:
