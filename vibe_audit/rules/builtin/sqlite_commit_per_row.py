@@ -120,7 +120,9 @@ def _check(ctx: FileContext) -> Iterator[Hit]:
         names = [syntax.last_name(syntax.callee(c)).lower() for c in calls]
         if any("connect" in name for name in names):
             continue  # one database per iteration
-        if not any(name in _ROW_EXECUTE and _may_write(c) for c, name in zip(calls, names)):
+        if not any(
+            name in _ROW_EXECUTE and _may_write(c) for c, name in zip(calls, names, strict=True)
+        ):
             continue  # no per-row write (executemany is a batch; SELECTs take no write lock)
         commit = next((c for c in calls if _every_iteration_commit(c, loop)), None)
         if commit is None:
