@@ -121,7 +121,8 @@ class PragmaSet:
 
 
 def pragma_settings(ctx: FileContext, names: frozenset[str]) -> Iterator[PragmaSet]:
-    """PRAGMA settings of ``names`` in the file's string values (docstrings are skipped)."""
+    """PRAGMA settings of ``names`` in the file's string values, each at the start of a
+    statement (docstrings and prose that mentions a PRAGMA are skipped)."""
     for string in syntax.of_type(ctx.root, "string"):
         if is_docstring(string):
             continue
@@ -129,11 +130,19 @@ def pragma_settings(ctx: FileContext, names: frozenset[str]) -> Iterator[PragmaS
         if "pragma" not in text.lower():
             continue
         for match in PRAGMA_SET.finditer(text):
+            if not _statement_start(text, match.start()):
+                continue  # prose that mentions a PRAGMA, not SQL
             name = match.group(1).lower()
             if name in names:
                 value = (match.group(2) or match.group(3) or "").lower()
                 line = syntax.line(string) + node_text(string).count("\n", 0, match.start())
                 yield PragmaSet(string, line, name, value)
+
+
+def _statement_start(text: str, offset: int) -> bool:
+    """Only whitespace between ``offset`` and the string's start, a ';' or a line break."""
+    before = text[:offset].rstrip(" \t")
+    return before == "" or before.endswith((";", "\n", "\\n"))
 
 
 def keyword_value(call: tree_sitter.Node, name: str) -> tree_sitter.Node | None:
