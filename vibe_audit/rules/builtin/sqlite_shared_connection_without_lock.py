@@ -2,8 +2,9 @@
 
 What it finds:
     ``sqlite3.connect(..., check_same_thread=False)`` whose connection is stored where
-    several threads reach it (a module-level name, an attribute such as ``self.conn``, or
-    the result of an ``lru_cache``/``cache`` function), in a file that creates no lock
+    several threads reach it (a module-level or ``global`` name, an attribute such as
+    ``self.conn``, or the result of an ``lru_cache``/``cache`` function), directly or through
+    a factory in the same file that returns such a connection, in a file that creates no lock
     (``threading.Lock/RLock/Semaphore/Condition``), uses no ``with ...lock...:`` block and
     no ``threading.local``.
 
@@ -97,22 +98,40 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         return
     if _LOCK_CALL.search(text) or "threading.local" in text or _with_lock(ctx.root):
         return
-    for call in syntax.of_type(ctx.root, "call"):
+    calls = list(syntax.of_type(ctx.root, "call"))
+    factories: set[str] = set()
+    for call in calls:
         if syntax.callee(call) not in SYNC_CONNECT:
             continue
         flag = keyword_value(call, "check_same_thread")
         if flag is None or node_text(flag) != "False":
             continue
         target = _shared_target(call)
-        if target is None:
+        if target is not None:
+            yield _hit(ctx, call, target)
             continue
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.end_line(call),
-            symbol=syntax.qualified_name(call),
-            details={"target": target},
-        )
+        function = syntax.enclosing(call, "function_definition")
+        if function is not None and syntax.enclosing(call, "return_statement") is not None:
+            factories.add(syntax.function_name(function))
+    if not factories:
+        return
+    for call in calls:  # conn = factory() kept where several threads reach it
+        name = syntax.callee(call)
+        if name in SYNC_CONNECT or syntax.last_name(name) not in factories:
+            continue
+        target = _shared_target(call)
+        if target is not None:
+            yield _hit(ctx, call, target)
+
+
+def _hit(ctx: FileContext, call: tree_sitter.Node, target: str) -> Hit:
+    return Hit(
+        path=ctx.source.path,
+        start_line=syntax.line(call),
+        end_line=syntax.end_line(call),
+        symbol=syntax.qualified_name(call),
+        details={"target": target},
+    )
 
 
 def _with_lock(root: tree_sitter.Node) -> bool:
@@ -128,11 +147,24 @@ def _shared_target(call: tree_sitter.Node) -> str | None:
         left = parent.child_by_field_name("left")
         if left is not None and left.type == "attribute":
             return f"`{node_text(left)}`"
-        if left is not None and left.type == "identifier" and function is None:
-            return f"module-level `{node_text(left)}`"
+        if left is not None and left.type == "identifier":
+            if function is None:
+                return f"module-level `{node_text(left)}`"
+            if node_text(left) in _globals(function):
+                return f"the global `{node_text(left)}`"
     if function is not None and _cached(function):
         return f"the cached result of {syntax.function_name(function)}()"
     return None
+
+
+def _globals(function: tree_sitter.Node) -> set[str]:
+    """Names a function declares ``global``."""
+    return {
+        node_text(name)
+        for statement in syntax.body_nodes(function)
+        if statement.type == "global_statement"
+        for name in statement.named_children
+    }
 
 
 def _cached(function: tree_sitter.Node) -> bool:
