@@ -4,7 +4,8 @@ What it finds:
     Repository-wide (test files excluded): ``sqlite3.connect(X)`` and
     ``aiosqlite.connect(X)`` where both name the same database (the same literal, or
     names/attributes ending in the same identifier, such as ``DB_PATH`` and
-    ``settings.DB_PATH``). In-memory databases are ignored.
+    ``settings.DB_PATH``, or a local computed from one: ``target = path or DB_PATH``).
+    In-memory databases are ignored.
 
 Why it matters:
     Two drivers with different concurrency models now write one file: aiosqlite runs each
@@ -82,22 +83,31 @@ _ASYNC_CONNECT = frozenset({"aiosqlite.connect"})
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*\.py$|_test\.py$|conftest\.py$")
 
 
+Site = tuple[FileContext, tree_sitter.Node]
+
+
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     if "aiosqlite" not in repo.facts.imports or "sqlite3" not in repo.facts.imports:
         return
-    sync: dict[str, tuple[FileContext, tree_sitter.Node]] = {}
-    async_: dict[str, tuple[FileContext, tree_sitter.Node]] = {}
+    sync: dict[str, Site] = {}
+    async_: dict[str, Site] = {}
     for ctx in repo.in_language("python"):
         if _TEST_PATH.search(ctx.source.path) or not ctx.imports & {"sqlite3", "aiosqlite"}:
             continue
         for call in syntax.of_type(ctx.root, "call"):
             name = syntax.callee(call)
             target = sync if name in SYNC_CONNECT else async_ if name in _ASYNC_CONNECT else None
-            key = _database(call)
-            if target is not None and key is not None:
+            if target is None:
+                continue
+            for key in _databases(call):
                 target.setdefault(key, (ctx, call))
+    reported: set[tuple[str, int]] = set()
     for key in sorted(sync.keys() & async_.keys()):
         (sync_ctx, sync_call), (async_ctx, async_call) = sync[key], async_[key]
+        where = (async_ctx.source.path, syntax.line(async_call))
+        if where in reported:
+            continue
+        reported.add(where)
         yield Hit(
             path=async_ctx.source.path,
             start_line=syntax.line(async_call),
@@ -109,6 +119,32 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 "async_site": f"{async_ctx.source.path}:{syntax.line(async_call)}",
             },
         )
+
+
+def _databases(call: tree_sitter.Node) -> set[str]:
+    """The database's key, plus the names a local variable argument was computed from
+    (``target = path or _db_path`` then ``connect(target)`` also names ``_db_path``)."""
+    key = _database(call)
+    if key is None:
+        return set()
+    keys = {key}
+    arg = syntax.positional_args(call)[0]
+    function = syntax.enclosing(call, "function_definition")
+    if arg.type == "identifier" and function is not None:
+        for node in syntax.body_nodes(function):
+            if node.type != "assignment" or node.start_byte > call.start_byte:
+                continue
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is None or right is None or node_text(left) != key:
+                continue
+            for node in syntax.walk(right):
+                if node.type == "attribute":  # settings.DB_PATH names DB_PATH
+                    keys.add(syntax.last_name(node_text(node)))
+                elif node.type == "identifier" and (
+                    node.parent is None or node.parent.type != "attribute"
+                ):
+                    keys.add(node_text(node))
+    return keys
 
 
 def _database(call: tree_sitter.Node) -> str | None:
