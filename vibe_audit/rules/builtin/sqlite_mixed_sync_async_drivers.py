@@ -130,6 +130,7 @@ def _databases(call: tree_sitter.Node) -> set[str]:
     keys = {key}
     arg = syntax.positional_args(call)[0]
     function = syntax.enclosing(call, "function_definition")
+    unknown = _parameters(function) if function is not None else set()
     if arg.type == "identifier" and function is not None:
         for node in syntax.body_nodes(function):
             if node.type != "assignment" or node.start_byte > call.start_byte:
@@ -144,7 +145,22 @@ def _databases(call: tree_sitter.Node) -> set[str]:
                     node.parent is None or node.parent.type != "attribute"
                 ):
                     keys.add(node_text(node))
-    return keys
+    return keys - unknown  # a parameter says nothing about which database is opened
+
+
+def _parameters(function: tree_sitter.Node) -> set[str]:
+    parameters = function.child_by_field_name("parameters")
+    if parameters is None:
+        return set()
+    names = set()
+    for parameter in parameters.named_children:
+        name = parameter.child_by_field_name("name") if parameter.type != "identifier" else None
+        node = parameter if parameter.type == "identifier" else name
+        if node is None and parameter.named_children:
+            node = parameter.named_children[0]
+        if node is not None and node.type == "identifier":
+            names.add(node_text(node))
+    return names
 
 
 def _database(call: tree_sitter.Node) -> str | None:
