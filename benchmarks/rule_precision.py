@@ -74,6 +74,9 @@ def main() -> int:
         failed |= s.precision is not None and s.precision < args.min_precision
     for line in scores.false_positives:
         print(f"false positive: {line}")
+    for audit, lines in scores.wrong_audit.items():
+        for line in lines:
+            print(f"false positive for {audit} (the label does not accept it): {line}")
     print(
         "FAIL: precision below target" if failed else f"ok: precision >= {args.min_precision:.0%}"
     )

@@ -61,6 +61,11 @@ class Scores(BaseModel):
         default_factory=dict, description="Per audit: label ids no finding of that audit matched."
     )
     false_positives: list[str] = Field(description="path:line title of unmatched findings.")
+    wrong_audit: dict[AuditId, list[str]] = Field(
+        default_factory=dict,
+        description="Per audit: findings of that audit on a labeled defect that does not "
+        "accept the audit (false positives of the audit, true ones overall).",
+    )
 
 
 def _matches(finding: Finding, defect: Defect, audit: AuditId | None = None) -> bool:
@@ -88,6 +93,7 @@ def score_run(labels: Labels, findings: Sequence[Finding], audits: Sequence[Audi
     overall.found = len(found)
     per_audit: dict[AuditId, Counts] = {}
     missed_by_audit: dict[AuditId, list[str]] = {}
+    wrong_audit: dict[AuditId, list[str]] = {}
     for audit in AUDIT_IDS:
         if audit not in audits:
             continue
@@ -99,6 +105,12 @@ def score_run(labels: Labels, findings: Sequence[Finding], audits: Sequence[Audi
         counts.found = len(hit)
         per_audit[audit] = counts
         missed_by_audit[audit] = sorted(d.id for d in accepting if d.id not in hit)
+        wrong_audit[audit] = [
+            f"{f.location.path}:{f.location.start_line} {f.title}"
+            for f in mine
+            if not any(_matches(f, d, audit) for d in defects)
+            and any(_matches(f, d) for d in defects)
+        ]
     severity = [f.severity.value == d.severity for f, d in matched_pairs if d.severity]
     exact = [
         any(
@@ -127,6 +139,7 @@ def score_run(labels: Labels, findings: Sequence[Finding], audits: Sequence[Audi
         missed=sorted(d.id for d in defects if d.id not in found),
         missed_by_audit=missed_by_audit,
         false_positives=false_positives,
+        wrong_audit={a: found for a, found in wrong_audit.items() if found},
     )
 
 
