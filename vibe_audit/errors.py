@@ -6,6 +6,8 @@ Exit codes (documented in README.md, "Exit codes"):
     1  EXIT_FINDINGS  the run finished and a finding is at or above --fail-on
     2  EXIT_USAGE     a usage or configuration mistake (unknown prompt id, missing path, ...)
     3  EXIT_RUN       the run could not finish (internal error, report could not be written)
+    4  EXIT_COVERAGE  the run finished, the report was written, but an audit read less than
+                      --require-coverage PCT of the code routed to it
 
 Error tree:
 
@@ -15,6 +17,7 @@ Error tree:
     │   ├── TargetNotFoundError    PATH does not exist
     │   └── UnreadableFileError    PATH (or a file the run must read) cannot be read
     │   └── MissingDependencyError an optional extra is not installed
+    ├── CoverageError              coverage below --require-coverage             -> exit 4
     └── RunError                   the run itself failed                         -> exit 3
         ├── OutputWriteError       the report could not be written to --out
         └── ProviderError          a model call failed (translated from the SDK's error)
@@ -31,6 +34,7 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_RUN = 3
+EXIT_COVERAGE = 4
 
 RAISE_ENV = "VIBE_AUDIT_RAISE_ERRORS"
 
@@ -69,6 +73,12 @@ class UnreadableFileError(UserError):
 
 class MissingDependencyError(UserError):
     pass
+
+
+class CoverageError(VibeAuditError):
+    """The run finished and its report was written, but it audited less than required."""
+
+    exit_code = EXIT_COVERAGE
 
 
 class RunError(VibeAuditError):

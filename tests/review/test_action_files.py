@@ -20,7 +20,14 @@ def test_action_passes_inputs_through_the_environment_only() -> None:
     assert "--no-post" in review["run"]  # forks: report without writing to the PR
     cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
     assert cache["with"]["path"] == "~/.cache/vibe-audit"
-    assert set(action["inputs"]) >= {"model", "prompt", "fail-on", "max-cost", "sarif"}
+    assert set(action["inputs"]) >= {
+        "model",
+        "prompt",
+        "fail-on",
+        "max-cost",
+        "sarif",
+        "require-coverage",
+    }
 
 
 def test_example_workflow_runs_on_pull_request_with_minimal_permissions() -> None:

@@ -26,7 +26,18 @@ from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import rules_for
-from vibe_audit.schemas import Assumption, Chunk, Finding, Plan, Report, RunRequest, RunStats
+from vibe_audit.schemas import (
+    Assumption,
+    AuditId,
+    Chunk,
+    Coverage,
+    Finding,
+    Plan,
+    Report,
+    RunRequest,
+    RunStats,
+)
+from vibe_audit.schemas.coverage import build_coverage
 from vibe_audit.schemas.fingerprint import fingerprint
 from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section
@@ -132,6 +143,18 @@ def run_audit(
     verified = _with_symbols(verified, chunks)
     kept, suppressed = suppress(merge(verified), lines_by_path, set(request.baseline))
     merged: list[Finding] = number(kept)
+    outcomes = result.outcomes if result else []
+    coverage = build_coverage(
+        request.audits,
+        chunks,
+        found.skipped,
+        plan=job_plan,
+        outcomes=outcomes,
+        rule_languages={
+            a: {lang for rule in rules_for([a]) for lang in rule.meta.languages}
+            for a in request.audits
+        },
+    )
     sections = [
         build_section(
             get_audit(audit_id),
@@ -140,10 +163,10 @@ def run_audit(
             checked,
             reviewed[audit_id],
             files_audited=len(found.files),
+            not_audited=_not_audited(coverage, audit_id),
         )
         for audit_id in request.audits
     ]
-    outcomes = result.outcomes if result else []
     stats = RunStats(
         root=str(found.root),
         files_discovered=len(found.files) + len(found.skipped),
@@ -180,7 +203,13 @@ def run_audit(
         sections=sections,
         findings=merged,
         stats=stats,
+        coverage=coverage,
     )
+
+
+def _not_audited(coverage: Coverage, audit: AuditId) -> int:
+    summary = coverage.for_audit(audit)
+    return summary.not_audited if summary else 0
 
 
 def _with_symbols(findings: list[Finding], chunks: list[Chunk]) -> list[Finding]:

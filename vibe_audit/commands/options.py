@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from vibe_audit.chunker.discover import MAX_FILE_BYTES
+from vibe_audit.errors import CoverageError
+from vibe_audit.schemas import Report
 
 Include = Annotated[
     list[str] | None,
@@ -21,3 +23,29 @@ MaxFileBytes = Annotated[
     typer.Option("--max-file-bytes", min=1, help="Skip files larger than this many bytes."),
 ]
 DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
+RequireCoverage = Annotated[
+    float | None,
+    typer.Option(
+        "--require-coverage",
+        min=0,
+        max=100,
+        help="Exit 4 when an audit read less than PCT% of the code routed to it "
+        "(failed or clipped symbols count against it).",
+    ),
+]
+
+
+def check_coverage(report: Report, required: float | None) -> None:
+    """Raise CoverageError (exit 4) when an audit's coverage is below ``required``."""
+    if required is None or report.coverage is None:
+        return
+    short = [
+        f"{a.audit} {a.percent:g}% ({a.not_audited} not audited)"
+        for a in report.coverage.audits
+        if a.percent is not None and a.percent < required
+    ]
+    if short:
+        raise CoverageError(
+            f"--require-coverage {required:g}: below it: {', '.join(short)}; the report was "
+            "written and lists what was not audited"
+        )

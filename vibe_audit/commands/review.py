@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from vibe_audit.agent import run_audit
+from vibe_audit.commands.options import RequireCoverage, check_coverage
 from vibe_audit.commands.run import model_options, progress_reporter, say_line, write_atomic
 from vibe_audit.errors import EXIT_FINDINGS, UserError
 from vibe_audit.prompts import resolve_prompt_ids
@@ -57,6 +58,7 @@ def review(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    require_coverage: RequireCoverage = None,
 ) -> None:
     """Audit the lines a change touched; post one review and one summary to the PR."""
     if not staged and base is None:
@@ -101,6 +103,7 @@ def review(
         client = GitHub(api, token, target[0])
         for line in post(client, target[1], outcome):
             say(line)
+    check_coverage(result, require_coverage)
     if fail_on is not None and any(f.severity.at_least(fail_on) for f in outcome.introduced):
         raise typer.Exit(EXIT_FINDINGS)
 

@@ -18,7 +18,14 @@ from vibe_audit.agent.config import FileConfig, load_config
 from vibe_audit.agent.planner import render_plan
 from vibe_audit.agent.providers import ProviderSettings
 from vibe_audit.agent.runner import Progress, RunnerSettings
-from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
+from vibe_audit.commands.options import (
+    DEFAULT_MAX_FILE_BYTES,
+    Exclude,
+    Include,
+    MaxFileBytes,
+    RequireCoverage,
+    check_coverage,
+)
 from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, RunError, UserError
 from vibe_audit.prompts import resolve_prompt_ids
 from vibe_audit.report import RENDERERS, render_summary
@@ -106,6 +113,7 @@ def run(
         bool,
         typer.Option("--strict", help="Exit 3 when a model request failed or was skipped."),
     ] = False,
+    require_coverage: RequireCoverage = None,
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
@@ -161,6 +169,7 @@ def run(
             f"--strict: {len(report.stats.unreviewed_jobs)} model request(s) failed or were "
             "skipped; the report was written but is partial"
         )
+    check_coverage(report, require_coverage)
     if fail_on is not None and report.findings_at_or_above(fail_on):
         raise typer.Exit(EXIT_FINDINGS)
 

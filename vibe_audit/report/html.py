@@ -8,7 +8,15 @@ from html import escape
 from importlib import resources
 from string import Template
 
-from vibe_audit.schemas import ActionItem, AuditSection, Finding, Report, Severity
+from vibe_audit.schemas import (
+    COVERAGE_STATES,
+    NOT_AUDITED,
+    ActionItem,
+    AuditSection,
+    Finding,
+    Report,
+    Severity,
+)
 
 
 def _e(text: object) -> str:
@@ -153,6 +161,35 @@ def _coverage(report: Report) -> str:
         extra.append("Suppressed: " + ", ".join(f"{k}: {v}" for k, v in s.suppressed.items()))
     return (
         f"<h2>Coverage</h2><p>{s.files_audited} of {s.files_discovered} file(s) audited.</p>"
+        + _ledger(report)
         + _items("Skipped", skipped)
         + "".join(f"<p>{_e(x)}</p>" for x in extra)
+    )
+
+
+def _ledger(report: Report) -> str:
+    coverage = report.coverage
+    if coverage is None:
+        return ""
+    head = "".join(f"<th>{_e(state)}</th>" for state in COVERAGE_STATES)
+    rows = "".join(
+        f"<tr><td>{_e(a.audit)}</td>"
+        + "".join(f"<td>{a.states.get(state, 0)}</td>" for state in COVERAGE_STATES)
+        + f"<td>{'nothing routed' if a.percent is None else f'{a.percent:g}%'}</td></tr>"
+        for a in coverage.audits
+    )
+    missing = [
+        f"{row.path}"
+        + (f":{row.lines[0]}-{row.lines[1]}" if row.lines else "")
+        + (f" {row.symbol}" if row.symbol else "")
+        + ": "
+        + "; ".join(
+            f"{a}: {state}" + (f" ({row.details[a]})" if a in row.details else "")
+            for a, state in row.states.items()
+            if state in NOT_AUDITED
+        )
+        for row in coverage.not_audited()
+    ]
+    return f"<table><tr><th>audit</th>{head}<th>coverage</th></tr>{rows}</table>" + _items(
+        "Not audited", missing
     )

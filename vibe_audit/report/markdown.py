@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import re
 
-from vibe_audit.schemas import AuditSection, ChecklistState, Finding, Report, Severity
+from vibe_audit.schemas import (
+    COVERAGE_STATES,
+    NOT_AUDITED,
+    AuditId,
+    AuditSection,
+    ChecklistState,
+    Coverage,
+    Finding,
+    Report,
+    Severity,
+)
 from vibe_audit.schemas.models import ActionItem
 
 MAX_SKIPPED_LISTED = 50
@@ -28,7 +38,7 @@ def render_markdown(report: Report) -> str:
     out += _summary(report)
     out += _findings(report.findings)
     for section in report.sections:
-        out += _section(section)
+        out += _section(section, report)
     out += _coverage(report)
     return "\n".join(out).rstrip() + "\n"
 
@@ -60,8 +70,8 @@ def _summary(report: Report) -> list[str]:
     out = [
         "## Summary",
         "",
-        "| Audit | Score | Band | CRITICAL | HIGH | MEDIUM | MONITOR |",
-        "|---|---|---|---|---|---|---|",
+        "| Audit | Score | Band | CRITICAL | HIGH | MEDIUM | MONITOR | Coverage |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     by_id = {f.id: f for f in report.findings}
     for section in report.sections:
@@ -69,10 +79,22 @@ def _summary(report: Report) -> list[str]:
         counts = [sum(1 for f in mine if f.severity is sev) for sev in Severity]
         band = section.rubric_band.split(":", 1)[0]
         cells = " | ".join(str(n) for n in counts)
-        out.append(f"| {section.title} | {section.score}/10 | {band} | {cells} |")
+        covered = coverage_note(report, section.audit)
+        out.append(f"| {section.title} | {section.score}/10 | {band} | {cells} | {covered} |")
     total = len(report.findings)
     out += ["", f"{total} distinct finding(s) after verification and de-duplication.", ""]
     return out
+
+
+def coverage_note(report: Report, audit: AuditId) -> str:
+    """'100%', or '87% (3 symbols not audited)': what stands next to an audit's score."""
+    summary = report.coverage.for_audit(audit) if report.coverage else None
+    if summary is None:
+        return "-"
+    if summary.percent is None:
+        return "nothing routed"
+    text = f"{summary.percent:g}%"
+    return text + (f" ({summary.not_audited} symbols not audited)" if summary.not_audited else "")
 
 
 def _findings(findings: list[Finding]) -> list[str]:
@@ -129,9 +151,13 @@ def _actions(title: str, items: list[ActionItem]) -> list[str]:
     return [*out, ""]
 
 
-def _section(section: AuditSection) -> list[str]:
+def _section(section: AuditSection, report: Report) -> list[str]:
+    summary = report.coverage.for_audit(section.audit) if report.coverage else None
+    missing = (
+        f" ({summary.not_audited} symbols not audited)" if summary and summary.not_audited else ""
+    )
     out = [
-        f"## {section.title}: {section.score}/10",
+        f"## {section.title}: {section.score}/10{missing}",
         "",
         f"Rubric band {section.rubric_band}",
         "",
@@ -196,4 +222,41 @@ def _coverage(report: Report) -> list[str]:
     if s.router_skipped:
         skipped = ", ".join(f"{a}: {n}" for a, n in s.router_skipped.items())
         out += ["", f"Chunks not sent to an audit (none of its applies-to signals): {skipped}"]
+    if report.coverage is not None:
+        out += _ledger(report.coverage)
     return [*out, ""]
+
+
+def _ledger(coverage: Coverage) -> list[str]:
+    reader = "a model" if coverage.engine == "model" else "the built-in rules, no model"
+    out = [
+        "",
+        f"### Coverage by audit (file x symbol, read by {reader})",
+        "",
+        "| Audit | " + " | ".join(COVERAGE_STATES) + " | coverage |",
+        "|---|" + "---|" * len(COVERAGE_STATES) + "---|",
+    ]
+    for a in coverage.audits:
+        cells = " | ".join(str(a.states.get(state, 0)) for state in COVERAGE_STATES)
+        percent = "nothing routed" if a.percent is None else f"{a.percent:g}%"
+        out.append(f"| {a.audit} | {cells} | {percent} |")
+    missing = coverage.not_audited()
+    out += [
+        "",
+        "Coverage = (audited + cached) / everything but excluded and skipped by routing. "
+        "The JSON report lists every row with its state and reason.",
+    ]
+    if missing:
+        out += ["", f"**Not audited ({len(missing)} symbol(s) or file(s)):**", ""]
+        for row in missing[:MAX_SKIPPED_LISTED]:
+            where = f"{row.path}:{row.lines[0]}-{row.lines[1]}" if row.lines else row.path
+            symbol = f" `{row.symbol}`" if row.symbol else ""
+            states = "; ".join(
+                f"{a}: {state}" + (f" ({row.details[a]})" if a in row.details else "")
+                for a, state in row.states.items()
+                if state in NOT_AUDITED
+            )
+            out.append(f"- `{where}`{symbol}: {states}")
+        if len(missing) > MAX_SKIPPED_LISTED:
+            out.append(f"- ... {len(missing) - MAX_SKIPPED_LISTED} more (see the JSON report)")
+    return out

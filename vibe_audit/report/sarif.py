@@ -14,7 +14,7 @@ from typing import Any
 
 from vibe_audit import __version__
 from vibe_audit.rules.engine import load_rules
-from vibe_audit.schemas import Finding, Report, Severity
+from vibe_audit.schemas import NOT_AUDITED, Finding, Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "vibeAuditFingerprint/v1"
@@ -95,6 +95,55 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     }
 
 
+def _failed(report: Report) -> bool:
+    coverage = report.coverage
+    return coverage is not None and any("failed" in r.states.values() for r in coverage.rows)
+
+
+def _notifications(report: Report) -> list[dict[str, Any]]:
+    """Run-level notifications: one per audit's coverage, one per symbol or file an audit
+    meant to read and did not (failed or clipped), so a partial run never reads as clean."""
+    if report.coverage is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for a in report.coverage.audits:
+        percent = "nothing routed" if a.percent is None else f"{a.percent:g}%"
+        out.append(
+            {
+                "descriptor": {"id": "coverage"},
+                "level": "warning" if a.not_audited else "note",
+                "message": {
+                    "text": f"{a.audit}: coverage {percent}, "
+                    f"{a.not_audited} symbol(s) not audited; "
+                    + ", ".join(f"{state} {n}" for state, n in a.states.items())
+                },
+                "properties": {"audit": a.audit, "states": a.states},
+            }
+        )
+    for row in report.coverage.not_audited():
+        location: dict[str, Any] = {"artifactLocation": {"uri": row.path, "uriBaseId": "%SRCROOT%"}}
+        if row.lines:
+            location["region"] = {"startLine": row.lines[0], "endLine": row.lines[1]}
+        for audit, state in row.states.items():
+            if state not in NOT_AUDITED:
+                continue
+            detail = row.details.get(audit, "")
+            out.append(
+                {
+                    "descriptor": {"id": f"coverage/{state}"},
+                    "level": "error" if state == "failed" else "warning",
+                    "message": {
+                        "text": f"{audit}: {row.symbol or row.path} not audited ({state}"
+                        + (f": {detail}" if detail else "")
+                        + ")"
+                    },
+                    "locations": [{"physicalLocation": location}],
+                    "properties": {"audit": audit, "state": state},
+                }
+            )
+    return out
+
+
 def render_sarif(report: Report) -> str:
     rule_ids: list[str] = []
     rules: list[dict[str, Any]] = []
@@ -123,7 +172,8 @@ def render_sarif(report: Report) -> str:
                 "results": results,
                 "invocations": [
                     {
-                        "executionSuccessful": True,
+                        "executionSuccessful": not _failed(report),
+                        "toolExecutionNotifications": _notifications(report),
                         "properties": {
                             "audits": report.audits,
                             "promptVersions": report.prompt_versions,
@@ -134,6 +184,9 @@ def render_sarif(report: Report) -> str:
                 ],
                 "properties": {
                     "scores": {s.audit: s.score for s in report.sections},
+                    "coverage": {a.audit: a.percent for a in report.coverage.audits}
+                    if report.coverage
+                    else {},
                 },
             }
         ],

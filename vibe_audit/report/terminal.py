@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vibe_audit.report.markdown import coverage_note
 from vibe_audit.schemas import Report, Severity
 
 TOP = 5
@@ -19,6 +20,15 @@ def render_summary(report: Report) -> str:
         f"{len(report.findings)} finding(s){': ' + counts if counts else ''}",
         "scores: " + ", ".join(f"{sec.audit} {sec.score}/10" for sec in report.sections),
     ]
+    if report.coverage is not None:
+        missing = len(report.coverage.not_audited())
+        lines.append(
+            "coverage: "
+            + ", ".join(
+                f"{a.audit} {coverage_note(report, a.audit)}" for a in report.coverage.audits
+            )
+            + (f"; NOT CLEAN: {missing} symbol(s) or file(s) not audited" if missing else "")
+        )
     for f in report.findings[:TOP]:
         lines.append(
             f"  {f.id} {f.severity.value:<8} {f.location.path}:{f.location.start_line}  {f.title}"

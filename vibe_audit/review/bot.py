@@ -16,7 +16,7 @@ from typing import Any
 
 from vibe_audit.review.diff import Ranges, touches
 from vibe_audit.review.github import GitHub
-from vibe_audit.schemas import Finding, Report
+from vibe_audit.schemas import AuditId, Finding, Report
 
 SUMMARY_MARKER = "<!-- vibe-audit:summary -->"
 FINDING_MARKER = "<!-- vibe-audit:finding:{} -->"
@@ -100,9 +100,24 @@ def summary(review: Review, head: str) -> str:
     unreviewed = report.stats.unreviewed_jobs
     if unreviewed:
         lines.append(f"Not reviewed by the model: {len(unreviewed)} request(s) (see the report).")
-    scores = ", ".join(f"{s.audit} {s.score}/10" for s in report.sections)
+    missing = len(report.coverage.not_audited()) if report.coverage else 0
+    if missing:
+        lines.append(
+            f"**Not a clean result: {missing} symbol(s) or file(s) of the change were not "
+            "audited** (failed or clipped; see the report's coverage table)."
+        )
+    scores = ", ".join(
+        f"{s.audit} {s.score}/10"
+        + (f" ({n} symbols not audited)" if (n := _not_audited(report, s.audit)) else "")
+        for s in report.sections
+    )
     lines.append(f"Scores of the changed code: {scores}.")
     return "\n".join(lines) + "\n"
+
+
+def _not_audited(report: Report, audit: AuditId) -> int:
+    summary = report.coverage.for_audit(audit) if report.coverage else None
+    return summary.not_audited if summary else 0
 
 
 def post(github: GitHub, pr: int, review: Review) -> list[str]:

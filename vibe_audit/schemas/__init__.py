@@ -2,8 +2,11 @@
 
 from vibe_audit.schemas.models import (
     AUDIT_IDS,
+    COVERAGE_STATES,
+    NOT_AUDITED,
     ActionItem,
     Assumption,
+    AuditCoverage,
     AuditId,
     AuditPlan,
     AuditSection,
@@ -13,6 +16,9 @@ from vibe_audit.schemas.models import (
     ChunkListing,
     ChunkPack,
     Confidence,
+    Coverage,
+    CoverageRow,
+    CoverageState,
     EvidenceLine,
     Finding,
     Job,
@@ -30,8 +36,11 @@ from vibe_audit.schemas.models import (
 
 __all__ = [
     "AUDIT_IDS",
+    "COVERAGE_STATES",
+    "NOT_AUDITED",
     "ActionItem",
     "Assumption",
+    "AuditCoverage",
     "AuditId",
     "AuditPlan",
     "AuditSection",
@@ -41,6 +50,9 @@ __all__ = [
     "ChunkListing",
     "ChunkPack",
     "Confidence",
+    "Coverage",
+    "CoverageRow",
+    "CoverageState",
     "EvidenceLine",
     "Finding",
     "Job",

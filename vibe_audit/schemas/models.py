@@ -237,6 +237,73 @@ class RunStats(_Model):
     )
 
 
+CoverageState = Literal["audited", "cached", "skipped by routing", "clipped", "excluded", "failed"]
+COVERAGE_STATES: tuple[CoverageState, ...] = (
+    "audited",
+    "cached",
+    "skipped by routing",
+    "clipped",
+    "excluded",
+    "failed",
+)
+NOT_AUDITED: tuple[CoverageState, ...] = ("clipped", "failed")
+"""States of code the run meant to read and did not: they count against coverage."""
+
+
+class CoverageRow(_Model):
+    """One file x symbol of the ledger, with its state in every audit of the run."""
+
+    path: str
+    symbol: str | None = Field(
+        description="Qualified symbol; None for module-level code or a whole skipped file."
+    )
+    lines: tuple[int, int] | None = Field(description="None for a file skipped before reading.")
+    states: dict[AuditId, CoverageState]
+    details: dict[AuditId, str] = Field(
+        default_factory=dict,
+        description="Why, where a state needs it: the routing signal, the exclusion rule, "
+        "the error, the budget.",
+    )
+
+
+class AuditCoverage(_Model):
+    audit: AuditId
+    states: dict[CoverageState, int] = Field(description="Symbols (and skipped files) by state.")
+    in_scope: int = Field(ge=0, description="Everything but 'excluded' and 'skipped by routing'.")
+    audited: int = Field(ge=0, description="'audited' + 'cached'.")
+    percent: float | None = Field(description="audited / in_scope x 100; None when nothing was.")
+
+    @property
+    def not_audited(self) -> int:
+        return self.in_scope - self.audited
+
+
+class Coverage(_Model):
+    """The coverage ledger: what became of every file x symbol x audit."""
+
+    engine: Literal["rules", "model"] = Field(
+        description="'rules': the built-in rules read the code (no model); 'model': a model did."
+    )
+    audits: list[AuditCoverage]
+    rows: list[CoverageRow]
+
+    def for_audit(self, audit: AuditId) -> AuditCoverage | None:
+        return next((a for a in self.audits if a.audit == audit), None)
+
+    @property
+    def percent(self) -> float | None:
+        in_scope = sum(a.in_scope for a in self.audits)
+        return 100 * sum(a.audited for a in self.audits) / in_scope if in_scope else None
+
+    def not_audited(self, audit: AuditId | None = None) -> list[CoverageRow]:
+        """Rows some audit (or ``audit``) meant to read and did not (clipped or failed)."""
+        return [
+            r
+            for r in self.rows
+            if any(s in NOT_AUDITED for a, s in r.states.items() if audit in (None, a))
+        ]
+
+
 class Report(_Model):
     schema_version: Literal["1.0"] = "1.0"
     tool_version: str
@@ -247,6 +314,9 @@ class Report(_Model):
     sections: list[AuditSection]
     findings: list[Finding]
     stats: RunStats
+    coverage: Coverage | None = Field(
+        default=None, description="The coverage ledger (None in reports from before it existed)."
+    )
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.at_least(threshold)]

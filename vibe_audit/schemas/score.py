@@ -72,6 +72,7 @@ def build_section(
     checked_items: set[str],
     model_reviewed: bool,
     files_audited: int,
+    not_audited: int = 0,
 ) -> AuditSection:
     """The audit's section from its (merged, verified, severity-sorted) findings.
 
@@ -99,7 +100,9 @@ def build_section(
         title=spec.title,
         score=value,
         rubric_band=f"{band.min}-{band.max}: {band.text}",
-        justification=_justification(spec, mine, checklist, model_reviewed, files_audited),
+        justification=_justification(
+            spec, mine, checklist, model_reviewed, files_audited, not_audited
+        ),
         assumptions=assumptions,
         finding_ids=[f.id for f in mine],
         top_fixes=[_action(f) for f in mine[:3]],
@@ -120,6 +123,7 @@ def _justification(
     checklist: list[ChecklistEntry],
     model_reviewed: bool,
     files_audited: int,
+    not_audited: int,
 ) -> list[str]:
     if not files_audited:
         return [
@@ -135,6 +139,11 @@ def _justification(
         bullets.append(
             f"Most severe: {worst.id} {worst.title} "
             f"({worst.location.path}:{worst.location.start_line})."
+        )
+    elif not_audited:
+        bullets.append(
+            "No defect found in the code that was read, but this is not a clean result: "
+            f"{not_audited} symbol(s) meant for this audit were not audited (see Coverage)."
         )
     else:
         bullets.append("No defect found in the audited code by the checks that ran.")
