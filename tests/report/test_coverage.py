@@ -157,6 +157,13 @@ def test_require_coverage_fails_a_partial_run_with_exit_4(clean_repo: Path, tmp_
 
 
 def test_full_rules_coverage_passes_require_coverage(clean_repo: Path) -> None:
+    (clean_repo / "main.go").write_text(
+        'package main\n\nfunc main() {\n\tprintln("hi")\n}\n', encoding="utf-8"
+    )
     result = vibe("run", str(clean_repo), "--require-coverage", "100", "--quiet")
     assert result.returncode == EXIT_CLEAN, result.stderr
-    assert "| sqlite | 3 | 0 | 0 | 0 | 1 | 0 | 100% |" in result.stdout  # module + 2 functions
+    # no rule reads Go: listed as skipped by routing, not counted as audited, never hidden
+    assert "**Skipped by routing (1 file(s)), symbols per audit:**" in result.stdout
+    assert "- `main.go`: concurrency " in result.stdout
+    # store.py: module + 2 functions audited; main.go: 2 symbols skipped; README excluded
+    assert "| sqlite | 3 | 0 | 2 | 0 | 1 | 0 | 100% |" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from vibe_audit.schemas import (
     COVERAGE_STATES,
@@ -259,4 +260,18 @@ def _ledger(coverage: Coverage) -> list[str]:
             out.append(f"- `{where}`{symbol}: {states}")
         if len(missing) > MAX_SKIPPED_LISTED:
             out.append(f"- ... {len(missing) - MAX_SKIPPED_LISTED} more (see the JSON report)")
+    routed_out: dict[str, Counter[str]] = {}
+    for row in coverage.rows:
+        if row.lines is None:
+            continue  # skipped files are listed above with their reason
+        for audit, state in row.states.items():
+            if state == "skipped by routing":
+                routed_out.setdefault(row.path, Counter())[audit] += 1
+    if routed_out:
+        out += ["", f"**Skipped by routing ({len(routed_out)} file(s)), symbols per audit:**", ""]
+        for path, counts in list(routed_out.items())[:MAX_SKIPPED_LISTED]:
+            out.append(f"- `{path}`: " + ", ".join(f"{a} {n}" for a, n in counts.items()))
+        if len(routed_out) > MAX_SKIPPED_LISTED:
+            more = len(routed_out) - MAX_SKIPPED_LISTED
+            out.append(f"- ... {more} more file(s) (see the JSON report)")
     return out
