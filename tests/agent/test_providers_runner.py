@@ -126,6 +126,11 @@ def test_unchanged_rerun_makes_zero_calls(tmp_path: Path) -> None:
     assert isinstance(first, Report) and isinstance(second, Report)
     assert calls > 0 and len(server.requests) == calls
     assert second.stats.jobs == {"cached": calls}
+    assert first.coverage is not None and second.coverage is not None
+    before, after = first.coverage.for_audit("sqlite"), second.coverage.for_audit("sqlite")
+    assert before is not None and after is not None
+    assert after.states["cached"] == before.states["audited"] and "audited" not in after.states
+    assert after.percent == 100.0
     assert [f.fingerprint for f in first.findings] == [f.fingerprint for f in second.findings]
 
 
