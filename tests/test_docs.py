@@ -20,6 +20,32 @@ def test_readme_rule_table_matches_the_rules() -> None:
 
 
 def test_readme_documents_every_exit_code() -> None:
-    codes = {errors.EXIT_CLEAN, errors.EXIT_FINDINGS, errors.EXIT_USAGE, errors.EXIT_RUN}
+    codes = {
+        errors.EXIT_CLEAN,
+        errors.EXIT_FINDINGS,
+        errors.EXIT_USAGE,
+        errors.EXIT_RUN,
+        errors.EXIT_COVERAGE,
+    }
     for code in codes:
         assert re.search(rf"^\| {code} \| ", README, re.M), f"exit code {code} undocumented"
+
+
+def test_generated_docs_match_the_code() -> None:
+    """docs/commands, docs/rules, docs/audits and docs/index.md are generated from the code;
+    regenerate with `python scripts/gen_docs.py`."""
+    from scripts.gen_docs import pages, stale
+
+    assert stale() == [], "docs/ is stale: run `python scripts/gen_docs.py`"
+    generated = pages()
+    assert len([p for p in generated if p.startswith("rules/")]) == len(load_rules())
+    assert {p for p in generated if p.startswith("audits/")} == {
+        f"audits/{a}.md"
+        for a in ("concurrency", "checkpoint", "sqlite", "reliability", "guardrails")
+    }
+    assert "--require-coverage" in generated["commands/run.md"]
+
+
+def test_readme_links_every_audit_checklist_page() -> None:
+    for audit in ("concurrency", "checkpoint", "sqlite", "reliability", "guardrails"):
+        assert f"(docs/audits/{audit}.md)" in README, f"README does not link docs/audits/{audit}.md"

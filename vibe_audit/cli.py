@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 from typer.exceptions import TyperException
@@ -26,7 +27,9 @@ from vibe_audit.errors import (
     RAISE_ENV,
     VibeAuditError,
 )
+from vibe_audit.prompts import get_audit
 from vibe_audit.report.json import render_schema
+from vibe_audit.schemas import AUDIT_IDS
 
 app = typer.Typer(
     name="vibe-audit",
@@ -56,10 +59,39 @@ def schema() -> None:
     typer.echo(render_schema(), nl=False)
 
 
+def version_text() -> str:
+    """The version and each audit template's version (a content hash: part of the cache key)."""
+    lines = [f"vibe-audit {__version__}"]
+    lines += [f"  {a}: template {get_audit(a).version}" for a in AUDIT_IDS]
+    return "\n".join(lines)
+
+
 @app.command()
 def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
+    """Print the version and the audit templates' versions."""
+    typer.echo(version_text())
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit(EXIT_CLEAN)
+
+
+@app.callback()
+def main_options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the version and the templates' versions, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Audit a repository for data-integrity, concurrency, checkpoint, SQLite and reliability
+    defects."""
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -82,7 +82,7 @@ def show(rule_id: Annotated[str, typer.Argument(metavar="ID", help="Rule id.")])
     typer.echo(f"  audits      {categories}")
     typer.echo(f"  checklist   {', '.join(meta.checklist)}")
     typer.echo(f"  languages   {', '.join(meta.languages)}")
-    typer.echo(f"  checks      {_scope(rule)}")
+    typer.echo(f"  checks      {rule_scope(rule)}")
     typer.echo(f"  effort      {low:g}-{high:g} h per finding")
     typer.echo("")
     typer.echo(body.strip("\n"))
@@ -102,7 +102,7 @@ def markdown_table(rules: list[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _scope(rule: Rule) -> str:
+def rule_scope(rule: Rule) -> str:
     parts = []
     if rule.check_file is not None:
         parts.append("each file")
@@ -114,5 +114,5 @@ def _scope(rule: Rule) -> str:
 def _as_json(rule: Rule) -> dict[str, object]:
     meta = rule.meta.model_dump(mode="json")
     meta["doc"] = rule.doc.strip()
-    meta["scope"] = _scope(rule)
+    meta["scope"] = rule_scope(rule)
     return meta
