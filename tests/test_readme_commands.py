@@ -1,0 +1,64 @@
+"""Every ```console block of README.md is run: each `$ ` command from the repository root
+(offline, no keys, vibe-audit from this environment), and every line shown under it must
+appear in what it printed, in that order (`...` stands for lines left out). The manual's
+samples are real output and cannot drift."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"^```console\n(.*?)^```", re.M | re.S)
+
+
+def _samples() -> list[tuple[str, list[str]]]:
+    samples: list[tuple[str, list[str]]] = []
+    for block in BLOCK.findall(README):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                samples.append((line[2:], []))
+            elif samples:
+                samples[-1][1].append(line.rstrip())
+    return samples
+
+
+SAMPLES = _samples()
+
+
+def test_the_readme_has_console_samples() -> None:
+    assert len(SAMPLES) >= 8
+    assert all(command.startswith("vibe-audit ") for command, _ in SAMPLES)
+
+
+@pytest.mark.parametrize(("command", "expected"), SAMPLES, ids=[c for c, _ in SAMPLES])
+def test_readme_sample(command: str, expected: list[str], tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("VIBE_AUDIT") and not k.endswith("_API_KEY")
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["HOME"] = str(tmp_path)  # no user config, an empty cache
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+    printed = [line.rstrip() for line in result.stdout.splitlines()]
+    at = 0
+    for want in expected:
+        if want == "...":
+            continue
+        while at < len(printed) and printed[at] != want:
+            at += 1
+        assert at < len(printed), (
+            f"README sample line not printed (in order) by `{command}`:\n{want}\n"
+            f"--- stdout ---\n{result.stdout[:4000]}\n--- stderr ---\n{result.stderr[:2000]}"
+        )
+        at += 1
