@@ -49,3 +49,23 @@ def test_generated_docs_match_the_code() -> None:
 def test_readme_links_every_audit_checklist_page() -> None:
     for audit in ("concurrency", "checkpoint", "sqlite", "reliability", "guardrails"):
         assert f"(docs/audits/{audit}.md)" in README, f"README does not link docs/audits/{audit}.md"
+
+
+def test_readme_configuration_table_has_every_config_key() -> None:
+    from vibe_audit.agent.config import FileConfig
+
+    keys = set(FileConfig.model_fields) - {"source"}
+    documented = set(re.findall(r"^\| `(\w+)` \| (?:`--|-)", README, re.M))
+    assert keys <= documented, f"config keys missing from README: {sorted(keys - documented)}"
+
+
+def test_changelog_lists_every_current_template_version() -> None:
+    """A template change changes its version (and the cache key); it must be listed."""
+    from vibe_audit.prompts import get_audit
+
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    for audit in ("concurrency", "checkpoint", "sqlite", "reliability", "guardrails"):
+        version = get_audit(audit).version  # type: ignore[arg-type]
+        assert f"| `{audit}` | `{version}` |" in changelog, (
+            f"CHANGELOG.md does not list {audit} template version {version}"
+        )

@@ -48,3 +48,20 @@ def test_pre_commit_hook_audits_staged_changes_with_the_rules() -> None:
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["entry"].startswith("vibe-audit review --staged --model static")
     assert hook["pass_filenames"] is False
+
+
+def test_gitlab_recipe_uses_only_real_options() -> None:
+    from scripts.gen_docs import help_text
+
+    recipe = yaml.safe_load((ROOT / "docs" / "examples" / "gitlab-ci.yml").read_text())
+    commands = [
+        line for job in recipe.values() for line in job["script"] if line.startswith("vibe-audit ")
+    ]
+    assert {c.split()[1] for c in commands} == {"run", "review"}
+    for command in commands:
+        options = set(re.findall(r"(--[a-z][a-z-]+)", command))
+        usage = help_text([command.split()[1]])
+        missing = [o for o in options if o not in usage]
+        assert not missing, f"{command}: unknown option(s) {missing}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "vibe-audit run . --prompt all --fail-on HIGH --require-coverage 100" in readme
