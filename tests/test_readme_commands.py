@@ -19,27 +19,32 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"^```console\n(.*?)^```", re.M | re.S)
 
 
-def _samples() -> list[tuple[str, list[str]]]:
-    samples: list[tuple[str, list[str]]] = []
+def _blocks() -> list[list[tuple[str, list[str]]]]:
+    """Each console block: its commands in order, each with the lines shown under it."""
+    blocks = []
     for block in BLOCK.findall(README):
+        samples: list[tuple[str, list[str]]] = []
         for line in block.splitlines():
             if line.startswith("$ "):
                 samples.append((line[2:], []))
             elif samples:
                 samples[-1][1].append(line.rstrip())
-    return samples
+        blocks.append(samples)
+    return blocks
 
 
-SAMPLES = _samples()
+BLOCKS = _blocks()
 
 
 def test_the_readme_has_console_samples() -> None:
-    assert len(SAMPLES) >= 8
-    assert all(command.startswith("vibe-audit ") for command, _ in SAMPLES)
+    commands = [command for block in BLOCKS for command, _ in block]
+    assert len(commands) >= 10
+    assert all(c.startswith(("vibe-audit ", "bash examples/")) for c in commands)
 
 
-@pytest.mark.parametrize(("command", "expected"), SAMPLES, ids=[c for c, _ in SAMPLES])
-def test_readme_sample(command: str, expected: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", BLOCKS, ids=[b[0][0] for b in BLOCKS])
+def test_readme_console_block(block: list[tuple[str, list[str]]], tmp_path: Path) -> None:
+    """The block's commands run in order (a later one may use what an earlier one made)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -47,9 +52,16 @@ def test_readme_sample(command: str, expected: list[str], tmp_path: Path) -> Non
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["HOME"] = str(tmp_path)  # no user config, an empty cache
-    result = subprocess.run(
-        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
-    )
+    for command, expected in block:
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+        )
+        _assert_shown(command, expected, result)
+
+
+def _assert_shown(
+    command: str, expected: list[str], result: subprocess.CompletedProcess[str]
+) -> None:
     printed = [line.rstrip() for line in result.stdout.splitlines()]
     at = 0
     for want in expected:
