@@ -203,6 +203,7 @@ def model_options(
             base_url=base_url or config.base_url,
             timeout_s=timeout or config.timeout or 60.0,
             max_output_tokens=max_output_tokens or config.max_output_tokens or 4096,
+            plan_only=dry_run,
         ),
         runner=RunnerSettings(
             concurrency=concurrency or config.concurrency or 8,

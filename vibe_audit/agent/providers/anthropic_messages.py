@@ -102,7 +102,7 @@ class AnthropicProvider:
 
 def _anthropic(rest: str, settings: ProviderSettings) -> AnthropicProvider:
     key = settings.api_key or os.environ.get("ANTHROPIC_API_KEY")
-    if not key and not settings.base_url:
+    if not key and not settings.base_url and not settings.plan_only:
         raise UserError(
             "anthropic: no API key (--api-key, api_key in config, or ANTHROPIC_API_KEY)"
         )

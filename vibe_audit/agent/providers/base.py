@@ -85,6 +85,7 @@ class ProviderSettings:
     base_url: str | None = None
     timeout_s: float = 60.0
     max_output_tokens: int = 4096
+    plan_only: bool = False  # --dry-run: nothing is sent, so no API key is needed
 
 
 Provider = StaticAuditor | ModelProvider

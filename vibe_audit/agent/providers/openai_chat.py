@@ -128,9 +128,9 @@ def _rejects_json_schema(exc: Exception) -> bool:
 
 def _openai(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
     key = settings.api_key or os.environ.get("OPENAI_API_KEY")
-    if not key and not settings.base_url:
+    if not key and not settings.base_url and not settings.plan_only:
         raise UserError("openai: no API key (--api-key, api_key in config, or OPENAI_API_KEY)")
-    resolved = ProviderSettings(**{**settings.__dict__, "api_key": key})
+    resolved = ProviderSettings(**{**settings.__dict__, "api_key": key or "none"})
     return OpenAIChatProvider("openai", rest, resolved, local=False)
 
 
