@@ -1,4 +1,4 @@
-"""The wheel works on its own: built from this tree, installed into a fresh venv, it carries
+"""The wheel works on its own: built from this tree by `python -m build`, installed into a fresh venv, it carries
 the prompt templates, rules, pricing table and eval corpora, and its commands run offline.
 
 The fresh venv gets the wheel (never the source tree: commands run from a scratch folder)
@@ -23,7 +23,8 @@ import pytest
 from tests.conftest import EXAMPLE_APP, ROOT
 from vibe_audit import __version__
 
-pytest.importorskip("hatchling", reason="building the wheel needs hatchling (in the test extra)")
+pytest.importorskip("build", reason="`python -m build` is in the test extra")
+pytest.importorskip("hatchling", reason="the build backend is in the test extra")
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin/ folder of a fresh venv with only the built wheel installed."""
     work = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(work / "dist"), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation",
+         "--outdir", str(work / "dist"), str(ROOT)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
