@@ -9,7 +9,7 @@ when its file kind is one the audit always reads. Everything else is skipped for
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import PurePosixPath
 
 from vibe_audit.schemas import Chunk
@@ -25,11 +25,17 @@ _JS_SOURCE = re.compile(r"""(?:\bfrom\s*|\brequire\(\s*|^import\s*)["']([^"']+)[
 _RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+(\w+)")
 
 
-def _imported_modules(chunk: Chunk) -> set[str]:
+def _imported_modules(chunk: Chunk) -> frozenset[str]:
     """Top-level module names a chunk's file imports: Python modules, JS/TS package
     specifiers ("pg", "node:fs", "fs/promises"), Rust crates (``use sqlx::...``)."""
+    return _modules(tuple(chunk.imports))
+
+
+@lru_cache(maxsize=4096)
+def _modules(imports: tuple[str, ...]) -> frozenset[str]:
+    """Every chunk of a file shares its imports: computed once per file, not per chunk."""
     modules: set[str] = set()
-    for statement in chunk.imports:
+    for statement in imports:
         javascript = _JS_SOURCE.search(statement)
         if javascript is not None:
             modules.add(javascript.group(1))
@@ -41,7 +47,7 @@ def _imported_modules(chunk: Chunk) -> set[str]:
         words = statement.replace(",", " ").split()
         if words and words[0] in {"import", "from"}:
             modules.update(w.split(".")[0] for w in words[1:] if w not in {"import", "as"})
-    return modules
+    return frozenset(modules)
 
 
 def applies(spec: AuditSpec, chunk: Chunk, rule_hit: bool = False) -> bool:
