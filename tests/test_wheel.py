@@ -1,5 +1,6 @@
-"""The wheel works on its own: built from this tree by `python -m build`, installed into a fresh venv, it carries
-the prompt templates, rules, pricing table and eval corpora, and its commands run offline.
+"""The wheel works on its own: built from this tree by `python -m build` and installed into
+a fresh venv, it carries the prompt templates, rules, pricing table and eval corpora, and its
+commands run offline.
 
 The fresh venv gets the wheel (never the source tree: commands run from a scratch folder)
 and borrows only the third-party dependencies from the test environment, through a .pth
