@@ -1,0 +1,97 @@
+"""Interaction context: for one pack of chunks, the OTHER readers and writers of the shared
+resources its code touches, picked from the resource map within a token budget.
+
+A pack touches a resource when one of the resource's accesses lies in the pack's lines, or
+when the pack calls a function (by name) that accesses it: the handler that checks a status
+and calls ``repository.set_job_status`` touches the ``jobs`` table. The summary then lists
+the accesses outside the pack, most relevant first: those in functions the pack calls, then
+writers before readers, data changes before schema (CREATE/ALTER), then by path and line.
+Entries are added while the rendered summary fits ``budget`` tokens, so the request text
+(and its cache key) is the same on every run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from vibe_audit.chunker.tokens import count_tokens
+from vibe_audit.prompts.render import render_interaction
+from vibe_audit.schemas import Chunk
+from vibe_audit.schemas.resources import Access, Resource, ResourceMap
+
+INTERACTION_TOKENS = 400
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*(?:::<[^>]*>\s*)?\(")
+_MAX_REJECTED = 5
+_SCHEMA_OPERATIONS = frozenset({"CREATE", "ALTER", "DROP"})
+
+
+def _in_pack(access: Access, chunks: list[Chunk]) -> bool:
+    return any(
+        access.path == c.path and any(c.start_line <= n <= c.end_line for n in access.lines)
+        for c in chunks
+    )
+
+
+def _short(symbol: str | None) -> str:
+    return (symbol or "").rsplit(".", 1)[-1]
+
+
+def interaction_for(
+    chunks: list[Chunk], resources: ResourceMap, budget: int = INTERACTION_TOKENS
+) -> list[Resource]:
+    """The resources ``chunks`` touch, each with only the accesses outside them that fit."""
+    called = {m.group(1) for c in chunks for m in _CALLED.finditer(c.text)}
+    candidates: list[tuple[tuple[int, int, int, str, int, int], Resource, Access]] = []
+    for order, resource in enumerate(resources.resources):
+        inside = [a for a in resource.accesses if _in_pack(a, chunks)]
+        via_call = [a for a in resource.accesses if _short(a.symbol) in called]
+        if not inside and not via_call:
+            continue
+        for access in resource.accesses:
+            if _in_pack(access, chunks):
+                continue
+            key = (
+                0 if _short(access.symbol) in called else 1,
+                0 if access.mode == "write" else 1,
+                1 if set(access.operations) <= _SCHEMA_OPERATIONS else 0,
+                access.path,
+                access.lines[0],
+                order,
+            )
+            candidates.append((key, resource, access))
+    candidates.sort(key=lambda item: item[0])
+    chosen: dict[int, tuple[Resource, list[Access]]] = {}
+    shown: set[tuple[str, str | None, str, tuple[int, ...]]] = set()
+    rejected = 0
+    for _key, resource, access in candidates:
+        if rejected >= _MAX_REJECTED:
+            break  # the budget is spent; the rest is less relevant anyway
+        seen = (access.path, access.symbol, access.mode, tuple(access.lines))
+        if seen in shown:
+            continue  # the same lines already shown under another resource (a file in a dir)
+        entry = chosen.setdefault(id(resource), (resource, []))
+        entry[1].append(access)
+        if count_tokens(render_interaction(_selection(chosen))) > budget:
+            entry[1].pop()
+            if not entry[1]:
+                del chosen[id(resource)]
+            rejected += 1
+            continue
+        shown.add(seen)
+    return _selection(chosen)
+
+
+def _selection(chosen: dict[int, tuple[Resource, list[Access]]]) -> list[Resource]:
+    """The chosen accesses as trimmed resources, in the order they were first chosen."""
+    out = []
+    for resource, accesses in chosen.values():
+        ordered = sorted(accesses, key=lambda a: (a.path, a.lines[0], a.symbol or ""))
+        out.append(
+            Resource(
+                name=resource.name,
+                kind=resource.kind,
+                writers=[a for a in ordered if a.mode == "write"],
+                readers=[a for a in ordered if a.mode == "read"],
+            )
+        )
+    return out
