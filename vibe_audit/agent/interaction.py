@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import re
 
-from vibe_audit.chunker.tokens import count_tokens
-from vibe_audit.prompts.render import render_interaction
+from vibe_audit.chunker.tokens import count_tokens, count_tokens_batch
+from vibe_audit.prompts.render import interaction_entry, interaction_header, render_interaction
 from vibe_audit.schemas import Chunk
 from vibe_audit.schemas.resources import Access, Resource, ResourceMap
 
 INTERACTION_TOKENS = 400
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*(?:::<[^>]*>\s*)?\(")
 _MAX_REJECTED = 5
+_MAX_CANDIDATES = 60
 _SCHEMA_OPERATIONS = frozenset({"CREATE", "ALTER", "DROP"})
 
 
@@ -60,29 +61,43 @@ def interaction_for(
             )
             candidates.append((key, resource, access))
     candidates.sort(key=lambda item: item[0])
-    chosen: dict[int, tuple[Resource, list[Access]]] = {}
+    picked = _pick([(r, a) for _k, r, a in candidates[:_MAX_CANDIDATES]], budget)
+    while picked and count_tokens(render_interaction(_selection(picked))) > budget:
+        picked.pop()  # parts counted apart can sum below the whole: trim to the budget
+    return _selection(picked)
+
+
+def _pick(candidates: list[tuple[Resource, Access]], budget: int) -> list[tuple[Resource, Access]]:
+    """Greedy, in priority order: an entry joins when its tokens (and its resource's header,
+    the first time) still fit; the same lines shown under another resource are skipped."""
+    entries = count_tokens_batch([interaction_entry(a) for _r, a in candidates])
+    headers = count_tokens_batch([interaction_header(r) for r, _a in candidates])
+    picked: list[tuple[Resource, Access]] = []
+    opened: set[int] = set()
     shown: set[tuple[str, str | None, str, tuple[int, ...]]] = set()
-    rejected = 0
-    for _key, resource, access in candidates:
-        if rejected >= _MAX_REJECTED:
-            break  # the budget is spent; the rest is less relevant anyway
+    total = rejected = 0
+    for (resource, access), entry, header in zip(candidates, entries, headers, strict=True):
         seen = (access.path, access.symbol, access.mode, tuple(access.lines))
         if seen in shown:
             continue  # the same lines already shown under another resource (a file in a dir)
-        entry = chosen.setdefault(id(resource), (resource, []))
-        entry[1].append(access)
-        if count_tokens(render_interaction(_selection(chosen))) > budget:
-            entry[1].pop()
-            if not entry[1]:
-                del chosen[id(resource)]
+        cost = entry + (0 if id(resource) in opened else header) + 1  # +1: the newline
+        if total + cost > budget:
             rejected += 1
+            if rejected >= _MAX_REJECTED:
+                break  # the budget is spent; the rest is less relevant anyway
             continue
+        total += cost
+        opened.add(id(resource))
         shown.add(seen)
-    return _selection(chosen)
+        picked.append((resource, access))
+    return picked
 
 
-def _selection(chosen: dict[int, tuple[Resource, list[Access]]]) -> list[Resource]:
-    """The chosen accesses as trimmed resources, in the order they were first chosen."""
+def _selection(picked: list[tuple[Resource, Access]]) -> list[Resource]:
+    """The picked accesses as trimmed resources, in the order each resource was first picked."""
+    chosen: dict[int, tuple[Resource, list[Access]]] = {}
+    for resource, access in picked:
+        chosen.setdefault(id(resource), (resource, []))[1].append(access)
     out = []
     for resource, accesses in chosen.values():
         ordered = sorted(accesses, key=lambda a: (a.path, a.lines[0], a.symbol or ""))

@@ -16,7 +16,7 @@ from importlib import resources
 
 from vibe_audit.schemas import Chunk, RenderedRequest
 from vibe_audit.schemas.audit_spec import AuditSpec
-from vibe_audit.schemas.resources import Resource
+from vibe_audit.schemas.resources import Access, Resource
 
 TOKEN_PREFIX = "VIBE-AUDIT-DATA-"
 
@@ -100,17 +100,23 @@ def render_interaction(resources: list[Resource]) -> str:
     resource: who (path:line, symbol, signature) and the lines that touch it."""
     out: list[str] = []
     for resource in resources:
-        out.append(f"- {resource.name} ({resource.kind})")
-        for label, accesses in (("written", resource.writers), ("read", resource.readers)):
-            for access in accesses:
-                symbol = access.symbol or "module level"
-                signature = f": {access.signature}" if access.signature else ""
-                out.append(f"  - {label} by {symbol} in {access.path}{signature}")
-                shown = zip(access.lines, access.text, strict=True)
-                out += [
-                    f"      {access.path}:{n} | {text}"
-                    for n, text in list(shown)[:INTERACTION_LINES]
-                ]
+        out.append(interaction_header(resource))
+        out += [interaction_entry(a) for a in (*resource.writers, *resource.readers)]
+    return "\n".join(out)
+
+
+def interaction_header(resource: Resource) -> str:
+    return f"- {resource.name} ({resource.kind})"
+
+
+def interaction_entry(access: Access) -> str:
+    """One reader or writer: who, then up to INTERACTION_LINES quoted ``path:line | text``."""
+    label = "written" if access.mode == "write" else "read"
+    symbol = access.symbol or "module level"
+    signature = f": {access.signature}" if access.signature else ""
+    out = [f"  - {label} by {symbol} in {access.path}{signature}"]
+    shown = list(zip(access.lines, access.text, strict=True))[:INTERACTION_LINES]
+    out += [f"      {access.path}:{n} | {text}" for n, text in shown]
     return "\n".join(out)
 
 
