@@ -21,3 +21,11 @@ MaxFileBytes = Annotated[
     typer.Option("--max-file-bytes", min=1, help="Skip files larger than this many bytes."),
 ]
 DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
+NoInteractionContext = Annotated[
+    bool,
+    typer.Option(
+        "--no-interaction-context",
+        help="Do not add the other readers and writers of the resources a request's code "
+        "touches (tables, checkpoint files, shared objects) to model requests.",
+    ),
+]

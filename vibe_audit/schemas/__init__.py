@@ -27,9 +27,20 @@ from vibe_audit.schemas.models import (
     SkippedFile,
     SourceFile,
 )
+from vibe_audit.schemas.resources import (
+    RESOURCE_KINDS,
+    Access,
+    AccessMode,
+    Resource,
+    ResourceKind,
+    ResourceMap,
+)
 
 __all__ = [
     "AUDIT_IDS",
+    "RESOURCE_KINDS",
+    "Access",
+    "AccessMode",
     "ActionItem",
     "Assumption",
     "AuditId",
@@ -49,6 +60,9 @@ __all__ = [
     "Plan",
     "RenderedRequest",
     "Report",
+    "Resource",
+    "ResourceKind",
+    "ResourceMap",
     "RunRequest",
     "RunStats",
     "Severity",
