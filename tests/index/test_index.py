@@ -172,3 +172,29 @@ def test_index_cli_json_kind_filter_and_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "known kinds are sql-table" in bad.stderr
     empty = vibe("index", str(tmp_path))
     assert empty.returncode == 2 and "nothing to index" in empty.stderr
+
+
+def test_prose_that_starts_like_sql_is_not_a_table(tmp_path: Path) -> None:
+    root = write_files(
+        tmp_path,
+        {
+            "ops.py": (
+                "def describe(name):\n"
+                "    return 'Create index %s on field(s) %s of model %s' % (name, 1, 2)\n"
+                "\n"
+                "def warn():\n"
+                "    raise ValueError('Select statement returned no FROM clauses ')\n"
+                "\n"
+                "def load(conn):\n"
+                "    return conn.execute('select id from jobs where state = 1')\n"
+                "\n"
+                "def oracle(conn):\n"
+                "    return conn.execute('SELECT value FROM v$parameter')\n"
+            )
+        },
+    )
+    tables = build_context(discover(root).files).resources.of_kind("sql-table")
+    assert [(r.name, [a.symbol for a in r.readers]) for r in tables] == [
+        ("jobs", ["load"]),
+        ("v$parameter", ["oracle"]),
+    ]

@@ -59,7 +59,12 @@ _COLLECTION_FACTORIES = frozenset(
         "WeakMap",
     }
 )
-_REGISTRY_NAME = re.compile(r"client|socket|conn|(^|_)ws|subscriber|peer|listener", re.I)
+_REGISTRY_WORDS = frozenset(
+    {"client", "clients", "socket", "sockets", "conn", "conns", "connection", "connections",
+     "ws", "websocket", "websockets", "subscriber", "subscribers", "peer", "peers",
+     "listener", "listeners"}
+)  # fmt: skip
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
 def _object_kind(name: str, value: tree_sitter.Node) -> ResourceKind | None:
@@ -75,7 +80,8 @@ def _object_kind(name: str, value: tree_sitter.Node) -> ResourceKind | None:
             return None
     elif kind not in {"dictionary", "list", "set", "array", "object"}:
         return None
-    return "websocket-registry" if _REGISTRY_NAME.search(name) else "shared-object"
+    words = {w.lower() for w in _WORD.findall(name)}
+    return "websocket-registry" if words & _REGISTRY_WORDS else "shared-object"
 
 
 def python_object_hits(ctx: FileContext) -> list[Touch]:

@@ -33,9 +33,9 @@ SQL_WORDS = (
     "alter ",
 )
 _STATEMENT_START = re.compile(
-    r"^\s*(?:WITH\b|SELECT\b|INSERT\b|UPDATE\b|DELETE\b|REPLACE\b|CREATE\b|ALTER\b|DROP\b)", re.I
+    r"^\s*(WITH|SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", re.I
 )
-_NAME = r"[\"`\[]?(\w+(?:\.\w+)?)"
+_NAME = r"[\"`\[]?(\w+(?:\$\w+)?(?:\.\w+){0,2})"
 _SQL_ACCESS: tuple[tuple[re.Pattern[str], AccessMode, str], ...] = (
     (re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+" + _NAME, re.I), "write", "INSERT"),
     (re.compile(r"\bREPLACE\s+INTO\s+" + _NAME, re.I), "write", "REPLACE"),
@@ -46,7 +46,13 @@ _SQL_ACCESS: tuple[tuple[re.Pattern[str], AccessMode, str], ...] = (
         "write",
         "CREATE",
     ),
-    (re.compile(r"\bCREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*?\bON\s+" + _NAME, re.I), "write", "CREATE"),
+    (
+        re.compile(
+            r"\bCREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*?\bON\s+" + _NAME + r"[\"`\]]?\s*\(", re.I
+        ),
+        "write",
+        "CREATE",
+    ),
     (re.compile(r"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?" + _NAME, re.I), "write", "ALTER"),
     (re.compile(r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?" + _NAME, re.I), "write", "DROP"),
     (re.compile(r"\bTRUNCATE\s+(?:TABLE\s+)?" + _NAME, re.I), "write", "TRUNCATE"),
@@ -57,26 +63,18 @@ _CTE = re.compile(
     r"(?:\bWITH\s+(?:RECURSIVE\s+)?|,\s*)(\w+)\s+AS\s*(?:NOT\s+)?(?:MATERIALIZED\s+)?\(", re.I
 )
 _NOT_TABLES = frozenset(
-    {
-        "set",
-        "select",
-        "where",
-        "values",
-        "skip",
-        "nowait",
-        "of",
-        "cascade",
-        "lateral",
-        "unnest",
-        "generate_series",
-        "json_each",
-        "dual",
-        "if",
-        "only",
-        "the",
-        "a",
-        "an",
-    }
+    {"set", "select", "where", "values", "skip", "nowait", "of", "cascade", "lateral", "unnest",
+     "generate_series", "json_each", "dual", "if", "only", "the", "a", "an", "not", "exists",
+     "table", "into", "from", "join"}
+)  # fmt: skip
+# Beyond starting with a verb, a literal must have the shape of a statement (so that prose
+# such as "update field %r" or "delete from the cache" is not read as SQL).
+_STATEMENT_SHAPE = re.compile(
+    r"\bSELECT\b.*?\bFROM\s|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s|\bREPLACE\s+INTO\s|"
+    r"\bUPDATE\s+(?:OR\s+\w+\s+)?[\"`\[]?\w+(?:\.\w+)?[\"`\]]?(?:\s+(?:AS\s+)?\w+)?\s+SET\s|"
+    r"\bDELETE\s+FROM\s|\bCREATE\s+(?:TEMP\w*\s+)?TABLE\s|\bCREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*?\bON\s+\S+\s*\(|\bALTER\s+TABLE\s|"
+    r"\bDROP\s+TABLE\s|\bTRUNCATE\s",
+    re.I | re.S,
 )
 STRING_TYPES = {
     "python": ("string", "concatenated_string"),
@@ -101,11 +99,22 @@ def sql_accesses(sql: str) -> list[tuple[int, AccessMode, str, str]]:
                 continue
             if operation == "SELECT" and (previous == "DELETE" or match.start(1) in taken):
                 continue
-            if table in _NOT_TABLES or table in ctes or table.isdigit():
+            if table in _NOT_TABLES or table in ctes or table.isdigit() or table.endswith("_"):
+                # keywords, CTE names, and names cut short by an interpolation (idx_%s)
                 continue
             taken.add(match.start(1))
             found.append((match.start(1), mode, operation, table))
     return sorted(found)
+
+
+def _is_statement(text: str) -> bool:
+    """Starts with a SQL verb written in one case (prose starts Capitalized: "Create index
+    %s on ...") and has the shape of a statement."""
+    start = _STATEMENT_START.match(text)
+    if start is None:
+        return False
+    verb = start.group(1)
+    return (verb.isupper() or verb.islower()) and _STATEMENT_SHAPE.search(text) is not None
 
 
 def _sql_texts(node: tree_sitter.Node) -> str | None:
@@ -113,7 +122,7 @@ def _sql_texts(node: tree_sitter.Node) -> str | None:
     text = node_text(node)
     opening = OPENING.match(text)
     body = text[opening.end() :] if opening else text
-    return text if _STATEMENT_START.match(body) else None
+    return text if _is_statement(body) else None
 
 
 def sql_hits(ctx: FileContext) -> list[Touch]:
@@ -145,7 +154,8 @@ def _concatenated(node: tree_sitter.Node) -> str | None:
             return None
         parts.append(value.replace("\n", " "))
     text = "".join(parts)
-    return text if _STATEMENT_START.match(text.lstrip("\n")) else None
+    body = text.lstrip("\n")
+    return text if _is_statement(body) else None
 
 
 def sql_file_hits(source: SourceFile) -> list[Touch]:
