@@ -123,13 +123,14 @@ def _ablation_markdown(ablation: list[Ablation]) -> list[str]:
     lines = ["", "## Ablation: interaction context", "", ABLATION_NOTE, ""]
     lines += [
         "| model | recall with | recall without | precision with | precision without "
-        "| cross-file labels | found only with context |",
-        "|---|---|---|---|---|---|---|",
+        "| tokens in with / without | cross-file labels | found only with context |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for a in ablation:
         lines.append(
             f"| {a.model} (test double) | {_pct(a.recall_with)} | {_pct(a.recall_without)} | "
             f"{_pct(a.precision_with)} | {_pct(a.precision_without)} | "
+            f"{a.tokens_in_with:,} / {a.tokens_in_without:,} | "
             f"{', '.join(a.cross_file_labels) or 'none'} | "
             f"{', '.join(a.found_only_with) or 'none'} |"
         )

@@ -91,6 +91,8 @@ class Ablation(BaseModel):
     recall_without: float | None
     precision_with: float | None
     precision_without: float | None
+    tokens_in_with: int
+    tokens_in_without: int
     cross_file_labels: list[str] = Field(description="Labels whose places span files.")
     found_only_with: list[str] = Field(description="Labels found with the context only.")
     found_only_without: list[str] = Field(description="Labels found without it only.")
@@ -222,6 +224,8 @@ def _ablation(model: str, with_: ModelResult, without: ModelResult, labels: Labe
         recall_without=without.mean("recall"),
         precision_with=with_.mean("precision"),
         precision_without=without.mean("precision"),
+        tokens_in_with=with_.tokens_in,
+        tokens_in_without=without.tokens_in,
         cross_file_labels=sorted(d.id for d in labels.defects if d.cross_file),
         found_only_with=sorted(missed_without - missed_with),
         found_only_without=sorted(missed_with - missed_without),
@@ -380,6 +384,8 @@ def _explain(
         ]
         if not sent:
             cause = "not routed to this audit (no applies_to signal in its chunk)"
+        elif defect.cross_file:
+            cause = "cross-file: no request showed all its places (code + interaction context)"
         else:
             cause = "sent and answered, then lost in verification or merging"
         out.append(Miss(label=label_id, audit=audit, cause=cause))
