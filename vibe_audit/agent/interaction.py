@@ -37,34 +37,63 @@ def _short(symbol: str | None) -> str:
     return (symbol or "").rsplit(".", 1)[-1]
 
 
+class InteractionIndex:
+    """The resource map indexed for many packs: which resources a path or a function name
+    leads to, and the names each chunk calls (cached by chunk id across audits)."""
+
+    def __init__(self, resources: ResourceMap) -> None:
+        self.resources = resources.resources
+        self.by_path: dict[str, set[int]] = {}
+        self.by_name: dict[str, set[int]] = {}
+        for order, resource in enumerate(self.resources):
+            for access in resource.accesses:
+                self.by_path.setdefault(access.path, set()).add(order)
+                if access.symbol:
+                    self.by_name.setdefault(_short(access.symbol), set()).add(order)
+        self._called: dict[str, frozenset[str]] = {}
+
+    def called(self, chunk: Chunk) -> frozenset[str]:
+        """Names of indexed functions the chunk's code calls."""
+        if chunk.id not in self._called:
+            names = {m.group(1) for m in _CALLED.finditer(chunk.text)}
+            self._called[chunk.id] = frozenset(names & self.by_name.keys())
+        return self._called[chunk.id]
+
+    def for_pack(self, chunks: list[Chunk], budget: int = INTERACTION_TOKENS) -> list[Resource]:
+        """The resources ``chunks`` touch, each with only the accesses outside them that fit."""
+        called = frozenset().union(*(self.called(c) for c in chunks))
+        near = set().union(*(self.by_path.get(c.path, set()) for c in chunks))
+        via_call = set().union(*(self.by_name[n] for n in called))
+        candidates: list[tuple[tuple[int, int, int, str, int, int], Resource, Access]] = []
+        for order in sorted(near | via_call):
+            resource = self.resources[order]
+            inside = [a for a in resource.accesses if _in_pack(a, chunks)]
+            if order not in via_call and not inside:
+                continue
+            for access in resource.accesses:
+                if any(access is a for a in inside):
+                    continue
+                key = (
+                    0 if _short(access.symbol) in called else 1,
+                    0 if access.mode == "write" else 1,
+                    1 if set(access.operations) <= _SCHEMA_OPERATIONS else 0,
+                    access.path,
+                    access.lines[0],
+                    order,
+                )
+                candidates.append((key, resource, access))
+        candidates.sort(key=lambda item: item[0])
+        picked = _pick([(r, a) for _k, r, a in candidates[:_MAX_CANDIDATES]], budget)
+        while picked and count_tokens(render_interaction(_selection(picked))) > budget:
+            picked.pop()  # parts counted apart can sum below the whole: trim to the budget
+        return _selection(picked)
+
+
 def interaction_for(
     chunks: list[Chunk], resources: ResourceMap, budget: int = INTERACTION_TOKENS
 ) -> list[Resource]:
     """The resources ``chunks`` touch, each with only the accesses outside them that fit."""
-    called = {m.group(1) for c in chunks for m in _CALLED.finditer(c.text)}
-    candidates: list[tuple[tuple[int, int, int, str, int, int], Resource, Access]] = []
-    for order, resource in enumerate(resources.resources):
-        inside = [a for a in resource.accesses if _in_pack(a, chunks)]
-        via_call = [a for a in resource.accesses if _short(a.symbol) in called]
-        if not inside and not via_call:
-            continue
-        for access in resource.accesses:
-            if _in_pack(access, chunks):
-                continue
-            key = (
-                0 if _short(access.symbol) in called else 1,
-                0 if access.mode == "write" else 1,
-                1 if set(access.operations) <= _SCHEMA_OPERATIONS else 0,
-                access.path,
-                access.lines[0],
-                order,
-            )
-            candidates.append((key, resource, access))
-    candidates.sort(key=lambda item: item[0])
-    picked = _pick([(r, a) for _k, r, a in candidates[:_MAX_CANDIDATES]], budget)
-    while picked and count_tokens(render_interaction(_selection(picked))) > budget:
-        picked.pop()  # parts counted apart can sum below the whole: trim to the budget
-    return _selection(picked)
+    return InteractionIndex(resources).for_pack(chunks, budget)
 
 
 def _pick(candidates: list[tuple[Resource, Access]], budget: int) -> list[tuple[Resource, Access]]:

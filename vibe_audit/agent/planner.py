@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 
 from vibe_audit.agent.cache import cache_key
-from vibe_audit.agent.interaction import interaction_for
+from vibe_audit.agent.interaction import InteractionIndex
 from vibe_audit.agent.requests import hints_for
 from vibe_audit.agent.router import applies
 from vibe_audit.chunker.pack import PACK_TOKENS, pack
@@ -57,6 +57,7 @@ def plan(
     other readers and writers of the resources its code touches (agent/interaction.py)."""
     jobs: list[Job] = []
     contexts: dict[tuple[str, ...], list[Resource]] = {}
+    index = InteractionIndex(resources) if interaction and resources is not None else None
     summaries: list[AuditPlan] = []
     params = {"max_tokens": max_tokens_out, "temperature": 0}
     for audit in audits:
@@ -70,10 +71,10 @@ def plan(
         for group in pack(routed, pack_tokens):
             hints = [h for c in group.chunks for h in hints_for(c, rule_findings, audit)]
             others: list[Resource] = []
-            if interaction and resources is not None:
+            if index is not None:
                 key = tuple(c.id for c in group.chunks)
                 if key not in contexts:
-                    contexts[key] = interaction_for(group.chunks, resources)
+                    contexts[key] = index.for_pack(group.chunks)
                 others = contexts[key]
             requests.append(
                 (group, render_request(spec_, group.chunks, hints, repo_context, others))
