@@ -35,8 +35,10 @@ def index(
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
 ) -> None:
-    """Print the resource map of PATH: SQL tables, checkpoint directories and file paths,
-    locks, queues and shared objects, each with the symbols that read and write it."""
+    """Print the resource map of PATH: who reads and writes each shared resource.
+
+    Resources are SQL tables, checkpoint directories and file paths, locks, queues,
+    connection registries and module-level mutable objects."""
     unknown = sorted(set(kind or ()) - set(RESOURCE_KINDS))
     if unknown:
         raise UserError(f"--kind {', '.join(unknown)}: known kinds are {', '.join(RESOURCE_KINDS)}")
