@@ -51,3 +51,17 @@ def test_model_run_report_shows_requests_and_failures(tmp_path) -> None:
         )  # fmt: skip
     report = json.loads(result.stdout)
     assert report["stats"]["jobs"]["failed"] == len(report["stats"]["unreviewed_jobs"]) > 0
+
+
+def test_dry_run_needs_no_key_and_interaction_context_can_be_turned_off() -> None:
+    def total_tokens(*flags: str) -> int:
+        result = vibe(
+            "run", str(EXAMPLE_APP), "--model", "openai:gpt-4.1-mini", "--dry-run",
+            "--prompt", "concurrency", *flags,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr  # vibe() passes no API key
+        total = next(line for line in result.stdout.splitlines() if line.startswith("total"))
+        return int(total.split()[2])
+
+    with_context, without = total_tokens(), total_tokens("--no-interaction-context")
+    assert with_context > without  # the other readers/writers of the tables, in the requests

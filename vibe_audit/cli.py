@@ -18,6 +18,7 @@ from vibe_audit.commands import eval as eval_commands
 from vibe_audit.commands import prompts as prompts_commands
 from vibe_audit.commands import rules as rules_commands
 from vibe_audit.commands.chunks import chunks as chunks_command
+from vibe_audit.commands.index import index as index_command
 from vibe_audit.commands.review import review as review_command
 from vibe_audit.commands.run import run as run_command
 from vibe_audit.errors import (
@@ -45,6 +46,7 @@ app.add_typer(prompts_commands.app, name="prompts")
 app.add_typer(rules_commands.app, name="rules")
 app.add_typer(eval_commands.app, name="eval")
 app.command("chunks")(chunks_command)
+app.command("index")(index_command)
 app.command("run")(run_command)
 app.command("review")(review_command)
 

@@ -10,11 +10,16 @@ import pytest
 
 from tests.conftest import write_files
 from tests.test_cli import one_line_error, vibe
+from vibe_audit.agent.providers.doubles import oracle_script
 from vibe_audit.errors import EXIT_CLEAN, EXIT_USAGE
 from vibe_audit.evals.labels import LINE_TOLERANCE, LabelError, Place, read_labels
+from vibe_audit.evals.leaderboard import render_html, render_json, render_markdown
 from vibe_audit.evals.metrics import score_run, stability
 from vibe_audit.evals.suite import double_options, packaged_corpora, run_eval
-from vibe_audit.schemas import AUDIT_IDS, Finding, Location, Severity
+from vibe_audit.prompts import get_audit
+from vibe_audit.prompts.render import render_request
+from vibe_audit.schemas import AUDIT_IDS, Chunk, Finding, Location, Severity
+from vibe_audit.schemas.resources import Access, Resource
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +166,70 @@ def test_eval_bad_input_is_one_line(tmp_path: Path) -> None:
     not_labeled = vibe("eval", "--corpus", str(tmp_path), "--out-dir", str(tmp_path / "o"))
     assert not_labeled.returncode == EXIT_USAGE
     assert "LABELS.toml" in one_line_error(not_labeled.stderr)
+
+
+def test_interaction_ablation_finds_the_cross_file_labels_only_with_context(
+    doubles_result,
+) -> None:
+    [ablation] = doubles_result.ablation
+    assert ablation.model == "oracle"
+    assert ablation.cross_file_labels == ["ledgerq-10", "scanflow-38"]
+    assert ablation.found_only_with == ["ledgerq-10", "scanflow-38"]
+    assert ablation.found_only_without == []
+    assert ablation.recall_with is not None and ablation.recall_with >= 0.98
+    assert ablation.recall_without is not None and ablation.recall_without < ablation.recall_with
+    assert ablation.precision_without == ablation.precision_with == 1.0
+    markdown = render_markdown(doubles_result)
+    assert "## Ablation: interaction context" in markdown
+    assert (
+        f"| oracle (test double) | {ablation.recall_with:.1%} | {ablation.recall_without:.1%} |"
+        in markdown
+    )
+    assert "<h2>Ablation: interaction context</h2>" in render_html(doubles_result)
+    assert json.loads(render_json(doubles_result))["ablation"][0]["found_only_with"] == [
+        "ledgerq-10", "scanflow-38",
+    ]  # fmt: skip
+
+
+def test_a_label_with_places_in_two_files_is_cross_file(tmp_path: Path) -> None:
+    path = tmp_path / "LABELS.toml"
+    path.write_text(
+        '[[defect]]\nid = "x-01"\npath = "api.py"\nlines = [3, 4]\n'
+        'categories = { concurrency = "Race Condition" }\nseverity = "HIGH"\ntitle = "t"\n'
+        'also = [{ path = "repo.py", lines = [9, 9] }]\n'
+        '[[defect]]\nid = "x-02"\npath = "api.py"\nlines = [20, 20]\n'
+        'categories = { concurrency = "Race Condition" }\nseverity = "HIGH"\ntitle = "u"\n',
+        encoding="utf-8",
+    )
+    first, second = read_labels(path).defects
+    assert first.places == (Place("api.py", 3, 4), Place("repo.py", 9, 9))
+    assert first.cross_file and not second.cross_file
+
+
+def test_oracle_answers_a_cross_file_label_only_when_every_place_is_visible() -> None:
+    label = {
+        "audit": "concurrency", "path": "api.py", "line": 3, "severity": "HIGH",
+        "category": "Race Condition", "checklist_items": ["concurrency.1"], "title": "t",
+        "places": [{"path": "api.py", "start": 3, "end": 4},
+                   {"path": "repo.py", "start": 9, "end": 9}],
+    }  # fmt: skip
+    chunk = Chunk(
+        id="api.py#cancel@1-5", path="api.py", language="python", kind="function",
+        symbol="cancel", start_line=1, end_line=5, content_hash="0", tokens=10,
+        text="def cancel():\n    a\n    b\n    c\n    d\n",
+    )  # fmt: skip
+    other = Resource(
+        name="jobs", kind="sql-table",
+        writers=[Access(path="repo.py", symbol="set_status", mode="write", lines=[9],
+                        signature="def set_status():", text=["UPDATE jobs SET s = ?"])],
+    )  # fmt: skip
+    spec = get_audit("concurrency")
+    answer = oracle_script([label])
+    alone = json.loads(answer(render_request(spec, chunk, []), None))
+    assert alone["findings"] == []
+    seen = json.loads(answer(render_request(spec, chunk, [], None, [other]), None))
+    assert [(f["path"], f["start_line"]) for f in seen["findings"]] == [("api.py", 3)]
+    elsewhere = other.model_copy(deep=True)
+    elsewhere.writers[0].lines = [12]  # quoted, but not the labelled place
+    missed = json.loads(answer(render_request(spec, chunk, [], None, [elsewhere]), None))
+    assert missed["findings"] == []

@@ -12,6 +12,7 @@ from functools import cache
 from importlib import resources
 
 from vibe_audit.agent.cache import cache_key
+from vibe_audit.agent.interaction import InteractionIndex
 from vibe_audit.agent.requests import hints_for
 from vibe_audit.agent.router import applies
 from vibe_audit.chunker.pack import PACK_TOKENS, pack
@@ -19,6 +20,7 @@ from vibe_audit.chunker.tokens import count_tokens_batch
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import render_request
 from vibe_audit.schemas import AuditId, AuditPlan, Chunk, Finding, Job, Plan
+from vibe_audit.schemas.resources import Resource, ResourceMap
 
 Price = tuple[float, float]  # USD per 1M input tokens, per 1M output tokens
 
@@ -48,8 +50,14 @@ def plan(
     repo_context: str,
     max_tokens_out: int,
     pack_tokens: int = PACK_TOKENS,
+    resources: ResourceMap | None = None,
+    interaction: bool = True,
 ) -> Plan:
+    """The jobs of a run. With ``resources`` and ``interaction`` on, each request carries the
+    other readers and writers of the resources its code touches (agent/interaction.py)."""
     jobs: list[Job] = []
+    contexts: dict[tuple[str, ...], list[Resource]] = {}
+    index = InteractionIndex(resources) if interaction and resources is not None else None
     summaries: list[AuditPlan] = []
     params = {"max_tokens": max_tokens_out, "temperature": 0}
     for audit in audits:
@@ -62,7 +70,15 @@ def plan(
         requests = []
         for group in pack(routed, pack_tokens):
             hints = [h for c in group.chunks for h in hints_for(c, rule_findings, audit)]
-            requests.append((group, render_request(spec_, group.chunks, hints, repo_context)))
+            others: list[Resource] = []
+            if index is not None:
+                key = tuple(c.id for c in group.chunks)
+                if key not in contexts:
+                    contexts[key] = index.for_pack(group.chunks)
+                others = contexts[key]
+            requests.append(
+                (group, render_request(spec_, group.chunks, hints, repo_context, others))
+            )
         counts = count_tokens_batch([r.system + r.user for _, r in requests])
         audit_jobs = []
         for (group, request), tokens_in in zip(requests, counts, strict=True):

@@ -54,6 +54,7 @@ class ModelOptions:
     cache_dir: Path | None  # None: no cache
     prices: dict[str, Price]
     dry_run: bool = False
+    interaction: bool = True  # interaction context in requests (agent/interaction.py)
 
 
 def run_audit(
@@ -114,6 +115,8 @@ def run_audit(
             static.findings,
             build_context_pack(repo.facts),
             settings.max_output_tokens,
+            resources=repo.resources if options_.interaction else None,
+            interaction=options_.interaction,
         )
         if options_.dry_run:
             asyncio.run(provider.aclose())

@@ -49,3 +49,13 @@ def check_coverage(report: Report, required: float | None) -> None:
             f"--require-coverage {required:g}: below it: {', '.join(short)}; the report was "
             "written and lists what was not audited"
         )
+
+
+NoInteractionContext = Annotated[
+    bool,
+    typer.Option(
+        "--no-interaction-context",
+        help="Do not add the other readers and writers of the resources a request's code "
+        "touches (tables, checkpoint files, shared objects) to model requests.",
+    ),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from vibe_audit.commands.options import (
     Exclude,
     Include,
     MaxFileBytes,
+    NoInteractionContext,
     RequireCoverage,
     check_coverage,
 )
@@ -114,6 +116,7 @@ def run(
         typer.Option("--strict", help="Exit 3 when a model request failed or was skipped."),
     ] = False,
     require_coverage: RequireCoverage = None,
+    no_interaction_context: NoInteractionContext = False,
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
@@ -137,6 +140,7 @@ def run(
         path, model, api_key, base_url, concurrency, timeout, max_output_tokens, max_cost,
         dry_run, no_cache, cache_dir, audits, say,
     )  # fmt: skip
+    options = dataclasses.replace(options, interaction=not no_interaction_context)
     request = RunRequest(
         target=str(path),
         audits=audits,

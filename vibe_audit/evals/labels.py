@@ -10,13 +10,18 @@ Two label formats. The eval corpora (vibe_audit/evals/corpora/<service>/LABELS.t
     severity = "HIGH"
     title = "..."
     explanation = "..."
+    also = [{ path = "app/repository.py", lines = [77, 79] }]   # optional: more places
     [[decoy]]                              # correct code that looks risky
     id = "scanflow-d01"
     path = "app/checkpoints.py"
     lines = [30, 38]
     why = "..."
 
-and the example apps' markdown DEFECTS.md: a table of deliberate defects
+A label with places in more than one file is a cross-file defect (a status checked in one
+file and written without a guard in another): the oracle test double answers it only when
+every place is visible in the request, in its code or in its interaction context.
+
+And the example apps' markdown DEFECTS.md: a table of deliberate defects
 
     | # | file:line | defect | audits | rule |
     | 3 | app/db.py:26 | ... | sqlite, concurrency | `sqlite-wal-not-enabled` |
@@ -82,6 +87,10 @@ class Defect:
     categories: dict[str, str] = field(default_factory=dict)  # audit -> category
     severity: str | None = None
     title: str = ""
+
+    @property
+    def cross_file(self) -> bool:
+        return len({p.path for p in self.places}) > 1
 
     def matches(self, finding: Finding) -> bool:
         where = finding.location
@@ -158,7 +167,13 @@ def _read_toml(path: Path) -> Labels:
             defects.append(
                 Defect(
                     id=item["id"],
-                    places=(Place(item["path"], int(start), int(end)),),
+                    places=(
+                        Place(item["path"], int(start), int(end)),
+                        *(
+                            Place(extra["path"], int(extra["lines"][0]), int(extra["lines"][1]))
+                            for extra in item.get("also", [])
+                        ),
+                    ),
                     audits=tuple(a for a in AUDIT_IDS if a in categories),
                     rule=item.get("rule"),
                     categories=categories,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vibe_audit.errors import UserError
 from vibe_audit.evals.png import bar_chart
-from vibe_audit.evals.suite import EvalResult, ModelResult
+from vibe_audit.evals.suite import Ablation, EvalResult, ModelResult
 from vibe_audit.schemas import AUDIT_IDS
 
 METRICS = ("precision", "recall", "f1")
@@ -89,6 +89,7 @@ def render_markdown(result: EvalResult) -> str:
                 f"**{model_label(model)}: {model.unreviewed_jobs} request(s) failed or were "
                 "skipped; its numbers cover less than the whole corpus.**",
             ]
+    lines += _ablation_markdown(result.ablation)
     doubles = [m for m in result.models if m.kind == "test double"]
     if doubles:
         lines += ["", "## Pipeline ceiling (test doubles)", ""]
@@ -107,6 +108,51 @@ def render_markdown(result: EvalResult) -> str:
                 for m in model.misses
             ]
     return "\n".join(lines) + "\n"
+
+
+ABLATION_NOTE = (
+    "The same test double with interaction context (the other readers and writers of the "
+    "resources a request's code touches) and without it. Cross-file labels (a check in one "
+    "file, the unguarded write in another) are answered only when every place is visible."
+)
+
+
+def _ablation_markdown(ablation: list[Ablation]) -> list[str]:
+    if not ablation:
+        return []
+    lines = ["", "## Ablation: interaction context", "", ABLATION_NOTE, ""]
+    lines += [
+        "| model | recall with | recall without | precision with | precision without "
+        "| tokens in with / without | cross-file labels | found only with context |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in ablation:
+        lines.append(
+            f"| {a.model} (test double) | {_pct(a.recall_with)} | {_pct(a.recall_without)} | "
+            f"{_pct(a.precision_with)} | {_pct(a.precision_without)} | "
+            f"{a.tokens_in_with:,} / {a.tokens_in_without:,} | "
+            f"{', '.join(a.cross_file_labels) or 'none'} | "
+            f"{', '.join(a.found_only_with) or 'none'} |"
+        )
+    return lines
+
+
+def _ablation_html(ablation: list[Ablation]) -> str:
+    if not ablation:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(a.model)} (test double)</td><td>{_pct(a.recall_with)}</td>"
+        f"<td>{_pct(a.recall_without)}</td><td>{_pct(a.precision_with)}</td>"
+        f"<td>{_pct(a.precision_without)}</td>"
+        f"<td>{html.escape(', '.join(a.found_only_with) or 'none')}</td></tr>"
+        for a in ablation
+    )
+    return (
+        f'<h2>Ablation: interaction context</h2>\n<p class="note">{ABLATION_NOTE}</p>\n'
+        "<table><tr><th>model</th><th>recall with</th><th>recall without</th>"
+        "<th>precision with</th><th>precision without</th><th>found only with context</th>"
+        f"</tr>\n{rows}\n</table>\n"
+    )
 
 
 def render_html(result: EvalResult, png_name: str | None = None) -> str:
@@ -141,7 +187,7 @@ Rows marked (test double) answer from the labels and measure the pipeline, not a
 <th>tokens in / out</th><th>cost USD</th><th>wall s</th></tr>
 {"".join(rows)}
 </table>
-</body></html>
+{_ablation_html(result.ablation)}</body></html>
 """
 
 

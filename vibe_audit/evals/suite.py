@@ -33,6 +33,7 @@ from vibe_audit.schemas import AuditId, Finding, Plan, Report, RunRequest
 
 CORPORA = Path(__file__).parent / "corpora"
 DOUBLES = {"oracle": "oracle-test-double", "noisy-oracle": "noisy-oracle-test-double"}
+ABLATED = ("oracle",)  # models also run without interaction context (cheap: test doubles)
 RESULT_SCHEMA = "1.0"
 Kind = Literal["rule engine", "test double", "model"]
 
@@ -82,6 +83,21 @@ class ModelResult(BaseModel):
         return sum(values) / len(values) if values else None
 
 
+class Ablation(BaseModel):
+    """One model run twice: with interaction context in its requests, and without."""
+
+    model: str
+    recall_with: float | None
+    recall_without: float | None
+    precision_with: float | None
+    precision_without: float | None
+    tokens_in_with: int
+    tokens_in_without: int
+    cross_file_labels: list[str] = Field(description="Labels whose places span files.")
+    found_only_with: list[str] = Field(description="Labels found with the context only.")
+    found_only_without: list[str] = Field(description="Labels found without it only.")
+
+
 class EvalResult(BaseModel):
     schema_version: str = RESULT_SCHEMA
     tool_version: str = __version__
@@ -92,6 +108,10 @@ class EvalResult(BaseModel):
     corpora: dict[str, int] = Field(description="Service name -> labeled defects.")
     decoys: int
     models: list[ModelResult]
+    ablation: list[Ablation] = Field(
+        default_factory=list,
+        description="Interaction-context ablation of the oracle test double.",
+    )
 
 
 def packaged_corpora() -> list[Path]:
@@ -117,6 +137,11 @@ def oracle_labels(labels: Labels, audits: list[AuditId]) -> list[dict[str, Any]]
                     "audit": audit,
                     "path": defect.places[0].path,
                     "line": defect.places[0].start,
+                    # Every place; a label whose places span files is answered only when all
+                    # of them are visible (agent/providers/doubles.py).
+                    "places": [
+                        {"path": p.path, "start": p.start, "end": p.end} for p in defect.places
+                    ],
                     "severity": defect.severity or "MEDIUM",
                     "category": defect.categories.get(audit) or spec.categories[0],
                     "checklist_items": [spec.checklist[0].id],
@@ -145,6 +170,7 @@ def run_eval(
         combined.defects.extend(_prefixed(d, name) for d in labels.defects)
         combined.correct.extend(Place(f"{name}/{p.path}", p.start, p.end) for p in labels.correct)
     results = []
+    ablation = []
     with tempfile.TemporaryDirectory(prefix="vibe-audit-eval-") as scratch:
         label_paths = {}
         for name, labels in labeled.items():
@@ -168,6 +194,15 @@ def run_eval(
                     say,
                 )
             )
+        for model in [m for m in models if m in ABLATED]:
+            say(f"evaluating {model} without interaction context (ablation)")
+            without = _evaluate(
+                model, audits, corpora, 1, label_paths, combined,
+                lambda spec: replace(options_for(spec), interaction=False), max_cost, say,
+                explain=False,
+            )  # fmt: skip
+            with_ = next(r for r in results if r.model == model)
+            ablation.append(_ablation(model, with_, without, combined))
     return EvalResult(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=f"{platform.machine()}, {platform.python_implementation()} "
@@ -177,6 +212,23 @@ def run_eval(
         corpora={name: len(labels.defects) for name, labels in labeled.items()},
         decoys=len(combined.correct),
         models=results,
+        ablation=ablation,
+    )
+
+
+def _ablation(model: str, with_: ModelResult, without: ModelResult, labels: Labels) -> Ablation:
+    missed_with, missed_without = set(with_.scores.missed), set(without.scores.missed)
+    return Ablation(
+        model=model,
+        recall_with=with_.mean("recall"),
+        recall_without=without.mean("recall"),
+        precision_with=with_.mean("precision"),
+        precision_without=without.mean("precision"),
+        tokens_in_with=with_.tokens_in,
+        tokens_in_without=without.tokens_in,
+        cross_file_labels=sorted(d.id for d in labels.defects if d.cross_file),
+        found_only_with=sorted(missed_without - missed_with),
+        found_only_without=sorted(missed_with - missed_without),
     )
 
 
@@ -201,6 +253,7 @@ def _evaluate(
     options_for: Callable[[str], ModelOptions],
     max_cost: float | None = None,
     say: Callable[[str], None] = lambda _m: None,
+    explain: bool = True,
 ) -> ModelResult:
     runs: list[Scores] = []
     finding_sets: list[set[str]] = []
@@ -237,7 +290,7 @@ def _evaluate(
             {f"{f.location.path}:{f.location.start_line}:{f.title}" for f in findings}
         )
     misses = []
-    if model in DOUBLES:
+    if model in DOUBLES and explain:
         wanted: list[tuple[str, AuditId | None]] = [(label, None) for label in runs[0].missed]
         wanted += [
             (label, audit)
@@ -331,6 +384,8 @@ def _explain(
         ]
         if not sent:
             cause = "not routed to this audit (no applies_to signal in its chunk)"
+        elif defect.cross_file:
+            cause = "cross-file: no request showed all its places (code + interaction context)"
         else:
             cause = "sent and answered, then lost in verification or merging"
         out.append(Miss(label=label_id, audit=audit, cause=cause))

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text, parse, parseable
 from vibe_audit.rules import syntax
 from vibe_audit.schemas import SourceFile
+
+if TYPE_CHECKING:
+    from vibe_audit.schemas.resources import ResourceMap
 
 SYNC_CONNECT = frozenset({"sqlite3.connect", "sqlite3.dbapi2.connect"})
 SQLITE_CONNECT = SYNC_CONNECT | {"aiosqlite.connect"}
@@ -92,6 +97,15 @@ class RepoFacts:
 class RepoContext:
     files: list[FileContext]
     facts: RepoFacts
+    # Files without a grammar (.sql migrations, ...): read as text by the resource index.
+    other_sources: list[SourceFile] = field(default_factory=list)
+
+    @cached_property
+    def resources(self) -> ResourceMap:
+        """The resource map (rules/resources.py), built on first use and kept."""
+        from vibe_audit.rules.resources import build_index
+
+        return build_index(self)
 
     def in_language(self, *languages: str) -> list[FileContext]:
         return [ctx for ctx in self.files if ctx.source.language in languages]
@@ -107,7 +121,8 @@ def build_context(sources: list[SourceFile]) -> RepoContext:
         ctx.local_names = _local_import_names(ctx.root, facts.local_modules)
         _gather(ctx, facts)
     facts.sync_db_functions = _callers_closure(python, facts)
-    return RepoContext(files=files, facts=facts)
+    others = [s for s in sources if not parseable(s.language)]
+    return RepoContext(files=files, facts=facts, other_sources=others)
 
 
 def _local_import_names(root: tree_sitter.Node, local: set[str]) -> set[str]:

@@ -33,11 +33,22 @@ from vibe_audit.schemas.models import (
     SkippedFile,
     SourceFile,
 )
+from vibe_audit.schemas.resources import (
+    RESOURCE_KINDS,
+    Access,
+    AccessMode,
+    Resource,
+    ResourceKind,
+    ResourceMap,
+)
 
 __all__ = [
     "AUDIT_IDS",
     "COVERAGE_STATES",
     "NOT_AUDITED",
+    "RESOURCE_KINDS",
+    "Access",
+    "AccessMode",
     "ActionItem",
     "Assumption",
     "AuditCoverage",
@@ -61,6 +72,9 @@ __all__ = [
     "Plan",
     "RenderedRequest",
     "Report",
+    "Resource",
+    "ResourceKind",
+    "ResourceMap",
     "RunRequest",
     "RunStats",
     "Severity",

@@ -3,6 +3,11 @@
 - ``scripted-test-double``: answers each request with a function's output (tests).
 - ``oracle-test-double:<labels.json>``: answers from labels (the eval suite's upper bound):
   for every label inside the request's code it reports that finding, quoting the line.
+  A cross-file label (its ``places`` span more than one file: a check in one file, the
+  unguarded write in another) is answered only when EVERY place is visible in the request:
+  in its code, or quoted (``path:line | ...``) in its interaction context. It is reported
+  at a place inside the request's code. So the oracle finds cross-file defects only with
+  interaction context on, which is what the eval's ablation measures.
 - ``noisy-oracle-test-double:<labels.json>``: the oracle's answer plus the noise models
   produce: each finding repeated under another title, a copy pointing 6 lines off but
   quoting the right line, a finding in a file that does not exist, and one quoting code
@@ -23,6 +28,7 @@ from vibe_audit.schemas import RenderedRequest
 
 Script = Callable[[RenderedRequest, tuple[str, str] | None], str]
 _CODE_LINE = re.compile(r"^\s*(\d+) \| (.*)$")
+_CONTEXT_LINE = re.compile(r"^\s+(\S+):(\d+) \| ", re.M)
 
 
 def code_lines(request: RenderedRequest) -> dict[int, str]:
@@ -35,6 +41,15 @@ def code_lines(request: RenderedRequest) -> dict[int, str]:
         if match:
             lines[int(match.group(1))] = match.group(2)
     return lines
+
+
+def context_lines(request: RenderedRequest) -> set[tuple[str, int]]:
+    """(path, line) of every line the request's interaction context quotes."""
+    begin = f"BEGIN CONTEXT {request.data_token}\n"
+    if begin not in request.user:
+        return set()
+    inside = request.user.split(begin, 1)[1].split(f"\nEND CONTEXT {request.data_token}", 1)[0]
+    return {(m.group(1), int(m.group(2))) for m in _CONTEXT_LINE.finditer(inside)}
 
 
 def request_path(request: RenderedRequest) -> str:
@@ -69,18 +84,45 @@ class ScriptedProvider:
 
 
 def oracle_script(labels: list[dict[str, Any]]) -> Script:
-    """Answers with every label whose path and line fall in the request's code."""
+    """Answers with every label whose path and line fall in the request's code; a cross-file
+    label only when all its places are visible (see the module docstring)."""
 
     def answer(request: RenderedRequest, _repair: tuple[str, str] | None) -> str:
         lines, path = code_lines(request), request_path(request)
-        findings = [
-            _labelled(label, path, lines[label["line"]])
-            for label in labels
-            if label["audit"] == request.audit and label["path"] == path and label["line"] in lines
-        ]
+        quoted = context_lines(request)
+        findings = []
+        for label in labels:
+            if label["audit"] != request.audit:
+                continue
+            places = label.get("places") or []
+            if len({p["path"] for p in places}) > 1:
+                line = _cross_file_line(places, path, lines, quoted)
+                if line is not None:
+                    findings.append(_labelled(dict(label, line=line), path, lines[line]))
+            elif label["path"] == path and label["line"] in lines:
+                findings.append(_labelled(label, path, lines[label["line"]]))
         return json.dumps({"findings": findings, "needs_confirmation": [], "checked_items": []})
 
     return answer
+
+
+def _cross_file_line(
+    places: list[dict[str, Any]], path: str, lines: dict[int, str], quoted: set[tuple[str, int]]
+) -> int | None:
+    """The first line of a place in the request's code, when every place is visible."""
+
+    def in_code(place: dict[str, Any]) -> int | None:
+        if place["path"] != path:
+            return None
+        return next((n for n in range(place["start"], place["end"] + 1) if n in lines), None)
+
+    def visible(place: dict[str, Any]) -> bool:
+        span = range(place["start"], place["end"] + 1)
+        return in_code(place) is not None or any((place["path"], n) in quoted for n in span)
+
+    if not all(visible(p) for p in places):
+        return None
+    return next((n for p in places if (n := in_code(p)) is not None), None)
 
 
 def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
