@@ -96,7 +96,7 @@ def declared_tables(repo: RepoContext) -> dict[str, Table]:
         if "CREATE" not in ctx.source.text.upper():
             continue
         texts.extend(node_text(s) for s in syntax.of_type(ctx.root, "string"))
-    texts.extend(ctx.source.text for ctx in repo.files if ctx.source.path.endswith(".sql"))
+    texts.extend(s.text for s in repo.other_sources if s.path.endswith(".sql"))  # migrations
     unique_indexed = {m.group(1).lower() for text in texts for m in _UNIQUE_INDEX.finditer(text)}
     tables: dict[str, Table] = {}
     for text in texts:
