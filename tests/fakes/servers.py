@@ -89,6 +89,7 @@ class FakeModelServer(ThreadingHTTPServer):
         self.requests: list[tuple[float, str, str]] = []  # (time, route, fault)
         self.bodies: list[str] = []  # raw request bodies, for leak checks
         self.answered: list[str] = []  # user messages whose answer was sent in full
+        self.cached_prefixes: set[str] = set()  # prompt-cache prefixes seen
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -112,8 +113,45 @@ class FakeModelServer(ThreadingHTTPServer):
             self.requests.append((time.monotonic(), route, fault))
             return fault
 
+    def prompt_cache(self, body: dict[str, Any], anthropic: bool) -> tuple[int, int]:
+        """(tokens read from, tokens written to) this fake's prompt cache. Anthropic: the
+        blocks up to the last cache_control breakpoint, if marked; OpenAI: the request's
+        prompt_cache_key names the prefix (the fake trusts it: system + shared user prefix
+        are the same by construction). A prefix seen before is read, else written."""
+        if anthropic:
+            blocks = list(body.get("system") or [])
+            first = next((m for m in body.get("messages", []) if m.get("role") == "user"), {})
+            content = first.get("content")
+            blocks += content if isinstance(content, list) else []
+            marked = [
+                i for i, b in enumerate(blocks) if isinstance(b, dict) and "cache_control" in b
+            ]
+            if not marked:
+                return 0, 0
+            prefix = "".join(b.get("text", "") for b in blocks[: marked[-1] + 1])
+        else:
+            key = body.get("prompt_cache_key")
+            if not key:
+                return 0, 0
+            system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+            prefix = f"{key}:{system}"
+        tokens = len(prefix) // 4
+        with self.lock:
+            seen = prefix in self.cached_prefixes
+            self.cached_prefixes.add(prefix)
+        if tokens < 256:  # providers cache only long prefixes
+            return 0, 0
+        return (tokens, 0) if seen else (0, tokens if anthropic else 0)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up on a hanging request: expected in fault tests
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string, or the text of its content blocks."""
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return str(content)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -152,7 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"retry-after": f"{self.server.retry_after:g}"} if status == 429 else {}
             return self._send(status, payload, headers)
         messages = body.get("messages", [])
-        user = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        content = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        user = _text(content)
+        cached = self.server.prompt_cache(body, anthropic)
         answer = scripted_answer(user, self.server.marker, ghost=fault == "ghost")
         if fault == "schema":
             for finding in answer["findings"]:
@@ -163,6 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("truncated", "length"):
             text = text[: len(text) // 2]
         usage_in, usage_out = len(json.dumps(body)) // 4, len(text) // 4
+        read, written = cached
         if anthropic:
             content: Any = json.loads(text) if fault not in ("truncated", "length") else {}
             payload = {
@@ -172,7 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
                              "input": content}],
                 "stop_reason": "max_tokens" if fault == "length" else "tool_use",
                 "stop_sequence": None,
-                "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+                "usage": {"input_tokens": max(usage_in - read - written, 0),
+                          "output_tokens": usage_out, "cache_read_input_tokens": read,
+                          "cache_creation_input_tokens": written},
             }  # fmt: skip
             if fault == "truncated":
                 payload["content"][0]["input"] = {"findings": "cut"}
@@ -183,7 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "finish_reason": "length" if fault == "length" else "stop"}],
                 "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
-                          "total_tokens": usage_in + usage_out},
+                          "total_tokens": usage_in + usage_out,
+                          "prompt_tokens_details": {"cached_tokens": read}},
             }  # fmt: skip
         self._send(200, payload, {}, cut=fault == "cut")
         if fault != "cut":

@@ -23,6 +23,7 @@ from vibe_audit.schemas import AuditId, AuditPlan, Chunk, Finding, Job, Plan
 from vibe_audit.schemas.resources import Resource, ResourceMap
 
 Price = tuple[float, float]  # USD per 1M input tokens, per 1M output tokens
+CachePrice = tuple[float | None, float | None]  # USD per 1M cached-input, cache-write tokens
 
 
 @cache
@@ -31,6 +32,26 @@ def builtin_prices() -> dict[str, Price]:
         (resources.files("vibe_audit.agent") / "pricing.toml").read_text(encoding="utf-8")
     )
     return {spec: (float(p["input"]), float(p["output"])) for spec, p in data.items()}
+
+
+@cache
+def builtin_cache_prices() -> dict[str, CachePrice]:
+    data = tomllib.loads(
+        (resources.files("vibe_audit.agent") / "pricing.toml").read_text(encoding="utf-8")
+    )
+    return {
+        spec: (_maybe(p.get("cached_input")), _maybe(p.get("cache_write")))
+        for spec, p in data.items()
+    }
+
+
+def _maybe(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def cache_price_for(spec: str, local: bool) -> CachePrice:
+    """Prompt-cache prices of a model (cached input, cache write), None where unknown."""
+    return (None, None) if local else builtin_cache_prices().get(spec, (None, None))
 
 
 def price_for(spec: str, local: bool, overrides: dict[str, Price]) -> Price | None:
@@ -50,6 +71,7 @@ def plan(
     repo_context: str,
     max_tokens_out: int,
     pack_tokens: int = PACK_TOKENS,
+    cache_price: CachePrice = (None, None),
     resources: ResourceMap | None = None,
     interaction: bool = True,
 ) -> Plan:
@@ -82,7 +104,7 @@ def plan(
         counts = count_tokens_batch([r.system + r.user for _, r in requests])
         audit_jobs = []
         for (group, request), tokens_in in zip(requests, counts, strict=True):
-            cost = _cost(price, tokens_in, max_tokens_out)
+            cost = _cost(price, tokens_in, max_tokens_out, cache_price[1])
             audit_jobs.append(
                 Job(
                     id=f"{audit}:{group.id}",
@@ -113,10 +135,15 @@ def plan(
     return Plan(model=spec, priced=price is not None, jobs=jobs, audits=summaries)
 
 
-def _cost(price: Price | None, tokens_in: int, tokens_out: int) -> float:
+def _cost(
+    price: Price | None, tokens_in: int, tokens_out: int, cache_write: float | None = None
+) -> float:
+    """Worst case: every input token billed at the higher of the input and cache-write
+    price (a request may write the shared prefix to the provider's cache)."""
     if price is None:
         return 0.0
-    return (tokens_in * price[0] + tokens_out * price[1]) / 1_000_000
+    per_input = max(price[0], cache_write or 0.0)
+    return (tokens_in * per_input + tokens_out * price[1]) / 1_000_000
 
 
 def render_plan(plan: Plan) -> str:

@@ -17,7 +17,7 @@ from vibe_audit import __version__
 from vibe_audit.agent.answers import to_findings
 from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.context_pack import build_context_pack
-from vibe_audit.agent.planner import Price, plan, price_for
+from vibe_audit.agent.planner import Price, cache_price_for, plan, price_for
 from vibe_audit.agent.providers import ModelProvider, ProviderSettings, get_provider, is_model
 from vibe_audit.agent.providers.static import StaticProvider
 from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
@@ -117,6 +117,7 @@ def run_audit(
             settings.max_output_tokens,
             resources=repo.resources if options_.interaction else None,
             interaction=options_.interaction,
+            cache_price=cache_price_for(request.model, provider.local),
         )
         if options_.dry_run:
             asyncio.run(provider.aclose())
@@ -186,6 +187,8 @@ def run_audit(
         chunk_tokens=sum(c.tokens for c in chunks),
         tokens_in=sum(o.tokens_in for o in outcomes),
         tokens_out=sum(o.tokens_out for o in outcomes),
+        tokens_cached=sum(o.tokens_cached for o in outcomes),
+        cache_saving_usd=result.saved_usd if result else 0.0,
         token_counter=token_counter(),
         cost_usd=result.spent_usd if result else 0.0,
         elapsed_s=round(clock() - started, 3),
@@ -251,7 +254,14 @@ def _run_jobs(
 
     async def go() -> RunResult:
         try:
-            runner = Runner(provider, price, options.runner, cache=cache, progress=tick)
+            runner = Runner(
+                provider,
+                price,
+                options.runner,
+                cache=cache,
+                progress=tick,
+                cache_price=cache_price_for(job_plan.model, provider.local),
+            )
             return await runner.run(job_plan.jobs)
         finally:
             await provider.aclose()

@@ -20,7 +20,7 @@ from typing import Any
 
 from vibe_audit.agent.answers import AnswerError, parse_answer
 from vibe_audit.agent.cache import ResponseCache
-from vibe_audit.agent.planner import Price
+from vibe_audit.agent.planner import CachePrice, Price
 from vibe_audit.agent.providers.base import ModelProvider, ModelReply
 from vibe_audit.errors import ProviderError, ProviderTimeout
 from vibe_audit.prompts import get_audit
@@ -67,6 +67,7 @@ class RunResult:
     answers: dict[str, ChunkAnswer]  # job id -> valid answer
     events: Counter[str] = field(default_factory=Counter)
     spent_usd: float = 0.0
+    saved_usd: float = 0.0  # by the provider's prompt cache
 
 
 class _JobFailed(Exception):
@@ -80,12 +81,13 @@ class _Tally:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.attempts = self.tokens_in = self.tokens_out = 0
+        self.attempts = self.tokens_in = self.tokens_out = self.tokens_cached = 0
         self.cost = 0.0
 
     def add(self, reply: ModelReply, cost: float) -> None:
         self.tokens_in += reply.tokens_in
         self.tokens_out += reply.tokens_out
+        self.tokens_cached += reply.tokens_cached
         self.cost += cost
 
     def outcome(self, status: Status, reason: str = "") -> JobOutcome:
@@ -101,6 +103,7 @@ class _Tally:
                 "reason": reason,
                 "tokens_in": self.tokens_in,
                 "tokens_out": self.tokens_out,
+                "tokens_cached": self.tokens_cached,
                 "cost_usd": round(self.cost, 6),
             }
         )
@@ -122,8 +125,11 @@ class Runner:
         progress: Progress | None = None,
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        cache_price: CachePrice = (None, None),
     ) -> None:
         self.provider, self.price, self.settings = provider, price, settings
+        self.cache_price = cache_price
+        self.saved = 0.0
         self.cache, self.progress, self.sleep, self.jitter = cache, progress, sleep, jitter
         self.budget = Budget(settings.max_cost_usd)
         self.events: Counter[str] = Counter()
@@ -142,12 +148,29 @@ class Runner:
             return outcome
 
         outcomes = await asyncio.gather(*(one(job) for job in jobs))
-        return RunResult(list(outcomes), answers, self.events, round(self.budget.spent, 6))
+        return RunResult(
+            list(outcomes), answers, self.events, round(self.budget.spent, 6), round(self.saved, 6)
+        )
 
     def _cost(self, reply: ModelReply) -> float:
+        """Input read from the prompt cache at the cached price, input written to it at the
+        write price, where the model has them; the rest at the list price."""
         if self.price is None:
             return 0.0
-        return (reply.tokens_in * self.price[0] + reply.tokens_out * self.price[1]) / 1_000_000
+        full, out = self.price
+        read_price, write_price = self.cache_price
+        read, written = reply.tokens_cached, reply.tokens_cache_written
+        plain = max(reply.tokens_in - read - written, 0)
+        usd = plain * full + reply.tokens_out * out
+        usd += read * (full if read_price is None else read_price)
+        usd += written * (full if write_price is None else write_price)
+        return usd / 1_000_000
+
+    def saving(self, reply: ModelReply) -> float:
+        """What the prompt cache saved on one reply, against the list input price."""
+        if self.price is None or self.cache_price[0] is None:
+            return 0.0
+        return reply.tokens_cached * (self.price[0] - self.cache_price[0]) / 1_000_000
 
     async def _job(self, job: Job) -> tuple[JobOutcome, ChunkAnswer | None]:
         spec = get_audit(job.audit)
@@ -173,6 +196,7 @@ class Runner:
                 return done.outcome("failed", str(exc)), None
             actual = self._cost(reply)
             self.budget.settle(job.cost_usd, actual)
+            self.saved += self.saving(reply)
             done.add(reply, actual)
             try:
                 if reply.truncated:

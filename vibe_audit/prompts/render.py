@@ -120,6 +120,16 @@ def interaction_entry(access: Access) -> str:
     return "\n".join(out)
 
 
+def shared_prefix(spec: AuditSpec, repo_context: str | None) -> str:
+    """The start of every user message of one audit in one run: the audit line and the
+    repository context pack. With the system message it is byte-identical across requests,
+    so providers' prompt caches can reuse it; everything specific to the chunk follows."""
+    out = [f"Audit: {spec.id} ({spec.title})", ""]
+    if repo_context:
+        out += ["## Repository context", "", repo_context.rstrip(), ""]
+    return "\n".join(out) + "\n"
+
+
 def render_user(
     spec: AuditSpec,
     chunks: Chunk | list[Chunk],
@@ -133,9 +143,8 @@ def render_user(
     others = render_interaction(interaction) if interaction else ""
     token = data_token(f"{numbered}\n{others}" if others else numbered)
     first = pack[0]
-    out = [
-        f"Audit: {spec.id} ({spec.title})",
-        "",
+    out = shared_prefix(spec, repo_context).splitlines()
+    out += [
         "## Context header",
         "",
         f"- File: {first.path} ({first.language})",
@@ -145,8 +154,6 @@ def render_user(
     if len(pack) > 1:
         for chunk in pack:
             out += _slice_lines(chunk)
-    if repo_context:
-        out += ["", "## Repository context", "", repo_context.rstrip()]
     out += ["", "## Static-rule hints", ""]
     out += [f"- {hint}" for hint in hints] or ["- none"]
     if others:
@@ -192,4 +199,5 @@ def render_request(
         system=render_system(spec),
         user=user,
         data_token=token,
+        shared_prefix=len(shared_prefix(spec, repo_context)),
     )

@@ -60,7 +60,13 @@ def _header(report: Report) -> list[str]:
         f"- Chunks: {s.chunks} ({s.chunk_tokens} tokens, counted by {s.token_counter}); "
         f"files listed by {'git ls-files' if s.discovery == 'git' else 'a .gitignore-aware walk'}",
         f"- Secrets redacted before analysis: {redacted}",
-        f"- Model tokens: {s.tokens_in} in, {s.tokens_out} out; cost ${s.cost_usd:.4f}",
+        f"- Model tokens: {s.tokens_in} in, {s.tokens_out} out; cost ${s.cost_usd:.4f}"
+        + (
+            f" ({s.tokens_cached} input tokens from the provider's prompt cache, "
+            f"saving ${s.cache_saving_usd:.4f})"
+            if s.tokens_cached
+            else ""
+        ),
         f"- Model requests: {jobs}",
         f"- Time: {s.elapsed_s:.2f} s; vibe-audit {report.tool_version}",
         "",

@@ -214,6 +214,12 @@ class RunStats(_Model):
     chunk_tokens: int = Field(ge=0, description="Tokens in all chunks (the audited code).")
     tokens_in: int = Field(ge=0, description="Tokens sent to a model (0 for static).")
     tokens_out: int = Field(ge=0)
+    tokens_cached: int = Field(
+        default=0, ge=0, description="Of tokens_in, read from the provider's prompt cache."
+    )
+    cache_saving_usd: float = Field(
+        default=0, ge=0, description="What the prompt cache saved against list input prices."
+    )
     token_counter: Literal["tiktoken", "estimate"]
     cost_usd: float = Field(ge=0)
     elapsed_s: float = Field(ge=0)
@@ -366,6 +372,12 @@ class RenderedRequest(_Model):
     system: str
     user: str
     data_token: str = Field(description="The token on the BEGIN/END lines around the code.")
+    shared_prefix: int = Field(
+        default=0,
+        ge=0,
+        description="Length (characters) of the start of ``user`` that every request of this "
+        "audit in this run shares (audit line, repository context): the prompt-cache prefix.",
+    )
 
 
 class ChunkListing(_Model):
@@ -432,6 +444,7 @@ class JobOutcome(_Model):
     reason: str = ""
     tokens_in: int = Field(default=0, ge=0)
     tokens_out: int = Field(default=0, ge=0)
+    tokens_cached: int = Field(default=0, ge=0, description="Input read from the prompt cache.")
     cost_usd: float = Field(default=0, ge=0)
 
 

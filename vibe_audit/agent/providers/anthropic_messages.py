@@ -1,7 +1,9 @@
 """Anthropic Messages, with a forced tool call whose input schema is the answer schema.
 
 Spec: ``anthropic:<model>``. The answer is the input of the one tool call the model is
-forced to make; stop_reason "max_tokens" marks a truncated answer.
+forced to make; stop_reason "max_tokens" marks a truncated answer. The system block and the
+user message's shared prefix carry ``cache_control`` breakpoints (prompt caching); cache
+reads and writes are reported separately.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ from vibe_audit.errors import (
 from vibe_audit.schemas import RenderedRequest
 
 TOOL = "report_audit"
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def user_blocks(request: RenderedRequest) -> list[dict[str, Any]]:
+    """The user message as content blocks: the shared prefix (audit line, repository
+    context) marked as a prompt-cache breakpoint, then the chunk-specific rest. With the
+    system block (also a breakpoint) the cached prefix is identical for every request of
+    one audit in one run."""
+    prefix, rest = request.user[: request.shared_prefix], request.user[request.shared_prefix :]
+    if not prefix:
+        return [{"type": "text", "text": request.user}]
+    return [
+        {"type": "text", "text": prefix, "cache_control": EPHEMERAL},
+        {"type": "text", "text": rest},
+    ]
 
 
 class AnthropicProvider:
@@ -56,7 +73,7 @@ class AnthropicProvider:
     async def complete(
         self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
     ) -> ModelReply:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": request.user}]
+        messages: list[dict[str, Any]] = [{"role": "user", "content": user_blocks(request)}]
         if repair is not None:
             previous, problem = repair
             retry = (
@@ -75,7 +92,7 @@ class AnthropicProvider:
         arguments: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self._settings.max_output_tokens,
-            "system": request.system,
+            "system": [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}],
             "messages": messages,
             "tools": [tool],
             "tool_choice": {"type": "tool", "name": TOOL},
@@ -86,11 +103,17 @@ class AnthropicProvider:
             raise self._translate(exc) from exc
         blocks = [b for b in response.content if getattr(b, "type", "") == "tool_use"]
         text = json.dumps(getattr(blocks[0], "input", None)) if blocks else ""
+        usage = response.usage
+        read = getattr(usage, "cache_read_input_tokens", None) or 0
+        written = getattr(usage, "cache_creation_input_tokens", None) or 0
         return ModelReply(
             text=text,
-            tokens_in=response.usage.input_tokens,
-            tokens_out=response.usage.output_tokens,
+            # input_tokens counts only what follows the last cache breakpoint
+            tokens_in=usage.input_tokens + read + written,
+            tokens_out=usage.output_tokens,
             truncated=response.stop_reason == "max_tokens",
+            tokens_cached=read,
+            tokens_cache_written=written,
         )
 
     def _translate(self, exc: Exception) -> ProviderError:

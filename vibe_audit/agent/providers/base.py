@@ -58,6 +58,8 @@ class ModelReply:
     tokens_in: int
     tokens_out: int
     truncated: bool = False  # the model hit its output limit
+    tokens_cached: int = 0  # of tokens_in, read from the provider's prompt cache
+    tokens_cache_written: int = 0  # of tokens_in, written to it (Anthropic bills a premium)
 
 
 class ModelProvider(Protocol):

@@ -8,6 +8,7 @@ and the answer is validated by the runner either way.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -79,17 +80,20 @@ class OpenAIChatProvider:
                 {"role": "user", "content": f"That answer was rejected: {problem}. "
                  "Answer again with one JSON object that follows the schema exactly."},
             ]  # fmt: skip
+        key = prompt_cache_key(request)
         try:
-            return await self._send(messages, schema)
+            return await self._send(messages, schema, key)
         except self._openai.BadRequestError as exc:
             if self._json_schema_ok and _rejects_json_schema(exc):
                 self._json_schema_ok = False  # e.g. an older llama.cpp: JSON mode from now on
-                return await self._send(messages, schema)
+                return await self._send(messages, schema, key)
             raise self._translate(exc) from exc
         except self._openai.OpenAIError as exc:
             raise self._translate(exc) from exc
 
-    async def _send(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> ModelReply:
+    async def _send(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], cache_key: str
+    ) -> ModelReply:
         response_format: dict[str, Any] = {"type": "json_object"}
         if self._json_schema_ok:
             if id(schema) not in self._strict:  # the runner passes one schema object per audit
@@ -104,14 +108,20 @@ class OpenAIChatProvider:
             # Sent as is: the SDK would otherwise walk the whole schema on every request.
             "extra_body": {"response_format": response_format},
         }
+        if self.name == "openai" and cache_key:
+            # OpenAI caches long prompt prefixes by itself; the key routes requests that
+            # share the prefix to the same cache (other servers may reject the field).
+            arguments["prompt_cache_key"] = cache_key
         response = await self._client.chat.completions.create(**arguments)
         choice = response.choices[0]
         usage = response.usage
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
         return ModelReply(
             text=choice.message.content or "",
             tokens_in=usage.prompt_tokens if usage else 0,
             tokens_out=usage.completion_tokens if usage else 0,
             truncated=choice.finish_reason == "length",
+            tokens_cached=(getattr(details, "cached_tokens", None) or 0) if details else 0,
         )
 
     def _translate(self, exc: Exception) -> ProviderError:
@@ -119,6 +129,12 @@ class OpenAIChatProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def prompt_cache_key(request: RenderedRequest) -> str:
+    """Same for every request sharing the system message and the user message's prefix."""
+    shared = request.system + "\0" + request.user[: request.shared_prefix]
+    return "vibe-audit-" + hashlib.sha256(shared.encode("utf-8")).hexdigest()[:24]
 
 
 def _rejects_json_schema(exc: Exception) -> bool:
