@@ -233,3 +233,23 @@ def test_oracle_answers_a_cross_file_label_only_when_every_place_is_visible() ->
     elsewhere.writers[0].lines = [12]  # quoted, but not the labelled place
     missed = json.loads(answer(render_request(spec, chunk, [], None, [elsewhere]), None))
     assert missed["findings"] == []
+
+
+def test_triage_ablation_reports_recall_and_main_model_tokens_with_and_without() -> None:
+    result = run_eval(
+        ["oracle"], list(AUDIT_IDS), packaged_corpora()[:1], 1, double_options,
+        triage="noisy-oracle",
+    )  # fmt: skip
+    [row] = result.triage
+    alone = result.models[0]
+    assert (row.model, row.triage) == ("oracle", "noisy-oracle")
+    assert row.recall_without == alone.mean("recall") and row.recall_with == row.recall_without
+    assert row.lost_with == []  # the noisy triage double flags every labeled place
+    assert row.main_tokens_in_without == alone.tokens_in
+    assert 0 < row.main_tokens_in_with < row.main_tokens_in_without  # fewer chunks go on
+    assert row.triage_tokens_in == alone.tokens_in  # it reads what the main model would
+    markdown = render_markdown(result)
+    assert "## Triage" in markdown
+    assert "| oracle (test double) | noisy-oracle (test double) | 100.0% / 100.0% |" in markdown
+    assert "<h2>Triage</h2>" in render_html(result)
+    assert json.loads(render_json(result))["triage"][0]["triage"] == "noisy-oracle"

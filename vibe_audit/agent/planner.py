@@ -20,6 +20,7 @@ from vibe_audit.chunker.tokens import count_tokens_batch
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import render_request
 from vibe_audit.schemas import AuditId, AuditPlan, Chunk, Finding, Job, Plan
+from vibe_audit.schemas.audit_spec import AuditSpec
 from vibe_audit.schemas.resources import Resource, ResourceMap
 
 Price = tuple[float, float]  # USD per 1M input tokens, per 1M output tokens
@@ -74,6 +75,7 @@ def plan(
     cache_price: CachePrice = (None, None),
     resources: ResourceMap | None = None,
     interaction: bool = True,
+    triaged: set[tuple[AuditId, str]] | None = None,
 ) -> Plan:
     """The jobs of a run. With ``resources`` and ``interaction`` on, each request carries the
     other readers and writers of the resources its code touches (agent/interaction.py)."""
@@ -87,7 +89,7 @@ def plan(
         routed = [
             c
             for c in chunks
-            if applies(spec_, c, rule_hit=bool(hints_for(c, rule_findings, audit)))
+            if _routed(spec_, c, bool(hints_for(c, rule_findings, audit)), triaged)
         ]
         requests = []
         for group in pack(routed, pack_tokens):
@@ -133,6 +135,16 @@ def plan(
             )
         )
     return Plan(model=spec, priced=price is not None, jobs=jobs, audits=summaries)
+
+
+def _routed(
+    spec: AuditSpec, chunk: Chunk, rule_hit: bool, triaged: set[tuple[AuditId, str]] | None
+) -> bool:
+    """The audit's signals route the chunk; after a triage pass, only if a rule or the
+    triage model flagged it too."""
+    if not applies(spec, chunk, rule_hit=rule_hit):
+        return False
+    return triaged is None or rule_hit or (spec.id, chunk.id) in triaged
 
 
 def _cost(

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vibe_audit import __version__
@@ -24,7 +24,7 @@ from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
-from vibe_audit.rules.context import build_context
+from vibe_audit.rules.context import RepoContext, build_context
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.schemas import (
     Assumption,
@@ -36,6 +36,7 @@ from vibe_audit.schemas import (
     Report,
     RunRequest,
     RunStats,
+    TriageStats,
 )
 from vibe_audit.schemas.coverage import build_coverage
 from vibe_audit.schemas.fingerprint import fingerprint
@@ -55,6 +56,7 @@ class ModelOptions:
     prices: dict[str, Price]
     dry_run: bool = False
     interaction: bool = True  # interaction context in requests (agent/interaction.py)
+    triage: str | None = None  # a cheap model's first pass picks the chunks for the model
 
 
 def run_audit(
@@ -97,6 +99,8 @@ def run_audit(
     reviewed = dict.fromkeys(request.audits, False)
     result: RunResult | None = None
     job_plan: Plan | None = None
+    cleared: dict[tuple[AuditId, str], str] = {}
+    triage_stats: TriageStats | None = None
     if is_model(provider):
         options_ = model or ModelOptions(settings, RunnerSettings(), None, {})
         price = price_for(request.model, provider.local, options_.prices)
@@ -105,6 +109,14 @@ def run_audit(
                 f"--max-cost needs a price for '{request.model}': add it under [pricing] in "
                 "the config (input/output USD per 1M tokens)"
             )
+        triaged: set[tuple[AuditId, str]] | None = None
+        if options_.triage and not options_.dry_run:
+            triaged, cleared, triage_stats, triage_spent = _triage(
+                options_, request, chunks, static.findings, repo, progress, say
+            )
+            if options_.runner.max_cost_usd is not None:
+                left = max(options_.runner.max_cost_usd - triage_spent, 0.0)
+                options_ = replace(options_, runner=replace(options_.runner, max_cost_usd=left))
         job_plan = plan(
             request.model,
             provider.name,
@@ -118,6 +130,7 @@ def run_audit(
             resources=repo.resources if options_.interaction else None,
             interaction=options_.interaction,
             cache_price=cache_price_for(request.model, provider.local),
+            triaged=triaged,
         )
         if options_.dry_run:
             asyncio.run(provider.aclose())
@@ -154,6 +167,7 @@ def run_audit(
         found.skipped,
         plan=job_plan,
         outcomes=outcomes,
+        cleared=cleared,
         rule_languages={
             a: {lang for rule in rules_for([a]) for lang in rule.meta.languages}
             for a in request.audits
@@ -185,12 +199,17 @@ def run_audit(
         model=getattr(provider, "model", None),
         model_note=provider.description,
         chunk_tokens=sum(c.tokens for c in chunks),
-        tokens_in=sum(o.tokens_in for o in outcomes),
-        tokens_out=sum(o.tokens_out for o in outcomes),
+        tokens_in=sum(o.tokens_in for o in outcomes)
+        + (triage_stats.tokens_in if triage_stats else 0),
+        tokens_out=sum(o.tokens_out for o in outcomes)
+        + (triage_stats.tokens_out if triage_stats else 0),
         tokens_cached=sum(o.tokens_cached for o in outcomes),
         cache_saving_usd=result.saved_usd if result else 0.0,
         token_counter=token_counter(),
-        cost_usd=result.spent_usd if result else 0.0,
+        cost_usd=round(
+            (result.spent_usd if result else 0.0) + (triage_stats.cost_usd if triage_stats else 0),
+            6,
+        ),
         elapsed_s=round(clock() - started, 3),
         rules_run=len(rules_for(request.audits, repo)),
         findings_dropped=dropped,
@@ -201,6 +220,7 @@ def run_audit(
         router_skipped={a.audit: a.chunks_skipped_by_router for a in job_plan.audits}
         if job_plan
         else {},
+        triage=triage_stats,
     )
     return Report(
         tool_version=__version__,
@@ -240,6 +260,70 @@ def _with_symbols(findings: list[Finding], chunks: list[Chunk]) -> list[Finding]
             finding.fingerprint = fingerprint(finding)
         out.append(finding)
     return out
+
+
+def _triage(
+    options: ModelOptions,
+    request: RunRequest,
+    chunks: list[Chunk],
+    rule_findings: list[Finding],
+    repo: RepoContext,
+    progress: Callable[[int], Progress] | None,
+    say: Callable[[str], None],
+) -> tuple[set[tuple[AuditId, str]], dict[tuple[AuditId, str], str], TriageStats, float]:
+    """Send every routed chunk to the triage model first. A chunk goes on to the main model
+    in an audit when the triage answer has a finding on its lines, or when its triage
+    request failed (never cleared by an answer that did not come). Returns the flagged
+    (audit, chunk id) pairs, the cleared ones with the reason, the stats and the spend."""
+    assert options.triage is not None
+    spec = options.triage
+    settings = ProviderSettings(
+        spec=spec,
+        timeout_s=options.settings.timeout_s,
+        max_output_tokens=options.settings.max_output_tokens,
+    )
+    provider = get_provider(spec, settings)
+    if not is_model(provider):
+        raise UserError(f"--triage {spec}: the triage pass needs a model, not the rule engine")
+    price = price_for(spec, provider.local, options.prices)
+    if price is None and options.runner.max_cost_usd is not None:
+        raise UserError(f"--max-cost needs a price for the triage model '{spec}'")
+    triage_plan = plan(
+        spec, provider.name, provider.model, price, chunks, request.audits, rule_findings,
+        build_context_pack(repo.facts), settings.max_output_tokens,
+        cache_price=cache_price_for(spec, provider.local),
+        resources=repo.resources if options.interaction else None,
+        interaction=options.interaction,
+    )  # fmt: skip
+    say(f"triage: {len(triage_plan.jobs)} request(s) to {provider.description}")
+    result = _run_jobs(provider, price, options, triage_plan, progress)
+    by_chunk = {c.id: c for c in chunks}
+    outcomes = {o.job_id: o for o in result.outcomes}
+    flagged: set[tuple[AuditId, str]] = set()
+    cleared: dict[tuple[AuditId, str], str] = {}
+    for job in triage_plan.jobs:
+        answer = result.answers.get(job.id)
+        pack = [by_chunk[i] for i in job.chunk_ids]
+        if answer is None:  # failed or over budget: the main model reads it
+            flagged |= {(job.audit, c.id) for c in pack}
+            continue
+        lines = [(f.start_line, f.end_line) for f in answer.findings]
+        for chunk in pack:
+            if any(a <= chunk.end_line and chunk.start_line <= b for a, b in lines):
+                flagged.add((job.audit, chunk.id))
+            else:
+                cleared[(job.audit, chunk.id)] = f"triage: {spec} found nothing"
+    say(f"triage: {len(flagged)} chunk x audit pair(s) flagged, {len(cleared)} cleared")
+    stats = TriageStats(
+        model=spec,
+        requests=len(triage_plan.jobs),
+        chunks_flagged=len(flagged),
+        chunks_cleared=len(cleared),
+        tokens_in=sum(o.tokens_in for o in outcomes.values()),
+        tokens_out=sum(o.tokens_out for o in outcomes.values()),
+        cost_usd=result.spent_usd,
+    )
+    return flagged, cleared, stats, result.spent_usd
 
 
 def _run_jobs(

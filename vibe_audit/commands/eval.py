@@ -64,6 +64,15 @@ def evaluate(
     ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    triage: Annotated[
+        str | None,
+        typer.Option(
+            "--triage",
+            metavar="MODEL",
+            help="Also run each model with this triage model first (e.g. noisy-oracle, "
+            "openai:gpt-4.1-nano): recall and cost with and without triage.",
+        ),
+    ] = None,
 ) -> None:
     """Run each model over the labeled corpora and print the leaderboard."""
     if ctx.invoked_subcommand is not None:
@@ -88,7 +97,7 @@ def evaluate(
         return options
 
     try:
-        result = run_eval(names, audits, corpora, repeat, options_for, say, max_cost)
+        result = run_eval(names, audits, corpora, repeat, options_for, say, max_cost, triage)
     except LabelError as exc:
         raise UserError(str(exc)) from exc
     markdown = render_markdown(result)

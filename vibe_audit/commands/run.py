@@ -117,6 +117,15 @@ def run(
     ] = False,
     require_coverage: RequireCoverage = None,
     no_interaction_context: NoInteractionContext = False,
+    triage: Annotated[
+        str | None,
+        typer.Option(
+            "--triage",
+            metavar="MODEL",
+            help="A cheap model reads every routed chunk first; only chunks it (or a rule) "
+            "flags go to --model. Its cost counts under --max-cost.",
+        ),
+    ] = None,
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
@@ -140,7 +149,9 @@ def run(
         path, model, api_key, base_url, concurrency, timeout, max_output_tokens, max_cost,
         dry_run, no_cache, cache_dir, audits, say,
     )  # fmt: skip
-    options = dataclasses.replace(options, interaction=not no_interaction_context)
+    if triage is not None and spec == "static":
+        raise UserError("--triage needs --model: it picks the chunks a model reads")
+    options = dataclasses.replace(options, interaction=not no_interaction_context, triage=triage)
     request = RunRequest(
         target=str(path),
         audits=audits,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vibe_audit.errors import UserError
 from vibe_audit.evals.png import bar_chart
-from vibe_audit.evals.suite import Ablation, EvalResult, ModelResult
+from vibe_audit.evals.suite import Ablation, EvalResult, ModelResult, TriageAblation
 from vibe_audit.schemas import AUDIT_IDS
 
 METRICS = ("precision", "recall", "f1")
@@ -90,6 +90,7 @@ def render_markdown(result: EvalResult) -> str:
                 "skipped; its numbers cover less than the whole corpus.**",
             ]
     lines += _ablation_markdown(result.ablation)
+    lines += _triage_markdown(result.triage)
     doubles = [m for m in result.models if m.kind == "test double"]
     if doubles:
         lines += ["", "## Pipeline ceiling (test doubles)", ""]
@@ -135,6 +136,63 @@ def _ablation_markdown(ablation: list[Ablation]) -> list[str]:
             f"{', '.join(a.found_only_with) or 'none'} |"
         )
     return lines
+
+
+TRIAGE_NOTE = (
+    "Each model without a triage pass and with one: the triage model reads every routed "
+    "chunk first and only the chunks it (or a rule) flags reach the main model. Cost "
+    "includes the triage pass."
+)
+
+
+def _triage_rows(triage: list[TriageAblation]) -> list[list[str]]:
+    return [
+        [
+            f"{t.model}{_double(t.model)}",
+            f"{t.triage}{_double(t.triage)}",
+            f"{_pct(t.recall_with)} / {_pct(t.recall_without)}",
+            f"{_pct(t.precision_with)} / {_pct(t.precision_without)}",
+            f"{t.main_tokens_in_with:,} / {t.main_tokens_in_without:,}",
+            f"{t.triage_tokens_in:,}",
+            f"{t.cost_with:.4f} / {t.cost_without:.4f}",
+            ", ".join(t.lost_with) or "none",
+        ]
+        for t in triage
+    ]
+
+
+TRIAGE_HEAD = [
+    "model", "triage", "recall with / without", "precision with / without",
+    "main-model tokens in with / without", "triage tokens in", "cost USD with / without",
+    "lost with triage",
+]  # fmt: skip
+
+
+def _double(model: str) -> str:
+    return " (test double)" if model in ("oracle", "noisy-oracle") else ""
+
+
+def _triage_markdown(triage: list[TriageAblation]) -> list[str]:
+    if not triage:
+        return []
+    lines = ["", "## Triage", "", TRIAGE_NOTE, ""]
+    lines += ["| " + " | ".join(TRIAGE_HEAD) + " |", "|" + "---|" * len(TRIAGE_HEAD)]
+    lines += ["| " + " | ".join(row) + " |" for row in _triage_rows(triage)]
+    return lines
+
+
+def _triage_html(triage: list[TriageAblation]) -> str:
+    if not triage:
+        return ""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in TRIAGE_HEAD)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in _triage_rows(triage)
+    )
+    return (
+        f'<h2>Triage</h2>\n<p class="note">{TRIAGE_NOTE}</p>\n'
+        f"<table><tr>{head}</tr>\n{rows}\n</table>\n"
+    )
 
 
 def _ablation_html(ablation: list[Ablation]) -> str:
@@ -187,7 +245,7 @@ Rows marked (test double) answer from the labels and measure the pipeline, not a
 <th>tokens in / out</th><th>cost USD</th><th>wall s</th></tr>
 {"".join(rows)}
 </table>
-{_ablation_html(result.ablation)}</body></html>
+{_ablation_html(result.ablation)}{_triage_html(result.triage)}</body></html>
 """
 
 

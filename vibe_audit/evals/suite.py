@@ -47,6 +47,8 @@ class ServiceRun(BaseModel):
     elapsed_s: float
     unreviewed_jobs: int
     dropped: dict[str, int]
+    triage_tokens_in: int = 0
+    triage_cost_usd: float = 0.0
 
 
 class Miss(BaseModel):
@@ -68,6 +70,8 @@ class ModelResult(BaseModel):
     findings_dropped: dict[str, int]
     stability: float | None = Field(description="Mean pairwise Jaccard over repeats.")
     misses: list[Miss] = Field(default_factory=list, description="Oracle losses by cause.")
+    triage_tokens_in: int = Field(default=0, description="Of tokens_in, sent to --triage.")
+    triage_cost_usd: float = Field(default=0.0, description="Of cost_usd, spent on --triage.")
 
     @property
     def scores(self) -> Scores:
@@ -98,6 +102,23 @@ class Ablation(BaseModel):
     found_only_without: list[str] = Field(description="Labels found without it only.")
 
 
+class TriageAblation(BaseModel):
+    """One model run without a triage pass and with one (--triage MODEL)."""
+
+    model: str
+    triage: str
+    recall_with: float | None
+    recall_without: float | None
+    precision_with: float | None
+    precision_without: float | None
+    main_tokens_in_with: int = Field(description="Input tokens the main model read.")
+    main_tokens_in_without: int
+    triage_tokens_in: int
+    cost_with: float = Field(description="USD, the triage pass included.")
+    cost_without: float
+    lost_with: list[str] = Field(description="Labels found without triage only.")
+
+
 class EvalResult(BaseModel):
     schema_version: str = RESULT_SCHEMA
     tool_version: str = __version__
@@ -111,6 +132,9 @@ class EvalResult(BaseModel):
     ablation: list[Ablation] = Field(
         default_factory=list,
         description="Interaction-context ablation of the oracle test double.",
+    )
+    triage: list[TriageAblation] = Field(
+        default_factory=list, description="Each model without and with --triage."
     )
 
 
@@ -159,6 +183,7 @@ def run_eval(
     options_for: Callable[[str], ModelOptions],
     say: Callable[[str], None] = lambda _m: None,
     max_cost: float | None = None,
+    triage: str | None = None,
 ) -> EvalResult:
     """Every model over every corpus service, ``repeat`` times; ``max_cost`` caps each
     model's spending in USD (a service it cannot afford is counted as unreviewed)."""
@@ -171,6 +196,7 @@ def run_eval(
         combined.correct.extend(Place(f"{name}/{p.path}", p.start, p.end) for p in labels.correct)
     results = []
     ablation = []
+    triages: list[TriageAblation] = []
     with tempfile.TemporaryDirectory(prefix="vibe-audit-eval-") as scratch:
         label_paths = {}
         for name, labels in labeled.items():
@@ -203,6 +229,15 @@ def run_eval(
             )  # fmt: skip
             with_ = next(r for r in results if r.model == model)
             ablation.append(_ablation(model, with_, without, combined))
+        for model in [m for m in models if triage is not None and m != "static"]:
+            assert triage is not None
+            say(f"evaluating {model} with --triage {triage}")
+            triaged = _evaluate(
+                model, audits, corpora, 1, label_paths, combined, options_for, max_cost, say,
+                explain=False, triage=triage,
+            )  # fmt: skip
+            alone = next(r for r in results if r.model == model)
+            triages.append(_triage_ablation(model, triage, alone, triaged))
     return EvalResult(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=f"{platform.machine()}, {platform.python_implementation()} "
@@ -213,6 +248,7 @@ def run_eval(
         decoys=len(combined.correct),
         models=results,
         ablation=ablation,
+        triage=triages,
     )
 
 
@@ -229,6 +265,25 @@ def _ablation(model: str, with_: ModelResult, without: ModelResult, labels: Labe
         cross_file_labels=sorted(d.id for d in labels.defects if d.cross_file),
         found_only_with=sorted(missed_without - missed_with),
         found_only_without=sorted(missed_with - missed_without),
+    )
+
+
+def _triage_ablation(
+    model: str, triage: str, alone: ModelResult, triaged: ModelResult
+) -> TriageAblation:
+    return TriageAblation(
+        model=model,
+        triage=triage,
+        recall_with=triaged.mean("recall"),
+        recall_without=alone.mean("recall"),
+        precision_with=triaged.mean("precision"),
+        precision_without=alone.mean("precision"),
+        main_tokens_in_with=triaged.tokens_in - triaged.triage_tokens_in,
+        main_tokens_in_without=alone.tokens_in,
+        triage_tokens_in=triaged.triage_tokens_in,
+        cost_with=triaged.cost_usd,
+        cost_without=alone.cost_usd,
+        lost_with=sorted(set(triaged.scores.missed) - set(alone.scores.missed)),
     )
 
 
@@ -254,10 +309,12 @@ def _evaluate(
     max_cost: float | None = None,
     say: Callable[[str], None] = lambda _m: None,
     explain: bool = True,
+    triage: str | None = None,
 ) -> ModelResult:
     runs: list[Scores] = []
     finding_sets: list[set[str]] = []
-    totals = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0, "wall": 0.0, "unreviewed": 0}
+    totals = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0, "wall": 0.0, "unreviewed": 0,
+              "triage_tokens": 0, "triage_cost": 0.0}  # fmt: skip
     dropped: dict[str, int] = {}
     description = ""
     for _ in range(repeat):
@@ -265,6 +322,8 @@ def _evaluate(
         for service in corpora:
             spec = _spec(model, service.name, label_paths)
             options = options_for(spec)
+            if triage is not None:
+                options = replace(options, triage=_spec(triage, service.name, label_paths))
             if max_cost is not None:
                 remaining = max_cost - totals["cost"]
                 if remaining <= 0:
@@ -283,6 +342,8 @@ def _evaluate(
             totals["cost"] += run.cost_usd
             totals["wall"] += run.elapsed_s
             totals["unreviewed"] += run.unreviewed_jobs
+            totals["triage_tokens"] += run.triage_tokens_in
+            totals["triage_cost"] += run.triage_cost_usd
             for reason, count in run.dropped.items():
                 dropped[reason] = dropped.get(reason, 0) + count
         runs.append(score_run(labels, findings, audits))
@@ -312,6 +373,8 @@ def _evaluate(
         findings_dropped=dict(sorted(dropped.items())),
         stability=stability(finding_sets),
         misses=misses,
+        triage_tokens_in=int(totals["triage_tokens"]),
+        triage_cost_usd=round(totals["triage_cost"], 6),
     )
 
 
@@ -348,6 +411,8 @@ def _run_service(
         elapsed_s=round(time.perf_counter() - started, 3),
         unreviewed_jobs=len(stats.unreviewed_jobs),
         dropped=dict(stats.findings_dropped),
+        triage_tokens_in=stats.triage.tokens_in if stats.triage else 0,
+        triage_cost_usd=stats.triage.cost_usd if stats.triage else 0.0,
     )
 
 

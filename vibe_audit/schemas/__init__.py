@@ -32,6 +32,7 @@ from vibe_audit.schemas.models import (
     Severity,
     SkippedFile,
     SourceFile,
+    TriageStats,
 )
 from vibe_audit.schemas.resources import (
     RESOURCE_KINDS,
@@ -80,4 +81,5 @@ __all__ = [
     "Severity",
     "SkippedFile",
     "SourceFile",
+    "TriageStats",
 ]

@@ -5,7 +5,8 @@ ledger records what became of each slice in each audit:
 
     audited             read by the model (or, with no model, by rules for its language)
     cached              answered from the response cache of an earlier identical request
-    skipped by routing  none of the audit's applies-to signals (or no rule for the language)
+    skipped by routing  none of the audit's applies-to signals (or no rule for the language,
+                        or the --triage model found nothing in it)
     clipped             meant to be read, cut by a limit: --max-cost budget, oversized file
     excluded            left out on purpose, with the rule: --exclude, .gitignore, vendored
     failed              meant to be read, could not be: the model request failed, unreadable
@@ -54,12 +55,13 @@ def build_coverage(
     plan: Plan | None = None,
     outcomes: list[JobOutcome] | None = None,
     rule_languages: dict[AuditId, set[str]] | None = None,
+    cleared: dict[tuple[AuditId, str], str] | None = None,
 ) -> Coverage:
     """The ledger of a model run (``plan`` + ``outcomes``) or, without a plan, of a rules-only
     run (``rule_languages``: the languages each audit has a built-in rule for)."""
     rows = [_file_row(item, audits) for item in skipped]
     if plan is not None:
-        rows += _model_rows(audits, chunks, plan, outcomes or [])
+        rows += _model_rows(audits, chunks, plan, outcomes or [], cleared or {})
     else:
         languages = rule_languages or {}
         for chunk in chunks:
@@ -106,7 +108,11 @@ def _file_row(item: SkippedFile, audits: list[AuditId]) -> CoverageRow:
 
 
 def _model_rows(
-    audits: list[AuditId], chunks: list[Chunk], plan: Plan, outcomes: list[JobOutcome]
+    audits: list[AuditId],
+    chunks: list[Chunk],
+    plan: Plan,
+    outcomes: list[JobOutcome],
+    cleared: dict[tuple[AuditId, str], str],
 ) -> list[CoverageRow]:
     by_job = {o.job_id: o for o in outcomes}
     job_of: dict[tuple[AuditId, str], str] = {
@@ -118,7 +124,8 @@ def _model_rows(
         for audit in audits:
             job_id = job_of.get((audit, chunk.id))
             if job_id is None:
-                row.states[audit], row.details[audit] = "skipped by routing", ROUTING_SIGNAL
+                row.states[audit] = "skipped by routing"
+                row.details[audit] = cleared.get((audit, chunk.id), ROUTING_SIGNAL)
                 continue
             outcome = by_job.get(job_id)
             if outcome is None:

@@ -192,6 +192,18 @@ class SkippedFile(_Model):
     reason: str
 
 
+class TriageStats(_Model):
+    """The cheap first pass of ``--triage MODEL``: what it read, flagged and cost."""
+
+    model: str
+    requests: int = Field(ge=0)
+    chunks_flagged: int = Field(ge=0, description="Chunk x audit pairs sent on to the model.")
+    chunks_cleared: int = Field(ge=0, description="Chunk x audit pairs it found nothing in.")
+    tokens_in: int = Field(ge=0)
+    tokens_out: int = Field(ge=0)
+    cost_usd: float = Field(ge=0)
+
+
 class RunStats(_Model):
     root: str
     files_discovered: int = Field(ge=0)
@@ -240,6 +252,10 @@ class RunStats(_Model):
     )
     router_skipped: dict[str, int] = Field(
         default_factory=dict, description="Chunks not sent to each audit (no applies-to signal)."
+    )
+    triage: TriageStats | None = Field(
+        default=None,
+        description="The triage pass (--triage); its tokens and cost are included above.",
     )
 
 
