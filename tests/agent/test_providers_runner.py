@@ -183,3 +183,15 @@ def test_progress_is_reported_per_job() -> None:
         run_audit(request, model=options, progress=progress)
     assert seen and len(seen) == len(server.requests)
     assert time.monotonic() - started < 30
+
+
+def test_cost_is_accounted_per_audit_and_per_finding() -> None:
+    with FakeModelServer() as server:
+        report = audit("openai:gpt-4.1-mini", server, ["sqlite", "reliability"])
+    assert isinstance(report, Report)
+    by_audit = report.stats.cost_by_audit
+    assert set(by_audit) == {"sqlite", "reliability"} and all(c > 0 for c in by_audit.values())
+    assert sum(by_audit.values()) == pytest.approx(report.stats.cost_usd, abs=1e-5)
+    model_findings = [f for f in report.findings if f.source == "model"]
+    assert model_findings and all(f.cost_usd > 0 for f in model_findings)
+    assert sum(f.cost_usd for f in report.findings) <= report.stats.cost_usd + 1e-6

@@ -138,10 +138,13 @@ def run_audit(
         say(f"sending {len(job_plan.jobs)} request(s) to {provider.description}")
         result = _run_jobs(provider, price, options_, job_plan, progress)
         by_id = {job.id: job for job in job_plan.jobs}
+        spent = {o.job_id: o.cost_usd for o in result.outcomes}
         for job_id, answer in result.answers.items():
             job = by_id[job_id]
             spec = get_audit(job.audit)
-            for finding in to_findings(answer, spec, f"{provider.name}:{provider.model}"):
+            raised = to_findings(answer, spec, f"{provider.name}:{provider.model}")
+            for finding in raised:
+                finding.cost_usd = round(spent.get(job_id, 0.0) / len(raised), 6)
                 scopes[len(findings)] = job.lines
                 findings.append(finding)
             checked |= {i for i in answer.checked_items if i.startswith(f"{job.audit}.")}
@@ -221,6 +224,11 @@ def run_audit(
         if job_plan
         else {},
         triage=triage_stats,
+        cost_by_audit={
+            a: round(sum(o.cost_usd for o in outcomes if o.audit == a), 6) for a in request.audits
+        }
+        if outcomes
+        else {},
     )
     return Report(
         tool_version=__version__,

@@ -50,6 +50,14 @@ def _header(report: Report) -> list[str]:
     engine = f"{s.provider}" + (f" ({s.model})" if s.model else "")
     redacted = ", ".join(f"{kind}: {n}" for kind, n in s.secrets_redacted.items()) or "none"
     jobs = ", ".join(f"{status}: {n}" for status, n in s.jobs.items()) or "none (no model)"
+    if s.cost_by_audit:
+        jobs += "; cost by audit: " + ", ".join(f"{a} ${c:.4f}" for a, c in s.cost_by_audit.items())
+    if s.triage:
+        t = s.triage
+        jobs += (
+            f"; triage by {t.model}: {t.requests} request(s), {t.chunks_flagged} flagged, "
+            f"{t.chunks_cleared} cleared, ${t.cost_usd:.4f}"
+        )
     if s.model_events:
         jobs += "; " + ", ".join(f"{event}: {n}" for event, n in s.model_events.items())
     return [
@@ -121,7 +129,8 @@ def _findings(findings: list[Finding]) -> list[str]:
             f"Location: {loc.path} : {lines}{symbol}  ",
             f"Risk Category: {categories}  ",
             f"Checklist: {', '.join(f.checklist_items) or '-'}  ",
-            f"Source: {source} · fingerprint `{f.fingerprint}`",
+            f"Source: {source} · fingerprint `{f.fingerprint}`"
+            + (f" · cost ${f.cost_usd:.4f}" if f.cost_usd else ""),
             "",
             "**The Problem:**",
             f.problem,

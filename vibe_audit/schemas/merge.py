@@ -88,6 +88,7 @@ def _combine(group: list[Finding]) -> Finding:
             "audits": audits,
             "categories": categories,
             "checklist_items": checklist,
+            "cost_usd": round(sum(f.cost_usd for f in group), 6),
         }
     )
     combined.fingerprint = fingerprint(combined)

@@ -127,6 +127,12 @@ class Finding(_Model):
         default=None,
         description="Exact new text for lines start..end when the fix is a small replacement.",
     )
+    cost_usd: float = Field(
+        default=0.0,
+        ge=0,
+        description="Model spend attributed to it: each request's cost shared among the "
+        "findings it raised (0 for rules).",
+    )
 
     @model_validator(mode="after")
     def _categories_match_audits(self) -> Finding:
@@ -252,6 +258,9 @@ class RunStats(_Model):
     )
     router_skipped: dict[str, int] = Field(
         default_factory=dict, description="Chunks not sent to each audit (no applies-to signal)."
+    )
+    cost_by_audit: dict[str, float] = Field(
+        default_factory=dict, description="Model spend per audit, USD (triage not included)."
     )
     triage: TriageStats | None = Field(
         default=None,
