@@ -47,3 +47,29 @@ def test_a_unique_key_in_the_migration_clears_it(write_tree) -> None:
         ");\n"
     )
     assert _hits(write_tree, keyed) == []
+
+
+def test_a_status_check_in_one_file_and_its_unguarded_update_in_another(write_tree) -> None:
+    root = write_tree(
+        {
+            "app/repository.py": (
+                "def set_status(conn, doc_id, status):\n"
+                '    conn.execute("UPDATE documents SET status = ? WHERE id = ?", '
+                "(status, doc_id))\n"
+            ),
+            "app/api.py": (
+                "from app import repository\n"
+                "\n"
+                "def retry(conn, doc):\n"
+                '    if doc.status != "failed":\n'
+                '        return "not failed"\n'
+                '    repository.set_status(conn, doc.id, "pending")\n'
+            ),
+        }
+    )
+    rule = load_rules()["status-check-then-act-across-functions"]
+    findings = run_rules(repo_from(root), ["concurrency"], [rule])
+    assert [(f.location.path, f.location.start_line, f.location.end_line) for f in findings] == [
+        ("app/api.py", 4, 6)
+    ]
+    assert "set_status() (app/repository.py:2)" in findings[0].problem
