@@ -26,6 +26,7 @@ def test_readme_documents_every_exit_code() -> None:
         errors.EXIT_USAGE,
         errors.EXIT_RUN,
         errors.EXIT_COVERAGE,
+        errors.EXIT_PENDING,
     }
     for code in codes:
         assert re.search(rf"^\| {code} \| ", README, re.M), f"exit code {code} undocumented"

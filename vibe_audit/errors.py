@@ -8,6 +8,9 @@ Exit codes (documented in README.md, "Exit codes"):
     3  EXIT_RUN       the run could not finish (internal error, report could not be written)
     4  EXIT_COVERAGE  the run finished, the report was written, but an audit read less than
                       --require-coverage PCT of the code routed to it
+    5  EXIT_PENDING   a --batch run stopped waiting (--batch-wait) while batches were still
+                      running; their ids and every answer already received are in the
+                      cache, and the same command resumes them
 
 Error tree:
 
@@ -18,6 +21,7 @@ Error tree:
     │   └── UnreadableFileError    PATH (or a file the run must read) cannot be read
     │   └── MissingDependencyError an optional extra is not installed
     ├── CoverageError              coverage below --require-coverage             -> exit 4
+    ├── BatchPending               --batch-wait passed, batches still running    -> exit 5
     └── RunError                   the run itself failed                         -> exit 3
         ├── OutputWriteError       the report could not be written to --out
         └── ProviderError          a model call failed (translated from the SDK's error)
@@ -35,6 +39,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_RUN = 3
 EXIT_COVERAGE = 4
+EXIT_PENDING = 5
 
 RAISE_ENV = "VIBE_AUDIT_RAISE_ERRORS"
 
@@ -79,6 +84,12 @@ class CoverageError(VibeAuditError):
     """The run finished and its report was written, but it audited less than required."""
 
     exit_code = EXIT_COVERAGE
+
+
+class BatchPending(VibeAuditError):
+    """A --batch run stopped waiting; its batches are kept and the same command resumes."""
+
+    exit_code = EXIT_PENDING
 
 
 class RunError(VibeAuditError):

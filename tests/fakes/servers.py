@@ -71,6 +71,7 @@ def scripted_answer(user: str, marker: str, ghost: bool = False) -> dict[str, An
 
 class FakeModelServer(ThreadingHTTPServer):
     daemon_threads = True
+    handler: type[BaseHTTPRequestHandler]  # set below: _Handler, or a subclass's own
 
     def __init__(
         self,
@@ -81,7 +82,7 @@ class FakeModelServer(ThreadingHTTPServer):
         retry_after: float = 1.0,
         hang: float = 3.0,
     ) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), self.handler)
         self.faults = faults or {}
         self.always = always or set()
         self.latency, self.marker, self.retry_after, self.hang = latency, marker, retry_after, hang
@@ -143,6 +144,51 @@ class FakeModelServer(ThreadingHTTPServer):
             return 0, 0
         return (tokens, 0) if seen else (0, tokens if anthropic else 0)
 
+    def reply_payload(self, body: dict[str, Any], anthropic: bool, fault: str) -> tuple[Any, str]:
+        """The answer to one Chat Completions / Messages request body (the live routes and
+        the batch routes of tests/fakes/batches.py answer alike), and its user message."""
+        messages = body.get("messages", [])
+        content = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        user = _text(content)
+        cached = self.prompt_cache(body, anthropic)
+        answer = scripted_answer(user, self.marker, ghost=fault == "ghost")
+        if fault == "schema":
+            for finding in answer["findings"]:
+                finding["category"] = "Not A Category"
+            if not answer["findings"]:
+                answer["checked_items"] = ["not.an.item"]
+        text = json.dumps(answer)
+        if fault in ("truncated", "length"):
+            text = text[: len(text) // 2]
+        usage_in, usage_out = len(json.dumps(body)) // 4, len(text) // 4
+        read, written = cached
+        if anthropic:
+            content: Any = json.loads(text) if fault not in ("truncated", "length") else {}
+            payload = {
+                "id": "msg_fake", "type": "message", "role": "assistant",
+                "model": body.get("model"),
+                "content": [{"type": "tool_use", "id": "toolu_fake", "name": "report_audit",
+                             "input": content}],
+                "stop_reason": "max_tokens" if fault == "length" else "tool_use",
+                "stop_sequence": None,
+                "usage": {"input_tokens": max(usage_in - read - written, 0),
+                          "output_tokens": usage_out, "cache_read_input_tokens": read,
+                          "cache_creation_input_tokens": written},
+            }  # fmt: skip
+            if fault == "truncated":
+                payload["content"][0]["input"] = {"findings": "cut"}
+        else:
+            payload = {
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "finish_reason": "length" if fault == "length" else "stop"}],
+                "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
+                          "total_tokens": usage_in + usage_out,
+                          "prompt_tokens_details": {"cached_tokens": read}},
+            }  # fmt: skip
+        return payload, user
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up on a hanging request: expected in fault tests
 
@@ -189,46 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = {"type": "error", "error": error} if anthropic else {"error": error}
             headers = {"retry-after": f"{self.server.retry_after:g}"} if status == 429 else {}
             return self._send(status, payload, headers)
-        messages = body.get("messages", [])
-        content = next((m["content"] for m in messages if m.get("role") == "user"), "")
-        user = _text(content)
-        cached = self.server.prompt_cache(body, anthropic)
-        answer = scripted_answer(user, self.server.marker, ghost=fault == "ghost")
-        if fault == "schema":
-            for finding in answer["findings"]:
-                finding["category"] = "Not A Category"
-            if not answer["findings"]:
-                answer["checked_items"] = ["not.an.item"]
-        text = json.dumps(answer)
-        if fault in ("truncated", "length"):
-            text = text[: len(text) // 2]
-        usage_in, usage_out = len(json.dumps(body)) // 4, len(text) // 4
-        read, written = cached
-        if anthropic:
-            content: Any = json.loads(text) if fault not in ("truncated", "length") else {}
-            payload = {
-                "id": "msg_fake", "type": "message", "role": "assistant",
-                "model": body.get("model"),
-                "content": [{"type": "tool_use", "id": "toolu_fake", "name": "report_audit",
-                             "input": content}],
-                "stop_reason": "max_tokens" if fault == "length" else "tool_use",
-                "stop_sequence": None,
-                "usage": {"input_tokens": max(usage_in - read - written, 0),
-                          "output_tokens": usage_out, "cache_read_input_tokens": read,
-                          "cache_creation_input_tokens": written},
-            }  # fmt: skip
-            if fault == "truncated":
-                payload["content"][0]["input"] = {"findings": "cut"}
-        else:
-            payload = {
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
-                "model": body.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "length" if fault == "length" else "stop"}],
-                "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out,
-                          "total_tokens": usage_in + usage_out,
-                          "prompt_tokens_details": {"cached_tokens": read}},
-            }  # fmt: skip
+        payload, user = self.server.reply_payload(body, anthropic, fault)
         self._send(200, payload, {}, cut=fault == "cut")
         if fault != "cut":
             with self.server.lock:
@@ -252,6 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
+
+
+FakeModelServer.handler = _Handler
 
 
 def _serve() -> None:

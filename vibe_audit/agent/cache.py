@@ -16,6 +16,7 @@ import os
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,20 @@ MIGRATIONS: list[tuple[str, str]] = [
             tokens_in INTEGER NOT NULL,
             tokens_out INTEGER NOT NULL,
             created_at REAL NOT NULL
+        )""",
+    ),
+    (
+        # Batches submitted by --batch and not yet collected: a restarted run resumes them
+        # instead of paying twice. keys: JSON list of the answers' cache keys.
+        "0002_batches",
+        """CREATE TABLE batches (
+            batch_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            keys TEXT NOT NULL,
+            submitted_at REAL NOT NULL,
+            ended_at REAL,
+            state TEXT NOT NULL DEFAULT 'submitted'
         )""",
     ),
 ]
@@ -55,6 +70,13 @@ def cache_key(
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    batch_id: str
+    keys: list[str]
+    submitted_at: float
 
 
 class ResponseCache:
@@ -120,6 +142,42 @@ class ResponseCache:
                         tokens_out,
                         time.time(),
                     ),
+                )
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+    async def add_batch(self, batch_id: str, provider: str, model: str, keys: list[str]) -> None:
+        def write() -> None:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO batches (batch_id, provider, model, keys, "
+                    "submitted_at) VALUES (?, ?, ?, ?, ?)",
+                    (batch_id, provider, model, json.dumps(keys), time.time()),
+                )
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+    async def pending_batches(self, provider: str, model: str) -> list[PendingBatch]:
+        """Batches of this provider and model submitted and not yet collected, oldest first."""
+
+        def read() -> list[PendingBatch]:
+            rows = self._db.execute(
+                "SELECT batch_id, keys, submitted_at FROM batches WHERE provider = ? AND "
+                "model = ? AND ended_at IS NULL ORDER BY submitted_at",
+                (provider, model),
+            ).fetchall()
+            return [PendingBatch(str(r[0]), list(json.loads(r[1])), float(r[2])) for r in rows]
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, read)
+
+    async def end_batch(self, batch_id: str, state: str) -> None:
+        """Mark a batch collected (its answers are in the cache) or lost."""
+
+        def write() -> None:
+            with self._db:
+                self._db.execute(
+                    "UPDATE batches SET ended_at = ?, state = ? WHERE batch_id = ?",
+                    (time.time(), state, batch_id),
                 )
 
         await asyncio.get_running_loop().run_in_executor(self._executor, write)

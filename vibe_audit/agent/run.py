@@ -15,10 +15,12 @@ from pathlib import Path
 
 from vibe_audit import __version__
 from vibe_audit.agent.answers import to_findings
+from vibe_audit.agent.batch import BatchRunner, BatchSettings, at_batch_price
 from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.context_pack import build_context_pack
 from vibe_audit.agent.planner import Price, cache_price_for, plan, price_for
 from vibe_audit.agent.providers import ModelProvider, ProviderSettings, get_provider, is_model
+from vibe_audit.agent.providers.base import has_batch_api
 from vibe_audit.agent.providers.static import StaticProvider
 from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
@@ -57,6 +59,7 @@ class ModelOptions:
     dry_run: bool = False
     interaction: bool = True  # interaction context in requests (agent/interaction.py)
     triage: str | None = None  # a cheap model's first pass picks the chunks for the model
+    batch: BatchSettings | None = None  # --batch: the provider's batch API (agent/batch.py)
 
 
 def run_audit(
@@ -109,6 +112,16 @@ def run_audit(
                 f"--max-cost needs a price for '{request.model}': add it under [pricing] in "
                 "the config (input/output USD per 1M tokens)"
             )
+        if options_.batch is not None:
+            if not has_batch_api(provider):
+                raise UserError(
+                    f"--batch needs an openai: or anthropic: model; {request.model} has no "
+                    "batch API"
+                )
+            if options_.cache_dir is None and not options_.dry_run:
+                raise UserError(
+                    "--batch keeps its batch ids and answers in the response cache: drop --no-cache"
+                )
         triaged: set[tuple[AuditId, str]] | None = None
         if options_.triage and not options_.dry_run:
             triaged, cleared, triage_stats, triage_spent = _triage(
@@ -134,9 +147,10 @@ def run_audit(
         )
         if options_.dry_run:
             asyncio.run(provider.aclose())
-            return job_plan
-        say(f"sending {len(job_plan.jobs)} request(s) to {provider.description}")
-        result = _run_jobs(provider, price, options_, job_plan, progress)
+            return at_batch_price(job_plan) if options_.batch else job_plan
+        how = "in batches " if options_.batch else ""
+        say(f"sending {len(job_plan.jobs)} request(s) {how}to {provider.description}")
+        result = _run_jobs(provider, price, options_, job_plan, progress, say, options_.batch)
         by_id = {job.id: job for job in job_plan.jobs}
         spent = {o.job_id: o.cost_usd for o in result.outcomes}
         for job_id, answer in result.answers.items():
@@ -340,12 +354,26 @@ def _run_jobs(
     options: ModelOptions,
     job_plan: Plan,
     progress: Callable[[int], Progress] | None,
+    say: Callable[[str], None] = lambda _m: None,
+    batch: BatchSettings | None = None,
 ) -> RunResult:
+    """The jobs, live or (``batch``, a provider with a batch API) through its batch API."""
     cache = ResponseCache(options.cache_dir) if options.cache_dir is not None else None
     tick = progress(len(job_plan.jobs)) if progress is not None else None
 
     async def go() -> RunResult:
         try:
+            if batch is not None and cache is not None and has_batch_api(provider):
+                return await BatchRunner(
+                    provider,
+                    price,
+                    options.runner,
+                    batch,
+                    cache,
+                    say=say,
+                    progress=tick,
+                    cache_price=cache_price_for(job_plan.model, provider.local),
+                ).run(job_plan.jobs)
             runner = Runner(
                 provider,
                 price,

@@ -110,7 +110,7 @@ class _Tally:
 
 
 @cache
-def _schema(audit: str) -> dict[str, Any]:
+def schema_for(audit: str) -> dict[str, Any]:
     """The answer schema of an audit, built once (pydantic schema generation is not free)."""
     return answer_json_schema(get_audit(audit))  # type: ignore[arg-type]
 
@@ -133,8 +133,14 @@ class Runner:
         self.cache, self.progress, self.sleep, self.jitter = cache, progress, sleep, jitter
         self.budget = Budget(settings.max_cost_usd)
         self.events: Counter[str] = Counter()
+        self.repairs: dict[str, tuple[str, str]] = {}
 
-    async def run(self, jobs: list[Job]) -> RunResult:
+    async def run(
+        self, jobs: list[Job], repairs: dict[str, tuple[str, str]] | None = None
+    ) -> RunResult:
+        """Answer ``jobs``. ``repairs`` maps a job id to an answer already rejected (from a
+        batch) and why: that job's first call is the repair call."""
+        self.repairs = repairs or {}
         semaphore = asyncio.Semaphore(self.settings.concurrency)
         answers: dict[str, ChunkAnswer] = {}
 
@@ -152,7 +158,7 @@ class Runner:
             list(outcomes), answers, self.events, round(self.budget.spent, 6), round(self.saved, 6)
         )
 
-    def _cost(self, reply: ModelReply) -> float:
+    def cost(self, reply: ModelReply) -> float:
         """Input read from the prompt cache at the cached price, input written to it at the
         write price, where the model has them; the rest at the list price."""
         if self.price is None:
@@ -182,8 +188,8 @@ class Runner:
                     return done.outcome("cached"), parse_answer(hit[0], spec)
                 except AnswerError:
                     pass  # a stale or damaged entry: ask again
-        schema = _schema(job.audit)
-        repair: tuple[str, str] | None = None
+        schema = schema_for(job.audit)
+        repair: tuple[str, str] | None = self.repairs.get(job.id)
         for round_ in range(2):  # the answer, and at most one repair
             if not self.budget.reserve(job.cost_usd):
                 reason = "--max-cost reached before this request could be sent"
@@ -194,7 +200,7 @@ class Runner:
                 # A timed-out call may still be billed: count its reservation as spent.
                 self.budget.settle(job.cost_usd, job.cost_usd if exc.timed_out else 0.0)
                 return done.outcome("failed", str(exc)), None
-            actual = self._cost(reply)
+            actual = self.cost(reply)
             self.budget.settle(job.cost_usd, actual)
             self.saved += self.saving(reply)
             done.add(reply, actual)

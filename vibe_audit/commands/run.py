@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from vibe_audit.agent import ModelOptions, run_audit
+from vibe_audit.agent.batch import BatchSettings
 from vibe_audit.agent.cache import default_cache_dir
 from vibe_audit.agent.config import FileConfig, load_config
 from vibe_audit.agent.planner import render_plan
@@ -126,6 +127,33 @@ def run(
             "flags go to --model. Its cost counts under --max-cost.",
         ),
     ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Send the model requests through the provider's batch API (OpenAI Batch, "
+            "Anthropic Message Batches): about half the price, answers within 24 h. Batch ids "
+            "are kept in the cache: a stopped run is resumed by the same command.",
+        ),
+    ] = False,
+    batch_poll: Annotated[
+        float,
+        typer.Option(
+            "--batch-poll",
+            min=0.01,
+            help="Seconds before the first batch poll; "
+            "the interval grows by half up to 10 minutes.",
+        ),
+    ] = BatchSettings.poll_s,
+    batch_wait: Annotated[
+        float,
+        typer.Option(
+            "--batch-wait",
+            min=0,
+            help="Stop waiting for batches after this many "
+            "seconds (exit 5; the same command resumes them).",
+        ),
+    ] = BatchSettings.wait_s,
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
@@ -151,7 +179,14 @@ def run(
     )  # fmt: skip
     if triage is not None and spec == "static":
         raise UserError("--triage needs --model: it picks the chunks a model reads")
-    options = dataclasses.replace(options, interaction=not no_interaction_context, triage=triage)
+    if batch and spec == "static":
+        raise UserError("--batch needs --model openai:... or anthropic:...")
+    options = dataclasses.replace(
+        options,
+        interaction=not no_interaction_context,
+        triage=triage,
+        batch=BatchSettings(poll_s=batch_poll, wait_s=batch_wait) if batch else None,
+    )
     request = RunRequest(
         target=str(path),
         audits=audits,

@@ -471,6 +471,9 @@ class JobOutcome(_Model):
     tokens_out: int = Field(default=0, ge=0)
     tokens_cached: int = Field(default=0, ge=0, description="Input read from the prompt cache.")
     cost_usd: float = Field(default=0, ge=0)
+    batch_id: str | None = Field(
+        default=None, description="The provider batch that answered it (--batch), if any."
+    )
 
 
 RunStats.model_rebuild()

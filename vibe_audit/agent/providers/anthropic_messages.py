@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from vibe_audit.agent.providers.base import (
+    BatchStatus,
     ModelReply,
     ProviderSettings,
     register,
@@ -73,6 +74,16 @@ class AnthropicProvider:
     async def complete(
         self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
     ) -> ModelReply:
+        try:
+            response = await self._client.messages.create(**self._params(request, schema, repair))
+        except self._anthropic.AnthropicError as exc:
+            raise self._translate(exc) from exc
+        return self._reply(response)
+
+    def _params(
+        self, request: RenderedRequest, schema: dict[str, Any], repair: tuple[str, str] | None
+    ) -> dict[str, Any]:
+        """The Messages request, the same live and in a batch."""
         messages: list[dict[str, Any]] = [{"role": "user", "content": user_blocks(request)}]
         if repair is not None:
             previous, problem = repair
@@ -89,7 +100,7 @@ class AnthropicProvider:
             "description": "Report this audit's answer for the slice.",
             "input_schema": schema,
         }
-        arguments: dict[str, Any] = {
+        return {
             "model": self.model,
             "max_tokens": self._settings.max_output_tokens,
             "system": [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}],
@@ -97,10 +108,9 @@ class AnthropicProvider:
             "tools": [tool],
             "tool_choice": {"type": "tool", "name": TOOL},
         }
-        try:
-            response = await self._client.messages.create(**arguments)
-        except self._anthropic.AnthropicError as exc:
-            raise self._translate(exc) from exc
+
+    @staticmethod
+    def _reply(response: Any) -> ModelReply:
         blocks = [b for b in response.content if getattr(b, "type", "") == "tool_use"]
         text = json.dumps(getattr(blocks[0], "input", None)) if blocks else ""
         usage = response.usage
@@ -115,6 +125,50 @@ class AnthropicProvider:
             tokens_cached=read,
             tokens_cache_written=written,
         )
+
+    # Message Batches (agent/batch.py): the same params, submitted together.
+
+    def batch_line(
+        self, custom_id: str, request: RenderedRequest, schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"custom_id": custom_id, "params": self._params(request, schema, None)}
+
+    async def batch_submit(self, lines: list[dict[str, Any]]) -> str:
+        try:
+            batch = await self._client.messages.batches.create(requests=lines)  # type: ignore[arg-type]
+        except self._anthropic.AnthropicError as exc:
+            raise self._translate(exc) from exc
+        return str(batch.id)
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        try:
+            batch = await self._client.messages.batches.retrieve(batch_id)
+        except self._anthropic.AnthropicError as exc:
+            raise self._translate(exc) from exc
+        counts = batch.request_counts
+        done = counts.succeeded + counts.errored + counts.canceled + counts.expired
+        return BatchStatus(
+            state=batch.processing_status,
+            ended=batch.processing_status == "ended",
+            done=done,
+            total=done + counts.processing,
+        )
+
+    async def batch_results(self, batch_id: str) -> dict[str, ModelReply | ProviderError]:
+        out: dict[str, ModelReply | ProviderError] = {}
+        try:
+            async for item in await self._client.messages.batches.results(batch_id):
+                result = item.result
+                if result.type == "succeeded":
+                    out[item.custom_id] = self._reply(result.message)
+                elif result.type == "errored":
+                    error = getattr(result.error, "error", None)
+                    message = getattr(error, "message", None) or str(result.error)
+                    out[item.custom_id] = ProviderError(f"batch request errored: {message}")
+                # canceled / expired: absent, sent again live
+        except self._anthropic.AnthropicError as exc:
+            raise self._translate(exc) from exc
+        return out
 
     def _translate(self, exc: Exception) -> ProviderError:
         return translate_sdk_error(self._anthropic, exc, self._settings.timeout_s)

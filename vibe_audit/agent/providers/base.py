@@ -79,6 +79,36 @@ class ModelProvider(Protocol):
 
 
 @dataclass(frozen=True)
+class BatchStatus:
+    """Where a provider's batch is: its own state name, whether it has ended (completed,
+    failed, expired or cancelled: its results can be read), and requests done of total."""
+
+    state: str
+    ended: bool
+    done: int = 0
+    total: int = 0
+
+
+class BatchProvider(ModelProvider, Protocol):
+    """A model provider with a batch API (OpenAI Batch, Anthropic Message Batches): the
+    same requests as ``complete``, submitted together, answered within a day at about half
+    the price. agent/batch.py drives it."""
+
+    def batch_line(
+        self, custom_id: str, request: RenderedRequest, schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One request of a batch, in the provider's format."""
+
+    async def batch_submit(self, lines: list[dict[str, Any]]) -> str:
+        """Submit the requests; returns the batch id."""
+
+    async def batch_status(self, batch_id: str) -> BatchStatus: ...
+
+    async def batch_results(self, batch_id: str) -> dict[str, ModelReply | ProviderError]:
+        """Each answered request's reply (or its error) by custom id."""
+
+
+@dataclass(frozen=True)
 class ProviderSettings:
     """Everything a provider needs, already resolved from flags, config and environment."""
 
@@ -115,6 +145,11 @@ def get_provider(spec: str, settings: ProviderSettings | None = None) -> Provide
 
 def is_model(provider: Provider) -> TypeGuard[ModelProvider]:
     return hasattr(provider, "complete")
+
+
+def has_batch_api(provider: Provider) -> TypeGuard[BatchProvider]:
+    """Only OpenAI itself and Anthropic have batch APIs (not ollama, vLLM, llama.cpp)."""
+    return is_model(provider) and provider.name in ("openai", "anthropic")
 
 
 def retry_after_seconds(

@@ -9,10 +9,12 @@ and the answer is validated by the runner either way.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from typing import Any
+from typing import Any, Final
 
 from vibe_audit.agent.providers.base import (
+    BatchStatus,
     ModelReply,
     ProviderSettings,
     register,
@@ -21,11 +23,13 @@ from vibe_audit.agent.providers.base import (
 from vibe_audit.errors import (
     MissingDependencyError,
     ProviderError,
+    ProviderHTTPError,
     UserError,
 )
 from vibe_audit.schemas import RenderedRequest
 
 OLLAMA_URL = "http://localhost:11434/v1"
+CHAT_URL: Final = "/v1/chat/completions"
 _UNSUPPORTED_STRICT = ("minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
                        "pattern", "format", "default")  # fmt: skip
 
@@ -94,25 +98,41 @@ class OpenAIChatProvider:
     async def _send(
         self, messages: list[dict[str, str]], schema: dict[str, Any], cache_key: str
     ) -> ModelReply:
+        body = self._body(messages, schema, cache_key)
+        arguments: dict[str, Any] = {
+            k: v for k, v in body.items() if k not in ("response_format", "prompt_cache_key")
+        }
+        # Sent as is: the SDK would otherwise walk the whole schema on every request.
+        arguments["extra_body"] = {"response_format": body["response_format"]}
+        if "prompt_cache_key" in body:
+            arguments["prompt_cache_key"] = body["prompt_cache_key"]
+        return self._reply(await self._client.chat.completions.create(**arguments))
+
+    def _body(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], cache_key: str
+    ) -> dict[str, Any]:
+        """The Chat Completions request body, the same live and in a batch."""
         response_format: dict[str, Any] = {"type": "json_object"}
         if self._json_schema_ok:
             if id(schema) not in self._strict:  # the runner passes one schema object per audit
                 self._strict[id(schema)] = strict_schema(schema)
             strict = {"name": "chunk_answer", "strict": True, "schema": self._strict[id(schema)]}
             response_format = {"type": "json_schema", "json_schema": strict}
-        arguments: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "temperature": 0,
             "max_tokens": self._settings.max_output_tokens,
-            # Sent as is: the SDK would otherwise walk the whole schema on every request.
-            "extra_body": {"response_format": response_format},
+            "response_format": response_format,
         }
         if self.name == "openai" and cache_key:
             # OpenAI caches long prompt prefixes by itself; the key routes requests that
             # share the prefix to the same cache (other servers may reject the field).
-            arguments["prompt_cache_key"] = cache_key
-        response = await self._client.chat.completions.create(**arguments)
+            body["prompt_cache_key"] = cache_key
+        return body
+
+    @staticmethod
+    def _reply(response: Any) -> ModelReply:
         choice = response.choices[0]
         usage = response.usage
         details = getattr(usage, "prompt_tokens_details", None) if usage else None
@@ -123,6 +143,79 @@ class OpenAIChatProvider:
             truncated=choice.finish_reason == "length",
             tokens_cached=(getattr(details, "cached_tokens", None) or 0) if details else 0,
         )
+
+    # The OpenAI Batch API (agent/batch.py): a JSONL file of Chat Completions bodies.
+
+    def batch_line(
+        self, custom_id: str, request: RenderedRequest, schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        messages = [
+            {"role": "system", "content": request.system},
+            {"role": "user", "content": request.user},
+        ]
+        body = self._body(messages, schema, prompt_cache_key(request))
+        return {"custom_id": custom_id, "method": "POST", "url": CHAT_URL, "body": body}
+
+    async def batch_submit(self, lines: list[dict[str, Any]]) -> str:
+        data = "".join(json.dumps(line) + "\n" for line in lines).encode("utf-8")
+        try:
+            uploaded = await self._client.files.create(
+                file=("vibe-audit-batch.jsonl", data, "application/jsonl"), purpose="batch"
+            )
+            batch = await self._client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=CHAT_URL,
+                completion_window="24h",
+                metadata={"tool": "vibe-audit"},
+            )
+        except self._openai.OpenAIError as exc:
+            raise self._translate(exc) from exc
+        return str(batch.id)
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        try:
+            batch = await self._client.batches.retrieve(batch_id)
+        except self._openai.OpenAIError as exc:
+            raise self._translate(exc) from exc
+        counts = batch.request_counts
+        return BatchStatus(
+            state=batch.status,
+            ended=batch.status in ("completed", "failed", "expired", "cancelled"),
+            done=(counts.completed + counts.failed) if counts else 0,
+            total=counts.total if counts else 0,
+        )
+
+    async def batch_results(self, batch_id: str) -> dict[str, ModelReply | ProviderError]:
+        """Answers by custom id; a request missing from both files (an expired or failed
+        batch) is absent, and the batch runner sends it again live."""
+        try:
+            batch = await self._client.batches.retrieve(batch_id)
+            texts = [
+                (await self._client.files.content(file_id)).text
+                for file_id in (batch.output_file_id, batch.error_file_id)
+                if file_id
+            ]
+        except self._openai.OpenAIError as exc:
+            raise self._translate(exc) from exc
+        from openai.types.chat import ChatCompletion
+
+        out: dict[str, ModelReply | ProviderError] = {}
+        for text in texts:
+            for raw in text.splitlines():
+                if not raw.strip():
+                    continue
+                line = json.loads(raw)
+                response = line.get("response") or {}
+                status = int(response.get("status_code") or 0)
+                if status == 200 and not line.get("error"):
+                    out[line["custom_id"]] = self._reply(
+                        ChatCompletion.model_validate(response.get("body"))
+                    )
+                else:
+                    error = line.get("error") or (response.get("body") or {}).get("error") or {}
+                    message = str(error.get("message", error)) if isinstance(error, dict) else error
+                    out[line["custom_id"]] = ProviderHTTPError(status or 500, str(message))
+        return out
 
     def _translate(self, exc: Exception) -> ProviderError:
         return translate_sdk_error(self._openai, exc, self._settings.timeout_s)
