@@ -201,6 +201,8 @@ def run(
     )
     if isinstance(result, Plan):
         typer.echo(render_plan(result), nl=False)
+        if batch:
+            typer.echo("costs are at the batch price (half the list price), as --batch bills")
         return
     report = result
     text = RENDERERS[output_format.value](report)
