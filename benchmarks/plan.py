@@ -7,6 +7,8 @@ benchmark's corpus:
   naive    every file through every audit prompt, whole (system prompt + file), no routing;
   live     the routed, packed plan of a normal run (system, context pack, interaction
            context, hints and code per request);
+  batch    the same requests through the provider's batch API (--batch): same tokens, at
+           the batch price (half the list price);
   triaged  a --triage pass over the same routed chunks at the triage model's price, plus a
            main pass between its bounds: only rule-flagged chunks (the triage model flags
            nothing) and everything (it flags everything);
@@ -25,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import corpus
+from vibe_audit.agent.batch import BATCH_DISCOUNT
 from vibe_audit.agent.context_pack import build_context_pack
 from vibe_audit.agent.planner import builtin_prices, cache_price_for, plan
 from vibe_audit.agent.providers.static import StaticProvider
@@ -89,6 +92,7 @@ def main() -> int:
     rows = [
         (f"naive ({args.model})", naive_requests, naive_tokens, naive_cost),
         (f"live ({args.model})", len(live.jobs), tokens(live), cost(live)),
+        (f"batch ({args.model})", len(live.jobs), tokens(live), cost(live) * BATCH_DISCOUNT),
         (f"triage pass ({args.triage})", len(triage_pass.jobs), tokens(triage_pass),
          cost(triage_pass)),
         ("  + main pass, rule-flagged only", len(rules_only.jobs), tokens(rules_only),
