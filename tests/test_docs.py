@@ -27,6 +27,7 @@ def test_readme_documents_every_exit_code() -> None:
         errors.EXIT_RUN,
         errors.EXIT_COVERAGE,
         errors.EXIT_PENDING,
+        errors.EXIT_INTERRUPTED,
     }
     for code in codes:
         assert re.search(rf"^\| {code} \| ", README, re.M), f"exit code {code} undocumented"

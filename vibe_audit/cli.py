@@ -23,6 +23,7 @@ from vibe_audit.commands.review import review as review_command
 from vibe_audit.commands.run import run as run_command
 from vibe_audit.errors import (
     EXIT_CLEAN,
+    EXIT_INTERRUPTED,
     EXIT_RUN,
     EXIT_USAGE,
     RAISE_ENV,
@@ -109,6 +110,8 @@ def cli(argv: list[str] | None = None) -> int:
     except typer.Abort:
         _say("aborted")
         return EXIT_RUN
+    except KeyboardInterrupt:
+        result = EXIT_INTERRUPTED
     except TyperException as exc:
         if os.environ.get(RAISE_ENV):
             raise
@@ -125,6 +128,11 @@ def cli(argv: list[str] | None = None) -> int:
             f"(set {RAISE_ENV}=1 to see the traceback)"
         )
         return EXIT_RUN
+    if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit 130 itself
+        _say(
+            "interrupted: every model answer received so far is in the response cache (and "
+            "--batch batches are resumed): the same command continues where this one stopped"
+        )
     return result if isinstance(result, int) else EXIT_CLEAN
 
 

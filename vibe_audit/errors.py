@@ -11,6 +11,7 @@ Exit codes (documented in README.md, "Exit codes"):
     5  EXIT_PENDING   a --batch run stopped waiting (--batch-wait) while batches were still
                       running; their ids and every answer already received are in the
                       cache, and the same command resumes them
+  130  EXIT_INTERRUPTED  interrupted (Ctrl-C / SIGINT); what was received is cached
 
 Error tree:
 
@@ -40,6 +41,7 @@ EXIT_USAGE = 2
 EXIT_RUN = 3
 EXIT_COVERAGE = 4
 EXIT_PENDING = 5
+EXIT_INTERRUPTED = 130
 
 RAISE_ENV = "VIBE_AUDIT_RAISE_ERRORS"
 

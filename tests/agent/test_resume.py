@@ -64,3 +64,22 @@ def test_killed_run_resumes_from_the_cache(tmp_path: Path) -> None:
         assert jobs["cached"] == received  # every answer received before the kill
         assert len(server.requests) - sent_before_kill == total - received
         assert _cached(cache_dir) == total
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    with FakeModelServer(latency=0.2) as server:
+        spec = f"openai-compat:{server.url}/v1#fake-model"
+        args = ["run", str(EXAMPLE_APP), "--prompt", "all", "--model", spec,
+                "--cache-dir", str(cache_dir), "--concurrency", "1", "--quiet"]  # fmt: skip
+        run = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(server.answered) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("vibe-audit: interrupted:")
+    assert _cached(cache_dir) >= 3
