@@ -216,3 +216,28 @@ def test_dry_run_prices_a_batch_at_half(capsys: pytest.CaptureFixture[str]) -> N
 
     assert total(batch) == pytest.approx(total(live) / 2, abs=1e-4)
     assert "batch price" in batch
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_rate_limited_submit_is_retried_once_created(kind: str, tmp_path: Path) -> None:
+    with FakeBatchServer(submit_faults={1: "429"}, retry_after=0.05) as server:
+        out = tmp_path / "r.json"
+        assert cli(_args(kind, server, tmp_path / "c", out, *_batch())) == 0
+        assert server.creates == 2 and len(server.created) == 1
+    events = _report(out)["stats"]["model_events"]
+    assert events["batch: submit retried (http 429)"] == 1
+
+
+def test_a_refused_poll_stops_the_run_and_keeps_the_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 401 on retrieve (say, a rotated key) is not a lost batch: the run stops (exit 3) and
+    the batch stays pending, so the next run with a good key collects it, unpaid twice."""
+    cache = tmp_path / "c"
+    with FakeBatchServer(poll_faults={2: "401"}) as server:
+        args = _args("openai", server, cache, tmp_path / "r.json", *_batch())
+        assert cli(args) == 3
+        assert "HTTP 401" in capsys.readouterr().err
+        assert [r[1] for r in _batch_rows(cache)] == [None]
+        assert cli(args) == 0
+        assert len(server.created) == 1 and server.requests == []

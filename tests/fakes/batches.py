@@ -15,7 +15,8 @@ progress until ``release()``). ``line_faults`` maps a request's number across al
 (1-based, in submission order) to "error" (the request errored), "schema" (an answer the
 schema rejects) or "missing" (absent from the results, as when a batch expires); ``end_state``
 is the OpenAI end state ("completed", "expired", ...). ``poll_faults`` maps a retrieve's
-number to "500" or "404". The live routes (/v1/chat/completions, /v1/messages) still work:
+number to "500", "404" or "401"; ``submit_faults`` maps a create's number to "429" (with
+Retry-After) or "400". The live routes (/v1/chat/completions, /v1/messages) still work:
 requests the batch runner sends again live land there.
 """
 
@@ -43,12 +44,15 @@ class FakeBatchServer(FakeModelServer):
         line_faults: dict[int, str] | None = None,
         poll_faults: dict[int, str] | None = None,
         end_state: str = "completed",
+        submit_faults: dict[int, str] | None = None,
         **live: Any,
     ) -> None:
         super().__init__(**live)
         self.polls_to_end, self.end_state = polls_to_end, end_state
         self.line_faults = line_faults or {}
         self.poll_faults = poll_faults or {}
+        self.submit_faults = submit_faults or {}
+        self.creates = 0  # create calls, failed ones included
         self.held = threading.Event()
         if hold:
             self.held.set()
@@ -111,6 +115,14 @@ class _BatchHandler(_Handler):
         if self.path in ("/v1/batches", "/v1/messages/batches"):
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
+            with self.server.lock:
+                self.server.creates += 1
+                fault = self.server.submit_faults.get(self.server.creates, "")
+            if fault:
+                headers = {"retry-after": f"{self.server.retry_after:g}"} if fault == "429" else {}
+                error = {"type": "rate_limit_error" if fault == "429" else "invalid_request_error",
+                         "message": f"scripted {fault}"}  # fmt: skip
+                return self._send(int(fault), {"type": "error", "error": error}, headers)
             if self.path == "/v1/batches":
                 return self._openai_create(body)
             return self._anthropic_create(body)
@@ -161,7 +173,7 @@ class _BatchHandler(_Handler):
     def _openai_retrieve(self, batch_id: str) -> None:
         record, fault = self.server.poll(batch_id)
         if fault:
-            status = 500 if fault == "500" else 404
+            status = int(fault)
             return self._send(status, {"error": {"message": f"scripted {status}"}}, {})
         assert record is not None
         if not record["ended"]:
@@ -218,7 +230,7 @@ class _BatchHandler(_Handler):
     def _anthropic_retrieve(self, batch_id: str) -> None:
         record, fault = self.server.poll(batch_id)
         if fault:
-            status = 500 if fault == "500" else 404
+            status = int(fault)
             error = {"type": "error", "error": {"type": "api_error", "message": "scripted"}}
             return self._send(status, error, {})
         assert record is not None

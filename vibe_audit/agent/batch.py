@@ -31,7 +31,7 @@ from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.planner import CachePrice, Price
 from vibe_audit.agent.providers.base import BatchProvider, ModelReply
 from vibe_audit.agent.runner import Budget, Progress, Runner, RunnerSettings, RunResult, schema_for
-from vibe_audit.errors import BatchPending, ProviderError
+from vibe_audit.errors import BatchPending, ProviderError, ProviderHTTPError
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import Job, JobOutcome, Plan
 from vibe_audit.schemas.answer import ChunkAnswer
@@ -202,7 +202,19 @@ class BatchRunner:
         return out
 
     async def _submit_one(self, lines: list[dict[str, object]], keys: list[str]) -> _Batch:
-        batch_id = await self.provider.batch_submit(lines)
+        """Submit one batch; 429, 5xx and connection failures are retried with backoff (the
+        provider did not create the batch), anything else stops the run."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                batch_id = await self.provider.batch_submit(lines)
+                break
+            except ProviderError as exc:
+                if not exc.retryable or attempt >= self.settings.max_attempts:
+                    raise
+                self.events[f"batch: submit retried ({exc.kind})"] += 1
+                await self.sleep(self.pricer.delay(attempt, exc.retry_after))
         await self.cache.add_batch(batch_id, self.provider.name, self.provider.model, keys)
         self.events["batch: submitted"] += 1
         self.say(
@@ -236,8 +248,10 @@ class BatchRunner:
                         self.events["batch: poll retried"] += 1
                         still.append(batch)
                         continue
-                    # Gone (e.g. 404): its requests are sent again live.
-                    self.say(f"batch {batch.batch_id}: cannot be read ({exc}); sending live")
+                    if not (isinstance(exc, ProviderHTTPError) and exc.status_code == 404):
+                        raise  # e.g. a revoked key: the batch stays pending for the next run
+                    # Gone: its requests are sent again live.
+                    self.say(f"batch {batch.batch_id}: not found ({exc}); sending it live")
                     await self.cache.end_batch(batch.batch_id, f"lost: {exc}")
                     live += self._settle_lost(batch, todo, reserved)
                     continue
@@ -247,7 +261,14 @@ class BatchRunner:
                     )
                     still.append(batch)
                     continue
-                replies = await self.provider.batch_results(batch.batch_id)
+                try:
+                    replies = await self.provider.batch_results(batch.batch_id)
+                except ProviderError as exc:
+                    if not exc.retryable:
+                        raise
+                    self.events["batch: results download retried"] += 1
+                    still.append(batch)
+                    continue
                 more_live, more_repairs = await self._take(batch, replies, todo, reserved,
                                                            outcomes, answers)  # fmt: skip
                 live += more_live

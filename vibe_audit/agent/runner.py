@@ -247,12 +247,12 @@ class Runner:
             if not last.retryable or attempt == self.settings.max_attempts:
                 break
             self.events[f"retry: {last.kind}"] += 1
-            await self.sleep(self._delay(attempt, last.retry_after))
+            await self.sleep(self.delay(attempt, last.retry_after))
         assert last is not None
         reason = str(last) if str(last).startswith(last.kind) else f"{last.kind}: {last}"
         raise _JobFailed(reason, timed_out=isinstance(last, ProviderTimeout))
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
+    def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.settings.backoff_max_s * 4)
         ceiling = min(
