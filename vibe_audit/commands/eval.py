@@ -37,7 +37,7 @@ def evaluate(
             "--models",
             "-m",
             help="Comma-separated: static, oracle, noisy-oracle (test doubles), or model specs "
-            "such as openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5.",
+            "such as openai:gpt-4.1-mini, anthropic:claude-sonnet-4-6.",
         ),
     ] = "static,oracle",
     prompt: Annotated[
