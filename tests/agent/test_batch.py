@@ -241,3 +241,22 @@ def test_a_refused_poll_stops_the_run_and_keeps_the_batch(
         assert [r[1] for r in _batch_rows(cache)] == [None]
         assert cli(args) == 0
         assert len(server.created) == 1 and server.requests == []
+
+
+def test_a_batch_collected_but_not_marked_is_closed_without_paying_again(tmp_path: Path) -> None:
+    """A run killed after caching a batch's answers but before marking it ended: the next
+    run answers from the cache, closes the batch record and spends nothing."""
+    cache = tmp_path / "c"
+    with FakeBatchServer() as server:
+        args = _args("openai", server, cache, tmp_path / "r.json", *_batch())
+        assert cli(args) == 0
+        db = sqlite3.connect(cache / "responses.sqlite3")
+        with db:
+            db.execute("UPDATE batches SET ended_at = NULL, state = 'submitted'")
+        db.close()
+        polls = server.polls
+        assert cli(args) == 0
+        assert len(server.created) == 1 and server.polls == polls
+    report = _report(tmp_path / "r.json")
+    assert set(report["stats"]["jobs"]) == {"cached"} and report["stats"]["cost_usd"] == 0
+    assert [r[2] for r in _batch_rows(cache)] == ["collected"]

@@ -169,6 +169,9 @@ class BatchRunner:
         for pending in await self.cache.pending_batches(self.provider.name, self.provider.model):
             wanted = [k for k in pending.keys if k in todo]
             if not wanted:
+                if all([await self.cache.get(k) is not None for k in pending.keys]):
+                    # Collected by a run killed before it could mark the batch ended.
+                    await self.cache.end_batch(pending.batch_id, "collected")
                 continue
             for key in wanted:
                 reserved[key] = todo[key][0].cost_usd * BATCH_DISCOUNT
@@ -316,16 +319,18 @@ class BatchRunner:
             cost = self.pricer.cost(reply) if isinstance(reply, ModelReply) else 0.0
             if key in reserved:
                 self.budget.settle(reserved.pop(key), cost)
-            elif cost:
-                self.budget.spent += cost  # a resumed batch's answer this run did not need
+            # else: a resumed batch's answer this run did not ask for (cached already, or for
+            # code that changed since): not this run's spend.
             if not isinstance(reply, ModelReply):
-                self.events[f"batch: request {'errored' if reply else 'not answered'}"] += 1
-                live += asking
+                if asking:
+                    self.events[f"batch: request {'errored' if reply else 'not answered'}"] += 1
+                    live += asking
                 continue
-            self.pricer.saved += self.pricer.saving(reply)
-            if not asking:
-                # Paid for by an earlier run: kept, so a later run need not pay again.
-                await self._store(key, reply, batch_job=None)
+            if asking:
+                self.pricer.saved += self.pricer.saving(reply)
+            else:  # paid for by an earlier run: kept, so a later run need not pay again
+                if await self.cache.get(key) is None:
+                    await self._store(key, reply, batch_job=None)
                 continue
             job = asking[0]
             try:
