@@ -68,7 +68,7 @@ def test_killed_run_resumes_from_the_cache(tmp_path: Path) -> None:
 
 def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
-    with FakeModelServer(latency=0.2) as server:
+    with FakeModelServer(latency=0.5) as server:
         spec = f"openai-compat:{server.url}/v1#fake-model"
         args = ["run", str(EXAMPLE_APP), "--prompt", "all", "--model", spec,
                 "--cache-dir", str(cache_dir), "--concurrency", "1", "--quiet"]  # fmt: skip
@@ -77,6 +77,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path)
         deadline = time.monotonic() + 60
         while len(server.answered) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert run.poll() is None, "the run ended before it could be interrupted"
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=30)
     assert run.returncode == 130, err

@@ -236,10 +236,10 @@ class Runner:
         for attempt in range(1, self.settings.max_attempts + 1):
             done.attempts += 1
             try:
-                return await asyncio.wait_for(
-                    self.provider.complete(job.request, schema, repair),
-                    timeout=self.settings.timeout_s + 5,  # the SDK's own timeout fires first
-                )
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # (Ctrl-C) that lands as the call completes. The SDK's own timeout fires first.
+                async with asyncio.timeout(self.settings.timeout_s + 5):
+                    return await self.provider.complete(job.request, schema, repair)
             except TimeoutError:
                 last = ProviderTimeout(f"no answer within {self.settings.timeout_s:g} s")
             except ProviderError as exc:
