@@ -12,6 +12,10 @@ benchmark's corpus:
            nothing) and everything (it flags everything);
 with input tokens, requests and the worst-case cost (each answer using all of
 --max-output-tokens, what --max-cost reserves). Target: live <= 35% of naive in tokens.
+
+Measured (2 cores, estimated token counts, 1,165 files, 15,917 chunks): naive 5,825
+requests, 34.1M tokens; live 829 requests, 10.7M tokens: 31% of naive (one-file packs of
+3,000 tokens were 2,994 requests, 19.9M tokens, 59%).
 """
 
 from __future__ import annotations

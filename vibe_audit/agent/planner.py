@@ -1,8 +1,8 @@
 """Plan the model requests: route chunks, pack them, render, estimate tokens and cost.
 
-Jobs are (audit x pack of one file's routed chunks). Input tokens are counted on the
-rendered request; the cost estimate assumes the answer uses all of --max-output-tokens, so
-a budget reserved from it can never be overrun.
+Jobs are (audit x pack of routed chunks: of one file, or of several files of a directory).
+Input tokens are counted on the rendered request; the cost estimate assumes the answer uses
+all of --max-output-tokens, so a budget reserved from it can never be overrun.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 
 from vibe_audit.agent.cache import cache_key
-from vibe_audit.agent.interaction import InteractionIndex
+from vibe_audit.agent.interaction import InteractionIndex, interaction_budget
 from vibe_audit.agent.requests import hints_for
 from vibe_audit.agent.router import applies
 from vibe_audit.chunker.pack import PACK_TOKENS, pack
@@ -93,12 +93,19 @@ def plan(
         ]
         requests = []
         for group in pack(routed, pack_tokens):
-            hints = [h for c in group.chunks for h in hints_for(c, rule_findings, audit)]
+            several = len(group.files) > 1
+            hints = [
+                f"{c.path}: {h}" if several else h
+                for c in group.chunks
+                for h in hints_for(c, rule_findings, audit)
+            ]
             others: list[Resource] = []
             if index is not None:
                 key = tuple(c.id for c in group.chunks)
                 if key not in contexts:
-                    contexts[key] = index.for_pack(group.chunks)
+                    contexts[key] = index.for_pack(
+                        group.chunks, interaction_budget(len(group.files))
+                    )
                 others = contexts[key]
             requests.append(
                 (group, render_request(spec_, group.chunks, hints, repo_context, others))
@@ -113,7 +120,8 @@ def plan(
                     audit=audit,
                     path=group.path,
                     chunk_ids=[c.id for c in group.chunks],
-                    lines=(group.chunks[0].start_line, max(c.end_line for c in group.chunks)),
+                    lines=group.files[0].lines,
+                    files=group.files,
                     request=request,
                     cache_key=cache_key(
                         provider_name, model, spec_.version, request.system + request.user, params
