@@ -8,6 +8,7 @@ all of --max-output-tokens, so a budget reserved from it can never be overrun.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 
@@ -69,7 +70,7 @@ def plan(
     chunks: list[Chunk],
     audits: list[AuditId],
     rule_findings: list[Finding],
-    repo_context: str,
+    repo_context: str | Mapping[AuditId, str],
     max_tokens_out: int,
     pack_tokens: int = PACK_TOKENS,
     cache_price: CachePrice = (None, None),
@@ -77,8 +78,9 @@ def plan(
     interaction: bool = True,
     triaged: set[tuple[AuditId, str]] | None = None,
 ) -> Plan:
-    """The jobs of a run. With ``resources`` and ``interaction`` on, each request carries the
-    other readers and writers of the resources its code touches (agent/interaction.py)."""
+    """The jobs of a run. ``repo_context`` is the repository context pack, one for every
+    audit or one per audit. With ``resources`` and ``interaction`` on, each request carries
+    the other readers and writers of the resources its code touches (agent/interaction.py)."""
     jobs: list[Job] = []
     contexts: dict[tuple[str, ...], list[Resource]] = {}
     index = InteractionIndex(resources) if interaction and resources is not None else None
@@ -86,6 +88,7 @@ def plan(
     params = {"max_tokens": max_tokens_out, "temperature": 0}
     for audit in audits:
         spec_ = get_audit(audit)
+        context = repo_context if isinstance(repo_context, str) else repo_context.get(audit, "")
         routed = [
             c
             for c in chunks
@@ -107,9 +110,7 @@ def plan(
                         group.chunks, interaction_budget(len(group.files))
                     )
                 others = contexts[key]
-            requests.append(
-                (group, render_request(spec_, group.chunks, hints, repo_context, others))
-            )
+            requests.append((group, render_request(spec_, group.chunks, hints, context, others)))
         counts = count_tokens_batch([r.system + r.user for _, r in requests])
         audit_jobs = []
         for (group, request), tokens_in in zip(requests, counts, strict=True):

@@ -16,7 +16,7 @@ from pathlib import Path
 from vibe_audit import __version__
 from vibe_audit.agent.answers import to_findings
 from vibe_audit.agent.cache import ResponseCache
-from vibe_audit.agent.context_pack import build_context_pack
+from vibe_audit.agent.context_pack import context_packs
 from vibe_audit.agent.planner import Price, cache_price_for, plan, price_for
 from vibe_audit.agent.providers import ModelProvider, ProviderSettings, get_provider, is_model
 from vibe_audit.agent.providers.static import StaticProvider
@@ -128,7 +128,7 @@ def run_audit(
             chunks,
             request.audits,
             static.findings,
-            build_context_pack(repo.facts),
+            context_packs(repo.facts, request.audits),
             settings.max_output_tokens,
             pack_tokens=options_.pack_tokens,
             resources=repo.resources if options_.interaction else None,
@@ -313,7 +313,7 @@ def _triage(
         raise UserError(f"--max-cost needs a price for the triage model '{spec}'")
     triage_plan = plan(
         spec, provider.name, provider.model, price, chunks, request.audits, rule_findings,
-        build_context_pack(repo.facts), settings.max_output_tokens,
+        context_packs(repo.facts, request.audits), settings.max_output_tokens,
         pack_tokens=options.pack_tokens, cache_price=cache_price_for(spec, provider.local),
         resources=repo.resources if options.interaction else None,
         interaction=options.interaction,
