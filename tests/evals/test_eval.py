@@ -62,6 +62,7 @@ def test_noisy_oracle_precision_after_verification_and_dedup(doubles_result) -> 
     precision = noisy.mean("precision")
     assert precision is not None and precision >= 0.95, noisy.scores.false_positives
     assert sum(noisy.findings_dropped.values()) > 0  # the noise was there and was dropped
+    assert noisy.findings_dropped["path not in the request"] > 0  # a file it did not show
     oracle = next(m for m in doubles_result.models if m.model == "oracle")
     assert noisy.scores.overall.findings == oracle.scores.overall.findings  # dedup
 

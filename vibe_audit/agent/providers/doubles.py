@@ -11,8 +11,9 @@
   interaction context on, which is what the eval's ablation measures.
 - ``noisy-oracle-test-double:<labels.json>``: the oracle's answer plus the noise models
   produce: each finding repeated under another title, a copy pointing 6 lines off but
-  quoting the right line, a finding in a file that does not exist, and one quoting code
-  that is not there. Measures what verification and de-duplication recover.
+  quoting the right line, a finding in a file that does not exist, one in a real file the
+  request did not show, and one quoting code that is not there. Measures what verification
+  and de-duplication recover.
 """
 
 from __future__ import annotations
@@ -162,6 +163,14 @@ def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
             ghost_quote = dict(base, title="Invented finding quoting code that is not there")
             ghost_quote["evidence"] = [{"line": first, "text": "db.drop_all_tables(force=True)"}]
             noisy += [ghost_file, ghost_quote]
+            files = code_files(request)
+            unseen = next((lab for lab in same_audit if lab["path"] not in files), None)
+            if unseen is not None:  # a real file of the service that this request did not show
+                outside = dict(base, path=unseen["path"], start_line=unseen["line"])
+                outside["end_line"] = unseen["line"]
+                outside["evidence"] = [{"line": unseen["line"], "text": lines[first]}]
+                outside["title"] = "Invented finding in a file the request did not show"
+                noisy.append(outside)
         data["findings"] = noisy
         return json.dumps(data)
 
