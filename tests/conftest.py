@@ -31,3 +31,13 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
 def write_tree(tmp_path: Path):
     """Write {relative path: text or bytes} under tmp_path and return tmp_path."""
     return lambda files: write_files(tmp_path, files)
+
+
+def one_file_per_directory(root: Path) -> Path:
+    """The example app with each module in a directory of its own: a request packs one
+    directory's files, so this makes one request per module and audit, and a module's
+    tables are read and written by code outside its request (interaction context)."""
+    for source in sorted((EXAMPLE_APP / "app").glob("*.py")):
+        (root / source.stem).mkdir(parents=True)
+        (root / source.stem / source.name).write_text(source.read_text(encoding="utf-8"))
+    return root

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from tests.conftest import EXAMPLE_APP
+from tests.conftest import EXAMPLE_APP, one_file_per_directory
 from tests.fakes.servers import FakeModelServer
 from tests.test_cli import vibe
 
@@ -53,10 +54,12 @@ def test_model_run_report_shows_requests_and_failures(tmp_path) -> None:
     assert report["stats"]["jobs"]["failed"] == len(report["stats"]["unreviewed_jobs"]) > 0
 
 
-def test_dry_run_needs_no_key_and_interaction_context_can_be_turned_off() -> None:
+def test_dry_run_needs_no_key_and_interaction_context_can_be_turned_off(tmp_path: Path) -> None:
+    target = one_file_per_directory(tmp_path / "app")  # the context shows other requests' code
+
     def total_tokens(*flags: str) -> int:
         result = vibe(
-            "run", str(EXAMPLE_APP), "--model", "openai:gpt-4.1-mini", "--dry-run",
+            "run", str(target), "--model", "openai:gpt-4.1-mini", "--dry-run",
             "--prompt", "concurrency", *flags,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr  # vibe() passes no API key

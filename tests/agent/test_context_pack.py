@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 from tests.conftest import EXAMPLE_APP, repo_from
-from vibe_audit.agent.context_pack import build_context_pack
+from vibe_audit.agent.context_pack import (
+    MAX_FUNCTIONS,
+    MAX_PRAGMAS,
+    build_context_pack,
+    context_packs,
+)
 from vibe_audit.agent.requests import build_requests
 from vibe_audit.chunker import discover, slice_file
+from vibe_audit.rules.context import Pragma, RepoFacts, Site
+from vibe_audit.schemas import AUDIT_IDS
 
 
 def test_context_pack_shows_cross_file_facts() -> None:
@@ -21,3 +28,31 @@ def test_every_request_carries_the_same_context_pack() -> None:
     assert requests
     for request in requests:
         assert f"## Repository context\n\n{context}\n" in request.user
+
+
+def test_each_audit_gets_only_the_facts_its_checklist_uses() -> None:
+    facts = repo_from(EXAMPLE_APP).facts
+    packs = context_packs(facts, list(AUDIT_IDS))
+    assert "JSON writes" in packs["checkpoint"] and "PRAGMAs" not in packs["checkpoint"]
+    assert "PRAGMAs" in packs["sqlite"] and "JSON writes" not in packs["sqlite"]
+    assert "Foreign-key declarations" in packs["guardrails"]
+    assert "connect() calls with a timeout argument" in packs["reliability"]
+    assert "Locks" in packs["concurrency"] and "async functions" in packs["concurrency"]
+    for audit, text in packs.items():
+        assert text.startswith("- Frameworks and drivers imported: "), audit
+        assert len(text) < len(build_context_pack(facts)), audit
+        assert set(text.splitlines()) <= set(build_context_pack(facts).splitlines()), audit
+
+
+def test_long_fact_lists_are_capped() -> None:
+    site = Site(path="db.py", line=1, text="", symbol=None)
+    facts = RepoFacts(
+        pragmas={f"p{n:02}": [Pragma(site, "1"), Pragma(site, "2")] for n in range(20)},
+        sync_db_functions={f"f{n:02}" for n in range(30)},
+    )
+    text = build_context_pack(facts, "sqlite")
+    pragmas = next(line for line in text.splitlines() if line.startswith("- PRAGMAs"))
+    assert pragmas.count("=") == MAX_PRAGMAS and pragmas.endswith(f"and {20 - MAX_PRAGMAS} more")
+    assert "p00=1 at db.py:1 (+1 more)" in pragmas
+    functions = next(line for line in text.splitlines() if "sync SQLite connection" in line)
+    assert functions.endswith(f"f{MAX_FUNCTIONS - 1:02}, and {30 - MAX_FUNCTIONS} more")

@@ -19,6 +19,9 @@ from vibe_audit.schemas import Plan, Report, RunRequest
 FAST = RunnerSettings(concurrency=4, timeout_s=1.0, backoff_base_s=0.02, backoff_max_s=0.1)
 
 
+SMALL_PACKS = 300  # the example app is one directory: small packs make many requests
+
+
 def audit(
     spec: str,
     server: FakeModelServer,
@@ -28,13 +31,16 @@ def audit(
     prices: dict[str, tuple[float, float]] | None = None,
     dry_run: bool = False,
     target: Path = EXAMPLE_APP,
+    pack_tokens: int = SMALL_PACKS,
 ) -> Report | Plan:
     base = server.url if spec.startswith("anthropic") else f"{server.url}/v1"
     settings = ProviderSettings(
         spec=spec, api_key="test-key", base_url=None if "openai-compat" in spec else base,
         timeout_s=runner.timeout_s, max_output_tokens=1024,
     )  # fmt: skip
-    options = ModelOptions(settings, runner, cache_dir, prices or {}, dry_run=dry_run)
+    options = ModelOptions(
+        settings, runner, cache_dir, prices or {}, dry_run=dry_run, pack_tokens=pack_tokens
+    )
     request = RunRequest(target=str(target), audits=prompt, model=spec)  # type: ignore[arg-type]
     return run_audit(request, model=options)
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import EXAMPLE_APP
+from tests.conftest import one_file_per_directory
 from tests.fakes.servers import FakeModelServer
 
 
@@ -33,9 +33,10 @@ def _cached(cache_dir: Path) -> int:
 
 def test_killed_run_resumes_from_the_cache(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
+    target = one_file_per_directory(tmp_path / "target")
     with FakeModelServer(latency=0.15) as server:
         spec = f"openai-compat:{server.url}/v1#fake-model"
-        common = ["run", str(EXAMPLE_APP), "--prompt", "all", "--model", spec,
+        common = ["run", str(target), "--prompt", "all", "--model", spec,
                   "--cache-dir", str(cache_dir), "--concurrency", "2", "--quiet"]  # fmt: skip
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         first = subprocess.Popen(_cli(*common), env=_env(), **quiet)  # type: ignore[call-overload]
@@ -68,9 +69,10 @@ def test_killed_run_resumes_from_the_cache(tmp_path: Path) -> None:
 
 def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
+    target = one_file_per_directory(tmp_path / "target")
     with FakeModelServer(latency=0.5) as server:
         spec = f"openai-compat:{server.url}/v1#fake-model"
-        args = ["run", str(EXAMPLE_APP), "--prompt", "all", "--model", spec,
+        args = ["run", str(target), "--prompt", "all", "--model", spec,
                 "--cache-dir", str(cache_dir), "--concurrency", "1", "--quiet"]  # fmt: skip
         run = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)  # fmt: skip

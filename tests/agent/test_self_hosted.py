@@ -24,9 +24,11 @@ def _most_in_flight(arrivals: list[float]) -> int:
 
 
 def _many_services(root: Path, count: int = 30) -> Path:
-    """``count`` small modules, each one file and so at least one request per audit."""
+    """``count`` small modules, each one file in its own directory and so at least one
+    request per audit."""
     for n in range(count):
-        (root / f"store_{n}.py").write_text(
+        (root / f"store_{n}").mkdir()
+        (root / f"store_{n}" / "store.py").write_text(
             "import sqlite3\n\n\n"
             f"def save_{n}(path: str, value: str) -> None:\n"
             "    conn = sqlite3.connect(path)\n"

@@ -68,3 +68,18 @@ def test_triage_without_a_model_is_a_usage_error() -> None:
     result = vibe("run", str(EXAMPLE_APP), "--triage", "openai:gpt-4.1-nano")
     assert result.returncode == EXIT_USAGE
     assert "--triage needs --model" in one_line_error(result.stderr)
+
+
+def test_a_triage_finding_flags_only_the_chunks_of_its_own_file() -> None:
+    """The example app is one directory, so one triage request shows all its files: the
+    finding on app/db.py:25 flags that file's chunk, not the same lines of the others."""
+    with FakeModelServer() as main, FakeModelServer(marker="def get_connection") as triage:
+        report = _run(main, triage)
+    assert report.coverage is not None
+    at_25 = [
+        r for r in report.coverage.rows if r.lines is not None and r.lines[0] <= 25 <= r.lines[1]
+    ]
+    (db,) = [r for r in at_25 if r.path == "app/db.py"]
+    assert db.states["reliability"] == "audited"
+    cleared = [r.path for r in at_25 if r.details.get("reliability", "").startswith("triage: ")]
+    assert cleared == ["app/labelstudio.py"]  # its lines 21-29 were in the same request

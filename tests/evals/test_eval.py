@@ -4,6 +4,7 @@ files, `eval compare`, and bad input."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,7 @@ def test_noisy_oracle_precision_after_verification_and_dedup(doubles_result) -> 
     precision = noisy.mean("precision")
     assert precision is not None and precision >= 0.95, noisy.scores.false_positives
     assert sum(noisy.findings_dropped.values()) > 0  # the noise was there and was dropped
+    assert noisy.findings_dropped["path not in the request"] > 0  # a file it did not show
     oracle = next(m for m in doubles_result.models if m.model == "oracle")
     assert noisy.scores.overall.findings == oracle.scores.overall.findings  # dedup
 
@@ -168,12 +170,35 @@ def test_eval_bad_input_is_one_line(tmp_path: Path) -> None:
     assert "LABELS.toml" in one_line_error(not_labeled.stderr)
 
 
-def test_interaction_ablation_finds_the_cross_file_labels_only_with_context(
-    doubles_result,
-) -> None:
+def test_interaction_ablation_of_the_default_run(doubles_result) -> None:
     [ablation] = doubles_result.ablation
     assert ablation.model == "oracle"
     assert ablation.cross_file_labels == ["ledgerq-10", "scanflow-38"]
+    # Each corpus keeps its code in one directory, and a request packs a directory's files:
+    # both places of each cross-file label are in one request's code, context or not.
+    assert ablation.found_only_with == ablation.found_only_without == []
+    assert ablation.recall_with is not None and ablation.recall_with >= 0.98
+    assert ablation.recall_without == ablation.recall_with
+    assert ablation.precision_without == ablation.precision_with == 1.0
+    assert ablation.tokens_in_without < ablation.tokens_in_with
+    markdown = render_markdown(doubles_result)
+    assert "## Ablation: interaction context" in markdown
+    assert (
+        f"| oracle (test double) | {ablation.recall_with:.1%} | {ablation.recall_without:.1%} |"
+        in markdown
+    )
+    assert "<h2>Ablation: interaction context</h2>" in render_html(doubles_result)
+    assert json.loads(render_json(doubles_result))["ablation"][0]["found_only_with"] == []
+
+
+def test_interaction_ablation_finds_the_cross_file_labels_only_with_context() -> None:
+    """One chunk per request (a pack budget of 1 token): the places of a cross-file label
+    are in different requests, and only the interaction context shows them together."""
+    result = run_eval(
+        ["oracle"], list(AUDIT_IDS), packaged_corpora(), 1,
+        lambda spec: replace(double_options(spec), pack_tokens=1),
+    )  # fmt: skip
+    [ablation] = result.ablation
     # scanflow-38 is also found without the context, by the rule
     # status-check-then-act-across-functions (which reads the resource index); the Rust
     # ledgerq-10 has no rule and needs the interaction context.
@@ -182,16 +207,6 @@ def test_interaction_ablation_finds_the_cross_file_labels_only_with_context(
     assert ablation.recall_with is not None and ablation.recall_with >= 0.98
     assert ablation.recall_without is not None and ablation.recall_without < ablation.recall_with
     assert ablation.precision_without == ablation.precision_with == 1.0
-    markdown = render_markdown(doubles_result)
-    assert "## Ablation: interaction context" in markdown
-    assert (
-        f"| oracle (test double) | {ablation.recall_with:.1%} | {ablation.recall_without:.1%} |"
-        in markdown
-    )
-    assert "<h2>Ablation: interaction context</h2>" in render_html(doubles_result)
-    assert json.loads(render_json(doubles_result))["ablation"][0]["found_only_with"] == [
-        "ledgerq-10"
-    ]
 
 
 def test_a_label_with_places_in_two_files_is_cross_file(tmp_path: Path) -> None:

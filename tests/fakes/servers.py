@@ -50,7 +50,11 @@ def scripted_answer(user: str, marker: str, ghost: bool = False) -> dict[str, An
         }
     code = user.split(f"BEGIN {token.group(1)}\n", 1)[1].split(f"\nEND {token.group(1)}", 1)[0]
     findings = []
+    current = path.group(1)  # a pack of several files starts each with 'FILE <token> <path>'
     for line in code.splitlines():
+        if line.startswith(f"FILE {token.group(1)} "):
+            current = line.split(" ", 2)[2]
+            continue
         match = _LINE.match(line)
         if match and (marker in match.group(2) or ghost):
             number, text = int(match.group(1)), match.group(2)
@@ -58,7 +62,7 @@ def scripted_answer(user: str, marker: str, ghost: bool = False) -> dict[str, An
             findings.append({
                 "checklist_items": [ITEM[name]], "severity": "HIGH", "category": CATEGORY[name],
                 "title": f"Scripted finding at '{marker}'",
-                "path": "app/ghost.py" if ghost else path.group(1),
+                "path": "app/ghost.py" if ghost else current,
                 "start_line": number, "end_line": number, "symbol": None,
                 "problem": "scripted by the fake server", "scenario": "scripted",
                 "impact": "scripted", "confidence": "Medium", "how_to_verify": "scripted",

@@ -1,15 +1,22 @@
-"""The repository-wide context pack, built once and attached to every request.
+"""The repository-wide context pack, built once per audit and attached to its every request.
 
 It makes cross-file defects visible from any one chunk: where SQLite connections are opened
 and configured, which frameworks and drivers are in use, where checkpoints are written and
-whether anything renames them into place.
+whether anything renames them into place. Each audit gets only the facts its checklist
+uses (the SQLite audit has no use for JSON writes, the checkpoint audit none for PRAGMAs),
+and every list is capped: the pack is repeated in every request of the audit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vibe_audit.rules.context import RepoFacts, Site
+from vibe_audit.schemas import AuditId
 
 MAX_SITES = 6
+MAX_PRAGMAS = 8  # PRAGMA names listed, one site each
+MAX_FUNCTIONS = 12  # sync-SQLite function names listed
 FRAMEWORKS = (
     "fastapi", "starlette", "flask", "django", "aiohttp", "sqlalchemy", "sqlmodel", "sqlite3",
     "aiosqlite", "psycopg", "psycopg2", "asyncpg", "redis", "celery", "requests", "httpx",
@@ -23,24 +30,81 @@ def _sites(sites: list[Site]) -> str:
     return ", ".join(shown[:MAX_SITES]) + more if shown else "none found"
 
 
-def build_context_pack(facts: RepoFacts) -> str:
+def _capped(items: list[str], cap: int, separator: str = ", ") -> str:
+    more = f"{separator}and {len(items) - cap} more" if len(items) > cap else ""
+    return separator.join(items[:cap]) + more
+
+
+def _frameworks(facts: RepoFacts) -> str:
     frameworks = [f for f in FRAMEWORKS if f in facts.imports]
+    return f"- Frameworks and drivers imported: {', '.join(frameworks) or 'none of the known ones'}"
+
+
+def _connections(facts: RepoFacts) -> str:
+    return f"- SQLite connections opened at: {_sites(facts.connect_sites)}"
+
+
+def _timeouts(facts: RepoFacts) -> str:
+    return f"- connect() calls with a timeout argument: {_sites(facts.connect_timeouts)}"
+
+
+def _pragmas(facts: RepoFacts) -> str:
     pragmas = [
-        f"{name}={p.value or '(read)'} at {p.site.path}:{p.site.line}"
+        f"{name}={found[0].value or '(read)'} at {found[0].site.path}:{found[0].site.line}"
+        + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
         for name, found in sorted(facts.pragmas.items())
-        for p in found[:2]
+        if found
     ]
-    lines = [
-        f"- Frameworks and drivers imported: {', '.join(frameworks) or 'none of the known ones'}",
-        f"- SQLite connections opened at: {_sites(facts.connect_sites)}",
-        f"- connect() calls with a timeout argument: {_sites(facts.connect_timeouts)}",
-        f"- PRAGMAs set anywhere: {'; '.join(pragmas) or 'none'}",
-        "- Functions that open a sync SQLite connection (directly or through another): "
-        + (", ".join(sorted(facts.sync_db_functions)) or "none"),
-        f"- JSON writes (json.dump/dumps): {_sites(facts.json_dump_sites)}",
-        f"- Atomic renames (os.replace / os.rename / Path.replace): {_sites(facts.rename_sites)}",
-        f"- Locks (asyncio / threading / file locks): {_sites(facts.lock_sites)}",
-        f"- Foreign-key declarations: {_sites(facts.schema_references)}",
-        f"- async functions: {facts.async_functions}",
-    ]
-    return "\n".join(lines)
+    return f"- PRAGMAs set anywhere: {_capped(pragmas, MAX_PRAGMAS, '; ') or 'none'}"
+
+
+def _sync_db(facts: RepoFacts) -> str:
+    names = sorted(facts.sync_db_functions)
+    return "- Functions that open a sync SQLite connection (directly or through another): " + (
+        _capped(names, MAX_FUNCTIONS) or "none"
+    )
+
+
+def _json_writes(facts: RepoFacts) -> str:
+    return f"- JSON writes (json.dump/dumps): {_sites(facts.json_dump_sites)}"
+
+
+def _renames(facts: RepoFacts) -> str:
+    return f"- Atomic renames (os.replace / os.rename / Path.replace): {_sites(facts.rename_sites)}"
+
+
+def _locks(facts: RepoFacts) -> str:
+    return f"- Locks (asyncio / threading / file locks): {_sites(facts.lock_sites)}"
+
+
+def _foreign_keys(facts: RepoFacts) -> str:
+    return f"- Foreign-key declarations: {_sites(facts.schema_references)}"
+
+
+def _async(facts: RepoFacts) -> str:
+    return f"- async functions: {facts.async_functions}"
+
+
+Fact = Callable[[RepoFacts], str]
+ALL_FACTS: tuple[Fact, ...] = (
+    _frameworks, _connections, _timeouts, _pragmas, _sync_db, _json_writes, _renames, _locks,
+    _foreign_keys, _async,
+)  # fmt: skip
+AUDIT_FACTS: dict[AuditId, tuple[Fact, ...]] = {
+    "concurrency": (_frameworks, _connections, _pragmas, _sync_db, _locks, _async),
+    "checkpoint": (_frameworks, _json_writes, _renames, _locks),
+    "sqlite": (_frameworks, _connections, _timeouts, _pragmas, _sync_db, _async),
+    "reliability": (_frameworks, _connections, _timeouts, _locks, _async),
+    "guardrails": (_frameworks, _connections, _pragmas, _locks, _foreign_keys),
+}
+
+
+def build_context_pack(facts: RepoFacts, audit: AuditId | None = None) -> str:
+    """The facts ``audit``'s checklist uses (every fact without an audit), one line each."""
+    chosen = ALL_FACTS if audit is None else AUDIT_FACTS[audit]
+    return "\n".join(fact(facts) for fact in chosen)
+
+
+def context_packs(facts: RepoFacts, audits: list[AuditId]) -> dict[AuditId, str]:
+    """One context pack per audit: identical for every request of that audit in a run."""
+    return {audit: build_context_pack(facts, audit) for audit in audits}

@@ -20,6 +20,14 @@ from vibe_audit.schemas import Chunk
 from vibe_audit.schemas.resources import Access, Resource, ResourceMap
 
 INTERACTION_TOKENS = 400
+INTERACTION_TOKENS_MAX = 800  # a pack of several files: 400 per file, up to this
+
+
+def interaction_budget(files: int) -> int:
+    """The interaction-context budget of a pack of ``files`` files."""
+    return min(INTERACTION_TOKENS * max(files, 1), INTERACTION_TOKENS_MAX)
+
+
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*(?:::<[^>]*>\s*)?\(")
 _MAX_REJECTED = 5
 _MAX_CANDIDATES = 60

@@ -1,18 +1,19 @@
 """Plan the model requests: route chunks, pack them, render, estimate tokens and cost.
 
-Jobs are (audit x pack of one file's routed chunks). Input tokens are counted on the
-rendered request; the cost estimate assumes the answer uses all of --max-output-tokens, so
-a budget reserved from it can never be overrun.
+Jobs are (audit x pack of routed chunks: of one file, or of several files of a directory).
+Input tokens are counted on the rendered request; the cost estimate assumes the answer uses
+all of --max-output-tokens, so a budget reserved from it can never be overrun.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 
 from vibe_audit.agent.cache import cache_key
-from vibe_audit.agent.interaction import InteractionIndex
+from vibe_audit.agent.interaction import InteractionIndex, interaction_budget
 from vibe_audit.agent.requests import hints_for
 from vibe_audit.agent.router import applies
 from vibe_audit.chunker.pack import PACK_TOKENS, pack
@@ -69,7 +70,7 @@ def plan(
     chunks: list[Chunk],
     audits: list[AuditId],
     rule_findings: list[Finding],
-    repo_context: str,
+    repo_context: str | Mapping[AuditId, str],
     max_tokens_out: int,
     pack_tokens: int = PACK_TOKENS,
     cache_price: CachePrice = (None, None),
@@ -77,8 +78,9 @@ def plan(
     interaction: bool = True,
     triaged: set[tuple[AuditId, str]] | None = None,
 ) -> Plan:
-    """The jobs of a run. With ``resources`` and ``interaction`` on, each request carries the
-    other readers and writers of the resources its code touches (agent/interaction.py)."""
+    """The jobs of a run. ``repo_context`` is the repository context pack, one for every
+    audit or one per audit. With ``resources`` and ``interaction`` on, each request carries
+    the other readers and writers of the resources its code touches (agent/interaction.py)."""
     jobs: list[Job] = []
     contexts: dict[tuple[str, ...], list[Resource]] = {}
     index = InteractionIndex(resources) if interaction and resources is not None else None
@@ -86,6 +88,7 @@ def plan(
     params = {"max_tokens": max_tokens_out, "temperature": 0}
     for audit in audits:
         spec_ = get_audit(audit)
+        context = repo_context if isinstance(repo_context, str) else repo_context.get(audit, "")
         routed = [
             c
             for c in chunks
@@ -93,16 +96,21 @@ def plan(
         ]
         requests = []
         for group in pack(routed, pack_tokens):
-            hints = [h for c in group.chunks for h in hints_for(c, rule_findings, audit)]
+            several = len(group.files) > 1
+            hints = [
+                f"{c.path}: {h}" if several else h
+                for c in group.chunks
+                for h in hints_for(c, rule_findings, audit)
+            ]
             others: list[Resource] = []
             if index is not None:
                 key = tuple(c.id for c in group.chunks)
                 if key not in contexts:
-                    contexts[key] = index.for_pack(group.chunks)
+                    contexts[key] = index.for_pack(
+                        group.chunks, interaction_budget(len(group.files))
+                    )
                 others = contexts[key]
-            requests.append(
-                (group, render_request(spec_, group.chunks, hints, repo_context, others))
-            )
+            requests.append((group, render_request(spec_, group.chunks, hints, context, others)))
         counts = count_tokens_batch([r.system + r.user for _, r in requests])
         audit_jobs = []
         for (group, request), tokens_in in zip(requests, counts, strict=True):
@@ -113,7 +121,8 @@ def plan(
                     audit=audit,
                     path=group.path,
                     chunk_ids=[c.id for c in group.chunks],
-                    lines=(group.chunks[0].start_line, max(c.end_line for c in group.chunks)),
+                    lines=group.files[0].lines,
+                    files=group.files,
                     request=request,
                     cache_key=cache_key(
                         provider_name, model, spec_.version, request.system + request.user, params

@@ -17,13 +17,14 @@ from vibe_audit import __version__
 from vibe_audit.agent.answers import to_findings
 from vibe_audit.agent.batch import BatchRunner, BatchSettings, at_batch_price
 from vibe_audit.agent.cache import ResponseCache
-from vibe_audit.agent.context_pack import build_context_pack
+from vibe_audit.agent.context_pack import context_packs
 from vibe_audit.agent.planner import Price, cache_price_for, plan, price_for
 from vibe_audit.agent.providers import ModelProvider, ProviderSettings, get_provider, is_model
 from vibe_audit.agent.providers.base import has_batch_api
 from vibe_audit.agent.providers.static import StaticProvider
 from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
+from vibe_audit.chunker.pack import PACK_TOKENS
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext, build_context
@@ -34,6 +35,7 @@ from vibe_audit.schemas import (
     Chunk,
     Coverage,
     Finding,
+    Job,
     Plan,
     Report,
     RunRequest,
@@ -45,7 +47,7 @@ from vibe_audit.schemas.fingerprint import fingerprint
 from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section
 from vibe_audit.schemas.suppress import suppress
-from vibe_audit.schemas.verify import Scope, verify
+from vibe_audit.schemas.verify import RequestScope, Scope, verify
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class ModelOptions:
     interaction: bool = True  # interaction context in requests (agent/interaction.py)
     triage: str | None = None  # a cheap model's first pass picks the chunks for the model
     batch: BatchSettings | None = None  # --batch: the provider's batch API (agent/batch.py)
+    pack_tokens: int = PACK_TOKENS  # code tokens per request (chunker/pack.py)
 
 
 def run_audit(
@@ -96,7 +99,7 @@ def run_audit(
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]
     static = StaticProvider().audit(repo, request.audits)
     findings = list(static.findings)
-    scopes: dict[int, Scope] = {}
+    scopes: dict[int, RequestScope] = {}
     checked = set(static.checked_items)
     assumptions = {a: list(static.assumptions[a]) for a in request.audits}
     reviewed = dict.fromkeys(request.audits, False)
@@ -138,8 +141,9 @@ def run_audit(
             chunks,
             request.audits,
             static.findings,
-            build_context_pack(repo.facts),
+            context_packs(repo.facts, request.audits),
             settings.max_output_tokens,
+            pack_tokens=options_.pack_tokens,
             resources=repo.resources if options_.interaction else None,
             interaction=options_.interaction,
             cache_price=cache_price_for(request.model, provider.local),
@@ -159,12 +163,14 @@ def run_audit(
             raised = to_findings(answer, spec, f"{provider.name}:{provider.model}")
             for finding in raised:
                 finding.cost_usd = round(spent.get(job_id, 0.0) / len(raised), 6)
-                scopes[len(findings)] = job.lines
+                scopes[len(findings)] = _scope(job)
                 findings.append(finding)
             checked |= {i for i in answer.checked_items if i.startswith(f"{job.audit}.")}
             assumptions[job.audit] += [
                 Assumption(
-                    topic=f"Needs Confirmation ({job.path})", value=item, needs_confirmation=True
+                    topic=f"Needs Confirmation ({', '.join(p for p in _scope(job))})",
+                    value=item,
+                    needs_confirmation=True,
                 )
                 for item in answer.needs_confirmation
             ]
@@ -172,6 +178,10 @@ def run_audit(
             o.audit for o in result.outcomes if o.status in ("failed", "skipped (budget)")
         }
         reviewed = {a: a not in unreviewed for a in request.audits}
+        result.outcomes = [
+            o.model_copy(update={"files": by_id[o.job_id].files}) if o.job_id in by_id else o
+            for o in result.outcomes
+        ]
     lines_by_path = {s.path: s.text.splitlines() for s in found.files}
     verified, dropped = verify(findings, lines_by_path, scopes)
     verified = _with_symbols(verified, chunks)
@@ -255,6 +265,11 @@ def run_audit(
     )
 
 
+def _scope(job: Job) -> dict[str, Scope]:
+    """The files a job's request showed, each with its lines: a finding may point only there."""
+    return {f.path: f.lines for f in job.files} or {job.path: job.lines}
+
+
 def _not_audited(coverage: Coverage, audit: AuditId) -> int:
     summary = coverage.for_audit(audit)
     return summary.not_audited if summary else 0
@@ -312,8 +327,8 @@ def _triage(
         raise UserError(f"--max-cost needs a price for the triage model '{spec}'")
     triage_plan = plan(
         spec, provider.name, provider.model, price, chunks, request.audits, rule_findings,
-        build_context_pack(repo.facts), settings.max_output_tokens,
-        cache_price=cache_price_for(spec, provider.local),
+        context_packs(repo.facts, request.audits), settings.max_output_tokens,
+        pack_tokens=options.pack_tokens, cache_price=cache_price_for(spec, provider.local),
         resources=repo.resources if options.interaction else None,
         interaction=options.interaction,
     )  # fmt: skip
@@ -329,9 +344,12 @@ def _triage(
         if answer is None:  # failed or over budget: the main model reads it
             flagged |= {(job.audit, c.id) for c in pack}
             continue
-        lines = [(f.start_line, f.end_line) for f in answer.findings]
+        lines = [(f.path, f.start_line, f.end_line) for f in answer.findings]
         for chunk in pack:
-            if any(a <= chunk.end_line and chunk.start_line <= b for a, b in lines):
+            if any(
+                p == chunk.path and a <= chunk.end_line and chunk.start_line <= b
+                for p, a, b in lines
+            ):
                 flagged.add((job.audit, chunk.id))
             else:
                 cleared[(job.audit, chunk.id)] = f"triage: {spec} found nothing"

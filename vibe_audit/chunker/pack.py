@@ -1,27 +1,39 @@
-"""Pack small chunks of one file together, up to a token budget per request.
+"""Pack chunks together, up to a token budget per request.
 
-Chunks keep their file order; a pack never spans files (line numbers stay unambiguous) and
-a chunk larger than the budget travels alone.
+Every request repeats the audit's system prompt and the repository context, so few, full
+requests cost far less than many small ones. A pack holds the chunks of one directory's
+files, in path order (files of one directory tend to share their resources), up to the
+budget; each file keeps its own line numbers and its own context header in the request. A
+file larger than what is left continues in the next pack, and a chunk larger than the budget
+travels alone.
 """
 
 from __future__ import annotations
 
-from itertools import groupby
+from pathlib import PurePosixPath
 
 from vibe_audit.schemas import Chunk, ChunkPack
+from vibe_audit.schemas.models import file_spans
 
-PACK_TOKENS = 3000
+PACK_TOKENS = 10_000
 
 
 def pack(chunks: list[Chunk], budget: int = PACK_TOKENS) -> list[ChunkPack]:
+    """The chunks grouped by directory (directories in order of first appearance, chunks in
+    their order), each group cut into packs of at most ``budget`` tokens."""
+    by_directory: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_directory.setdefault(str(PurePosixPath(chunk.path).parent), []).append(chunk)
     packs: list[ChunkPack] = []
-    for _path, group in groupby(chunks, key=lambda c: c.path):
+    for group in by_directory.values():
         current: list[Chunk] = []
+        size = 0
         for chunk in group:
-            if current and sum(c.tokens for c in current) + chunk.tokens > budget:
+            if current and size + chunk.tokens > budget:
                 packs.append(_make(current))
-                current = []
+                current, size = [], 0
             current.append(chunk)
+            size += chunk.tokens
         if current:
             packs.append(_make(current))
     return packs
@@ -30,9 +42,12 @@ def pack(chunks: list[Chunk], budget: int = PACK_TOKENS) -> list[ChunkPack]:
 def _make(chunks: list[Chunk]) -> ChunkPack:
     first, last = chunks[0], chunks[-1]
     names = first.symbol if len(chunks) == 1 else f"{first.symbol}..{last.symbol}"
+    files = file_spans(chunks)
+    tail = f"+{len(files) - 1}" if len(files) > 1 else ""
     return ChunkPack(
-        id=f"{first.path}#{names}@{first.start_line}-{last.end_line}",
+        id=f"{first.path}{tail}#{names}@{first.start_line}-{last.end_line}",
         path=first.path,
+        files=files,
         chunks=chunks,
         tokens=sum(c.tokens for c in chunks),
     )

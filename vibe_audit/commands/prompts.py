@@ -69,7 +69,7 @@ def show(
         raise UserError(f"--symbol {symbol}: not in {render}; symbols: {names}")
     repo = build_context(tree.files)
     findings = run_rules(repo, [audit])
-    context = build_context_pack(repo.facts)
+    context = build_context_pack(repo.facts, audit)
     request = render_request(spec, chosen[0], hints_for(chosen[0], findings, audit), context)
     typer.echo(f"=== system ({spec.id} template {spec.version})\n{request.system}")
     typer.echo(f"=== user ({request.chunk_id})\n{request.user}", nl=False)

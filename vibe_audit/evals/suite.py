@@ -434,7 +434,9 @@ def _explain(
         options = replace(options_for(spec), dry_run=True)
         plan = run_audit(_request(service, spec, audits), model=options)
         assert isinstance(plan, Plan)
-        jobs[service.name] = [(j.path, j.audit, j.lines[0], j.lines[1]) for j in plan.jobs]
+        jobs[service.name] = [
+            (f.path, j.audit, f.lines[0], f.lines[1]) for j in plan.jobs for f in j.files
+        ]
     by_id = {d.id: d for d in labels.defects}
     out = []
     for label_id, audit in missed:

@@ -16,7 +16,7 @@ from vibe_audit.schemas import (
     Report,
     Severity,
 )
-from vibe_audit.schemas.models import ActionItem
+from vibe_audit.schemas.models import ActionItem, FileSpan
 
 MAX_SKIPPED_LISTED = 50
 _STATE_MARK = {
@@ -232,7 +232,12 @@ def _coverage(report: Report) -> list[str]:
     if s.unreviewed_jobs:
         out += ["", "Not reviewed by the model (the rules still ran on these lines):"]
         out += [
-            f"- `{o.path}` lines {o.lines[0]}-{o.lines[1]} ({o.audit}): {o.status}, {o.reason}"
+            "- "
+            + ", ".join(
+                f"`{f.path}` lines {f.lines[0]}-{f.lines[1]}"
+                for f in o.files or [FileSpan(path=o.path, lines=o.lines)]
+            )
+            + f" ({o.audit}): {o.status}, {o.reason}"
             for o in s.unreviewed_jobs
         ]
     if s.router_skipped:

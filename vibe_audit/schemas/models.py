@@ -417,23 +417,46 @@ class ChunkListing(_Model):
     secrets_redacted: dict[str, int]
 
 
+class FileSpan(_Model):
+    """The lines of one file a request shows (first to last, gaps marked in the request)."""
+
+    path: str
+    lines: tuple[int, int]
+
+
+def file_spans(chunks: list[Chunk]) -> list[FileSpan]:
+    """One span per file of ``chunks``, in the order the files first appear."""
+    spans: dict[str, tuple[int, int]] = {}
+    for c in chunks:
+        first, last = spans.get(c.path, (c.start_line, c.end_line))
+        spans[c.path] = (min(first, c.start_line), max(last, c.end_line))
+    return [FileSpan(path=p, lines=lines) for p, lines in spans.items()]
+
+
 class ChunkPack(_Model):
-    """Small chunks of one file sent together in one request, up to a token budget."""
+    """Small chunks sent together in one request, up to a token budget: the chunks of one
+    file, or of several files of one directory (each file keeps its own line numbers)."""
 
     id: str = Field(description="path#first-symbol..last-symbol@start-end, deterministic.")
-    path: str
+    path: str = Field(description="The first file of the pack.")
+    files: list[FileSpan] = Field(min_length=1, description="Every file of the pack, in order.")
     chunks: list[Chunk] = Field(min_length=1)
     tokens: int = Field(ge=0)
 
 
 class Job(_Model):
-    """One model request: one audit x one pack of chunks from one file."""
+    """One model request: one audit x one pack of chunks (of one or more files)."""
 
     id: str
     audit: AuditId
-    path: str
+    path: str = Field(description="The first file the request shows.")
     chunk_ids: list[str]
-    lines: tuple[int, int] = Field(description="First and last line the request shows.")
+    lines: tuple[int, int] = Field(description="First and last line shown of the first file.")
+    files: list[FileSpan] = Field(
+        default_factory=list,
+        description="Every file the request shows with its lines; findings elsewhere are "
+        "dropped by verification.",
+    )
     request: RenderedRequest
     cache_key: str
     tokens_in: int = Field(ge=0, description="Estimated input tokens.")
@@ -464,6 +487,9 @@ class JobOutcome(_Model):
     audit: AuditId
     path: str
     lines: tuple[int, int]
+    files: list[FileSpan] = Field(
+        default_factory=list, description="Every file of the request (its first is path)."
+    )
     status: Literal["answered", "cached", "failed", "skipped (budget)"]
     attempts: int = Field(ge=0)
     reason: str = ""

@@ -1,8 +1,9 @@
 """Check every finding against the source: path, line range, quoted evidence.
 
 - The path must be an audited file; otherwise the finding is dropped.
-- The line range must lie in the file; when the finding came from a chunk, its range is
-  clamped to that chunk's lines (a model only saw those).
+- The line range must lie in the file; when the finding came from a request, its path must
+  be one of the request's files (else it is dropped) and its range is clamped to the lines
+  the request showed of that file (a model only saw those).
 - Every quoted evidence line must match the source (whitespace-insensitive) at its line or
   within a few lines of it; if instead the quote is found elsewhere in the chunk (or file),
   the finding moves there. Otherwise it is dropped.
@@ -18,6 +19,7 @@ from vibe_audit.schemas.models import EvidenceLine, Finding, Location
 
 NEARBY_LINES = 3
 Scope = tuple[int, int]  # first and last line a finding may point at
+RequestScope = Scope | dict[str, Scope]  # one file's lines, or the lines of each file shown
 
 
 def _norm(text: str) -> str:
@@ -27,12 +29,13 @@ def _norm(text: str) -> str:
 def verify(
     findings: list[Finding],
     lines_by_path: dict[str, list[str]],
-    scopes: dict[int, Scope] | None = None,
+    scopes: dict[int, RequestScope] | None = None,
 ) -> tuple[list[Finding], dict[str, int]]:
     """The verified findings and the count of dropped ones by reason.
 
     ``scopes`` maps a finding's index in ``findings`` to the line range of the chunk it came
-    from; findings without a scope may point anywhere in their file.
+    from, or to the line range of each file its request showed; findings without a scope may
+    point anywhere in their file.
     """
     kept: list[Finding] = []
     dropped: dict[str, int] = {}
@@ -45,7 +48,13 @@ def verify(
         if lines is None:
             drop("path not in audited files")
             continue
-        first, last = (scopes or {}).get(index, (1, len(lines)))
+        scope = (scopes or {}).get(index, (1, len(lines)))
+        if isinstance(scope, dict):
+            if finding.location.path not in scope:
+                drop("path not in the request")
+                continue
+            scope = scope[finding.location.path]
+        first, last = scope
         last = min(last, len(lines))
         if finding.location.start_line > last or finding.location.end_line < first:
             drop("line range outside file" if last == len(lines) else "line range outside chunk")

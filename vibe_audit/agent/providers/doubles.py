@@ -2,7 +2,8 @@
 
 - ``scripted-test-double``: answers each request with a function's output (tests).
 - ``oracle-test-double:<labels.json>``: answers from labels (the eval suite's upper bound):
-  for every label inside the request's code it reports that finding, quoting the line.
+  for every label inside the request's code (any of its files) it reports that finding,
+  quoting the line.
   A cross-file label (its ``places`` span more than one file: a check in one file, the
   unguarded write in another) is answered only when EVERY place is visible in the request:
   in its code, or quoted (``path:line | ...``) in its interaction context. It is reported
@@ -10,8 +11,9 @@
   interaction context on, which is what the eval's ablation measures.
 - ``noisy-oracle-test-double:<labels.json>``: the oracle's answer plus the noise models
   produce: each finding repeated under another title, a copy pointing 6 lines off but
-  quoting the right line, a finding in a file that does not exist, and one quoting code
-  that is not there. Measures what verification and de-duplication recover.
+  quoting the right line, a finding in a file that does not exist, one in a real file the
+  request did not show, and one quoting code that is not there. Measures what verification
+  and de-duplication recover.
 """
 
 from __future__ import annotations
@@ -31,16 +33,27 @@ _CODE_LINE = re.compile(r"^\s*(\d+) \| (.*)$")
 _CONTEXT_LINE = re.compile(r"^\s+(\S+):(\d+) \| ", re.M)
 
 
-def code_lines(request: RenderedRequest) -> dict[int, str]:
-    """Line number -> text of the code inside the request's data fence."""
+def code_files(request: RenderedRequest) -> dict[str, dict[int, str]]:
+    """Path -> line number -> text of the code inside the request's data fence (a pack of
+    several files starts each with a ``FILE <token> <path>`` line)."""
     inside = request.user.split(f"BEGIN {request.data_token}\n", 1)[1]
     inside = inside.split(f"\nEND {request.data_token}", 1)[0]
-    lines = {}
+    marker = f"FILE {request.data_token} "
+    files: dict[str, dict[int, str]] = {}
+    lines = files.setdefault(request_path(request), {})
     for line in inside.splitlines():
+        if line.startswith(marker):
+            lines = files.setdefault(line[len(marker) :], {})
+            continue
         match = _CODE_LINE.match(line)
         if match:
             lines[int(match.group(1))] = match.group(2)
-    return lines
+    return files
+
+
+def code_lines(request: RenderedRequest) -> dict[int, str]:
+    """Line number -> text of the code of the request's first file."""
+    return next(iter(code_files(request).values()))
 
 
 def context_lines(request: RenderedRequest) -> set[tuple[str, int]]:
@@ -88,7 +101,7 @@ def oracle_script(labels: list[dict[str, Any]]) -> Script:
     label only when all its places are visible (see the module docstring)."""
 
     def answer(request: RenderedRequest, _repair: tuple[str, str] | None) -> str:
-        lines, path = code_lines(request), request_path(request)
+        files = code_files(request)
         quoted = context_lines(request)
         findings = []
         for label in labels:
@@ -96,24 +109,26 @@ def oracle_script(labels: list[dict[str, Any]]) -> Script:
                 continue
             places = label.get("places") or []
             if len({p["path"] for p in places}) > 1:
-                line = _cross_file_line(places, path, lines, quoted)
-                if line is not None:
-                    findings.append(_labelled(dict(label, line=line), path, lines[line]))
-            elif label["path"] == path and label["line"] in lines:
-                findings.append(_labelled(label, path, lines[label["line"]]))
+                place = _cross_file_place(places, files, quoted)
+                if place is not None:
+                    path, line = place
+                    findings.append(_labelled(dict(label, line=line), path, files[path][line]))
+            elif label["line"] in files.get(label["path"], {}):
+                path = label["path"]
+                findings.append(_labelled(label, path, files[path][label["line"]]))
         return json.dumps({"findings": findings, "needs_confirmation": [], "checked_items": []})
 
     return answer
 
 
-def _cross_file_line(
-    places: list[dict[str, Any]], path: str, lines: dict[int, str], quoted: set[tuple[str, int]]
-) -> int | None:
-    """The first line of a place in the request's code, when every place is visible."""
+def _cross_file_place(
+    places: list[dict[str, Any]], files: dict[str, dict[int, str]], quoted: set[tuple[str, int]]
+) -> tuple[str, int] | None:
+    """The path and first line of a place in the request's code, when every place is
+    visible."""
 
     def in_code(place: dict[str, Any]) -> int | None:
-        if place["path"] != path:
-            return None
+        lines = files.get(place["path"], {})
         return next((n for n in range(place["start"], place["end"] + 1) if n in lines), None)
 
     def visible(place: dict[str, Any]) -> bool:
@@ -122,7 +137,7 @@ def _cross_file_line(
 
     if not all(visible(p) for p in places):
         return None
-    return next((n for p in places if (n := in_code(p)) is not None), None)
+    return next(((p["path"], n) for p in places if (n := in_code(p)) is not None), None)
 
 
 def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
@@ -131,7 +146,7 @@ def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
 
     def answer(request: RenderedRequest, repair: tuple[str, str] | None) -> str:
         data = json.loads(oracle(request, repair))
-        lines, path = code_lines(request), request_path(request)
+        lines, path = code_lines(request), request_path(request)  # noise in the first file
         noisy: list[dict[str, Any]] = []
         for finding in data["findings"]:
             again = dict(finding, title=f"{finding['title']} (reported again)")
@@ -148,6 +163,14 @@ def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
             ghost_quote = dict(base, title="Invented finding quoting code that is not there")
             ghost_quote["evidence"] = [{"line": first, "text": "db.drop_all_tables(force=True)"}]
             noisy += [ghost_file, ghost_quote]
+            files = code_files(request)
+            unseen = next((lab for lab in same_audit if lab["path"] not in files), None)
+            if unseen is not None:  # a real file of the service that this request did not show
+                outside = dict(base, path=unseen["path"], start_line=unseen["line"])
+                outside["end_line"] = unseen["line"]
+                outside["evidence"] = [{"line": unseen["line"], "text": lines[first]}]
+                outside["title"] = "Invented finding in a file the request did not show"
+                noisy.append(outside)
         data["findings"] = noisy
         return json.dumps(data)
 
