@@ -174,11 +174,11 @@ def test_interaction_ablation_of_the_default_run(doubles_result) -> None:
     [ablation] = doubles_result.ablation
     assert ablation.model == "oracle"
     assert ablation.cross_file_labels == ["ledgerq-10", "scanflow-38"]
-    # Each corpus keeps its code in one directory, and a request packs a directory's files:
-    # both places of each cross-file label are in one request's code, context or not.
-    assert ablation.found_only_with == ablation.found_only_without == []
+    # The ablation sends one chunk per request: the Rust ledgerq-10 is found only with the
+    # interaction context (scanflow-38 also by a rule that reads the resource index).
+    assert ablation.found_only_with == ["ledgerq-10"] and ablation.found_only_without == []
     assert ablation.recall_with is not None and ablation.recall_with >= 0.98
-    assert ablation.recall_without == ablation.recall_with
+    assert ablation.recall_without is not None and ablation.recall_without < ablation.recall_with
     assert ablation.precision_without == ablation.precision_with == 1.0
     assert ablation.tokens_in_without < ablation.tokens_in_with
     markdown = render_markdown(doubles_result)
@@ -188,7 +188,9 @@ def test_interaction_ablation_of_the_default_run(doubles_result) -> None:
         in markdown
     )
     assert "<h2>Ablation: interaction context</h2>" in render_html(doubles_result)
-    assert json.loads(render_json(doubles_result))["ablation"][0]["found_only_with"] == []
+    assert json.loads(render_json(doubles_result))["ablation"][0]["found_only_with"] == [
+        "ledgerq-10"
+    ]
 
 
 def test_interaction_ablation_finds_the_cross_file_labels_only_with_context() -> None:

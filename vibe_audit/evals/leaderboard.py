@@ -114,7 +114,9 @@ def render_markdown(result: EvalResult) -> str:
 ABLATION_NOTE = (
     "The same test double with interaction context (the other readers and writers of the "
     "resources a request's code touches) and without it. Cross-file labels (a check in one "
-    "file, the unguarded write in another) are answered only when every place is visible."
+    "file, the unguarded write in another) are answered only when every place is visible. "
+    "Both runs send one chunk per request, so another file's code reaches a request only "
+    "through the interaction context (a normal run packs a directory's files together)."
 )
 
 

@@ -175,6 +175,17 @@ def oracle_labels(labels: Labels, audits: list[AuditId]) -> list[dict[str, Any]]
     return entries
 
 
+def _isolated(
+    options_for: Callable[[str], ModelOptions], interaction: bool
+) -> Callable[[str], ModelOptions]:
+    """Options with one chunk per request, with or without the interaction context."""
+
+    def options(spec: str) -> ModelOptions:
+        return replace(options_for(spec), pack_tokens=1, interaction=interaction)
+
+    return options
+
+
 def run_eval(
     models: list[str],
     audits: list[AuditId],
@@ -221,13 +232,17 @@ def run_eval(
                 )
             )
         for model in [m for m in models if m in ABLATED]:
-            say(f"evaluating {model} without interaction context (ablation)")
-            without = _evaluate(
-                model, audits, corpora, 1, label_paths, combined,
-                lambda spec: replace(options_for(spec), interaction=False), max_cost, say,
-                explain=False,
+            # One chunk per request: another file's code reaches a request only through the
+            # interaction context (a default pack holds a directory's files), so the
+            # ablation measures the context alone.
+            say(f"evaluating {model} with and without interaction context (ablation)")
+            with_, without = (
+                _evaluate(
+                    model, audits, corpora, 1, label_paths, combined,
+                    _isolated(options_for, interaction=on), max_cost, say, explain=False,
+                )
+                for on in (True, False)
             )  # fmt: skip
-            with_ = next(r for r in results if r.model == model)
             ablation.append(_ablation(model, with_, without, combined))
         for model in [m for m in models if triage is not None and m != "static"]:
             assert triage is not None
