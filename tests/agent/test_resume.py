@@ -74,8 +74,16 @@ def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path)
         spec = f"openai-compat:{server.url}/v1#fake-model"
         args = ["run", str(target), "--prompt", "all", "--model", spec,
                 "--cache-dir", str(cache_dir), "--concurrency", "1", "--quiet"]  # fmt: skip
-        run = subprocess.Popen(_cli(*args), env=_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+        # SIGINT back to its default in the child: a CI job started in the background
+        # inherits it ignored, and Python then installs no Ctrl-C handler at all.
+        run = subprocess.Popen(
+            _cli(*args),
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.monotonic() + 60
         while len(server.answered) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
