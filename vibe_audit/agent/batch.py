@@ -30,7 +30,15 @@ from vibe_audit.agent.answers import AnswerError, parse_answer
 from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.planner import CachePrice, Price
 from vibe_audit.agent.providers.base import BatchProvider, ModelReply
-from vibe_audit.agent.runner import Budget, Progress, Runner, RunnerSettings, RunResult, schema_for
+from vibe_audit.agent.runner import (
+    Budget,
+    Progress,
+    Runner,
+    RunnerSettings,
+    RunResult,
+    Tally,
+    schema_for,
+)
 from vibe_audit.errors import BatchPending, ProviderError, ProviderHTTPError
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import Job, JobOutcome, Plan
@@ -370,19 +378,9 @@ def _outcome(
     batch_id: str | None = None,
     reason: str = "",
 ) -> JobOutcome:
-    return JobOutcome.model_validate(
-        {
-            "job_id": job.id,
-            "audit": job.audit,
-            "path": job.path,
-            "lines": job.lines,
-            "status": status,
-            "attempts": 1 if reply is not None else 0,
-            "reason": reason,
-            "tokens_in": reply.tokens_in if reply else 0,
-            "tokens_out": reply.tokens_out if reply else 0,
-            "tokens_cached": reply.tokens_cached if reply else 0,
-            "cost_usd": round(cost if reply else 0.0, 6),
-            "batch_id": batch_id,
-        }
-    )
+    """A batch job's outcome: one attempt when a reply was paid for, none otherwise."""
+    tally = Tally(job)
+    if reply is not None:
+        tally.attempts = 1
+        tally.add(reply, cost)
+    return tally.outcome(status, reason, batch_id)

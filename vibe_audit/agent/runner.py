@@ -76,7 +76,7 @@ class _JobFailed(Exception):
         self.timed_out = timed_out
 
 
-class _Tally:
+class Tally:
     """Attempts, tokens and cost of one job so far."""
 
     def __init__(self, job: Job) -> None:
@@ -90,7 +90,7 @@ class _Tally:
         self.tokens_cached += reply.tokens_cached
         self.cost += cost
 
-    def outcome(self, status: Status, reason: str = "") -> JobOutcome:
+    def outcome(self, status: Status, reason: str = "", batch_id: str | None = None) -> JobOutcome:
         job = self.job
         return JobOutcome.model_validate(
             {
@@ -105,6 +105,7 @@ class _Tally:
                 "tokens_out": self.tokens_out,
                 "tokens_cached": self.tokens_cached,
                 "cost_usd": round(self.cost, 6),
+                "batch_id": batch_id,
             }
         )
 
@@ -180,7 +181,7 @@ class Runner:
 
     async def _job(self, job: Job) -> tuple[JobOutcome, ChunkAnswer | None]:
         spec = get_audit(job.audit)
-        done = _Tally(job)
+        done = Tally(job)
         if self.cache is not None:
             hit = await self.cache.get(job.cache_key)
             if hit is not None:
@@ -229,7 +230,7 @@ class Runner:
         raise AssertionError("unreachable: the loop returns")
 
     async def _call(
-        self, job: Job, schema: dict[str, Any], repair: tuple[str, str] | None, done: _Tally
+        self, job: Job, schema: dict[str, Any], repair: tuple[str, str] | None, done: Tally
     ) -> ModelReply:
         """One call, retried on retryable failures; counts attempts in ``done``."""
         last: ProviderError | None = None
