@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from vibe_audit.agent.answers import AnswerError, parse_answer
+from vibe_audit.agent.answers import AnswerError
 from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.planner import CachePrice, Price
 from vibe_audit.agent.providers.base import BatchProvider, ModelReply
@@ -37,6 +37,9 @@ from vibe_audit.agent.runner import (
     RunnerSettings,
     RunResult,
     Tally,
+    answer_of,
+    cached_answer,
+    remember,
     schema_for,
 )
 from vibe_audit.errors import BatchPending, ProviderError, ProviderHTTPError
@@ -79,7 +82,6 @@ def _half(price: Price | None) -> Price | None:
 class _Batch:
     batch_id: str
     keys: list[str]
-    resumed: bool
 
 
 class BatchRunner:
@@ -117,15 +119,12 @@ class BatchRunner:
         answers: dict[str, ChunkAnswer] = {}
         todo: dict[str, list[Job]] = {}  # cache key -> jobs asking it (the same request)
         for job in jobs:
-            hit = await self.cache.get(job.cache_key)
-            if hit is not None:
-                try:
-                    answers[job.id] = parse_answer(hit[0], get_audit(job.audit))
-                    self._done(outcomes, _outcome(job, "cached"))
-                    continue
-                except AnswerError:
-                    pass  # a stale or damaged entry: ask again
-            todo.setdefault(job.cache_key, []).append(job)
+            cached = await cached_answer(self.cache, job)
+            if cached is not None:
+                answers[job.id] = cached
+                self._done(outcomes, _outcome(job, "cached"))
+            else:
+                todo.setdefault(job.cache_key, []).append(job)
         reserved: dict[str, float] = {}
         batches = await self._resume(todo, reserved)
         covered = {key for b in batches for key in b.keys}
@@ -190,7 +189,7 @@ class BatchRunner:
                 f"submitted {age:.0f} min ago)"
             )
             self.events["batch: resumed"] += 1
-            out.append(_Batch(pending.batch_id, pending.keys, resumed=True))
+            out.append(_Batch(pending.batch_id, pending.keys))
         return out
 
     async def _submit(self, keys: list[str], todo: dict[str, list[Job]]) -> list[_Batch]:
@@ -232,7 +231,7 @@ class BatchRunner:
             f"batch {batch_id}: {len(keys)} request(s) submitted to {self.provider.description};"
             " if this run stops, the same command resumes it"
         )
-        return _Batch(batch_id, keys, resumed=False)
+        return _Batch(batch_id, keys)
 
     async def _collect(
         self,
@@ -338,36 +337,22 @@ class BatchRunner:
                 self.pricer.saved += self.pricer.saving(reply)
             else:  # paid for by an earlier run: kept, so a later run need not pay again
                 if await self.cache.get(key) is None:
-                    await self._store(key, reply, batch_job=None)
+                    await remember(self.cache, self.provider, key, reply, None)
                 continue
             job = asking[0]
             try:
-                if reply.truncated:
-                    raise AnswerError("truncated", "the answer was cut off at the output limit")
-                answer = parse_answer(reply.text, get_audit(job.audit))
+                answer = answer_of(reply, get_audit(job.audit))
             except AnswerError as problem:
                 self.events[f"repair: {problem.kind}"] += 1
                 live += asking
                 repairs.update({j.id: (reply.text, str(problem)) for j in asking})
                 continue
-            await self._store(key, reply, batch_job=job)
+            await remember(self.cache, self.provider, key, reply, job)
             for i, same in enumerate(asking):
                 answers[same.id] = answer
                 paid = reply if i == 0 else None
                 self._done(outcomes, _outcome(same, "answered", paid, cost, batch.batch_id))
         return live, repairs
-
-    async def _store(self, key: str, reply: ModelReply, batch_job: Job | None) -> None:
-        version = batch_job.request.template_version if batch_job is not None else ""
-        await self.cache.put(
-            key,
-            self.provider.name,
-            self.provider.model,
-            version,
-            reply.text,
-            reply.tokens_in,
-            reply.tokens_out,
-        )
 
 
 def _outcome(

@@ -26,6 +26,7 @@ from vibe_audit.errors import ProviderError, ProviderTimeout
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import Job, JobOutcome
 from vibe_audit.schemas.answer import ChunkAnswer, answer_json_schema
+from vibe_audit.schemas.audit_spec import AuditSpec
 
 Status = str
 Progress = Callable[[JobOutcome], None]
@@ -116,6 +117,40 @@ def schema_for(audit: str) -> dict[str, Any]:
     return answer_json_schema(get_audit(audit))  # type: ignore[arg-type]
 
 
+async def cached_answer(cache: ResponseCache, job: Job) -> ChunkAnswer | None:
+    """The job's cached answer, if there is a valid one (a stale or damaged entry: None)."""
+    hit = await cache.get(job.cache_key)
+    if hit is None:
+        return None
+    try:
+        return parse_answer(hit[0], get_audit(job.audit))
+    except AnswerError:
+        return None
+
+
+def answer_of(reply: ModelReply, spec: AuditSpec) -> ChunkAnswer:
+    """The reply's answer; AnswerError when it was cut off or breaks the schema."""
+    if reply.truncated:
+        raise AnswerError("truncated", "the answer was cut off at the output limit")
+    return parse_answer(reply.text, spec)
+
+
+async def remember(
+    cache: ResponseCache, provider: ModelProvider, key: str, reply: ModelReply, job: Job | None
+) -> None:
+    """Cache a reply the moment it arrives (``job`` None: an answer no job of this run asked
+    for, kept without a template version)."""
+    await cache.put(
+        key,
+        provider.name,
+        provider.model,
+        job.request.template_version if job is not None else "",
+        reply.text,
+        reply.tokens_in,
+        reply.tokens_out,
+    )
+
+
 class Runner:
     def __init__(
         self,
@@ -183,12 +218,9 @@ class Runner:
         spec = get_audit(job.audit)
         done = Tally(job)
         if self.cache is not None:
-            hit = await self.cache.get(job.cache_key)
-            if hit is not None:
-                try:
-                    return done.outcome("cached"), parse_answer(hit[0], spec)
-                except AnswerError:
-                    pass  # a stale or damaged entry: ask again
+            cached = await cached_answer(self.cache, job)
+            if cached is not None:
+                return done.outcome("cached"), cached
         schema = schema_for(job.audit)
         repair: tuple[str, str] | None = self.repairs.get(job.id)
         for round_ in range(2):  # the answer, and at most one repair
@@ -206,9 +238,7 @@ class Runner:
             self.saved += self.saving(reply)
             done.add(reply, actual)
             try:
-                if reply.truncated:
-                    raise AnswerError("truncated", "the answer was cut off at the output limit")
-                answer = parse_answer(reply.text, spec)
+                answer = answer_of(reply, spec)
             except AnswerError as problem:
                 if repair is not None:
                     self.events[f"failed after repair: {problem.kind}"] += 1
@@ -217,15 +247,7 @@ class Runner:
                 repair = (reply.text, str(problem))
                 continue
             if self.cache is not None:
-                await self.cache.put(
-                    job.cache_key,
-                    self.provider.name,
-                    self.provider.model,
-                    job.request.template_version,
-                    reply.text,
-                    reply.tokens_in,
-                    reply.tokens_out,
-                )
+                await remember(self.cache, self.provider, job.cache_key, reply, job)
             return done.outcome("answered"), answer
         raise AssertionError("unreachable: the loop returns")
 
