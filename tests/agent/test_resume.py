@@ -93,4 +93,6 @@ def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path)
     assert run.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("vibe-audit: interrupted:")
-    assert _cached(cache_dir) >= 3
+    # With one request in flight, answers 1 and 2 were cached before request 3 was sent;
+    # the 3rd may still have been on its way from the socket to the cache when interrupted.
+    assert _cached(cache_dir) >= 2
