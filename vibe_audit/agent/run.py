@@ -25,6 +25,7 @@ from vibe_audit.agent.providers.static import StaticProvider
 from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
 from vibe_audit.chunker.pack import PACK_TOKENS
+from vibe_audit.chunker.testcode import SKIP_REASON as TEST_CODE
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext, build_context
@@ -78,6 +79,7 @@ def run_audit(
         max_bytes=request.max_file_bytes,
         include=tuple(request.include),
         exclude=tuple(request.exclude),
+        include_tests=request.include_tests,
     )
     settings = model.settings if model else ProviderSettings(spec=request.model)
     provider = get_provider(request.model, settings)
@@ -85,7 +87,9 @@ def run_audit(
     if not found.files:
         reasons = ", ".join(f"{r}: {n}" for r, n in found.skip_counts().items()) or "empty"
         raise UserError(f"nothing to audit under {request.target} ({reasons})")
-    say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}")
+    tests = found.skip_counts().get(TEST_CODE, 0)
+    note = f" ({tests} test file(s); --include-tests audits them)" if tests else ""
+    say(f"found {len(found.files)} file(s) to audit, skipped {len(found.skipped)}{note}")
     chunks = [chunk for source in found.files for chunk in slice_file(source)]
     if request.focus is not None:  # a review: only chunks touching changed lines
         focus = request.focus

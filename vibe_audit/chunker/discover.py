@@ -4,8 +4,9 @@ Candidates come from ``git ls-files`` when the path is inside a git work tree (t
 untracked-but-not-ignored files), otherwise from a walk that honours every ``.gitignore``
 on the way down. Each candidate is then kept or skipped with a reason: --include/--exclude,
 vendored or generated trees, generated files, lock files, snapshots, secret files, symlinks
-that leave the tree or loop, oversized, binary, minified, or a file type the chunker does not
-read. Secrets inside kept files are redacted before anything else sees the text.
+that leave the tree or loop, oversized, binary, minified, test code (unless include_tests;
+a file named on the command line is always read), or a file type the chunker does not read.
+Secrets inside kept files are redacted before anything else sees the text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import pathspec
 
 from vibe_audit.chunker.languages import language_for
 from vibe_audit.chunker.secrets import redact
+from vibe_audit.chunker.testcode import SKIP_REASON as TEST_CODE
+from vibe_audit.chunker.testcode import cfg_test_regions, is_test_file, is_test_path
 from vibe_audit.errors import TargetNotFoundError, UnreadableFileError, UserError
 from vibe_audit.schemas import SkippedFile, SourceFile
 
@@ -66,6 +69,7 @@ class DiscoveryOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     use_git: bool = True
+    include_tests: bool = False  # --include-tests: audit test code too (chunker/testcode.py)
 
 
 @dataclass
@@ -228,6 +232,10 @@ def _consider(
     if language is None:
         found.skip(rel, "file type not read by the chunker")
         return
+    tests_skipped = not options.include_tests and not explicit
+    if tests_skipped and is_test_path(rel):
+        found.skip(rel, TEST_CODE)
+        return
     if info.st_size > options.max_bytes:
         found.skip(rel, "oversized")
         return
@@ -248,6 +256,9 @@ def _consider(
     if language.name in _MINIFIABLE and _minified(text):
         found.skip(rel, "minified")
         return
+    if tests_skipped and is_test_file(rel, text, language.name):
+        found.skip(rel, TEST_CODE)
+        return
     redacted, counts = redact(text)
     found.secrets_redacted.update(counts)
     found.files.append(
@@ -258,6 +269,7 @@ def _consider(
             sha256=hashlib.sha256(data).hexdigest(),
             decoded_with_replacement=replaced,
             secrets_redacted=sum(counts.values()),
+            test_regions=[] if options.include_tests else cfg_test_regions(text, language.name),
         )
     )
 

@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
-from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
+from vibe_audit.commands.options import (
+    DEFAULT_MAX_FILE_BYTES,
+    Exclude,
+    Include,
+    IncludeTests,
+    MaxFileBytes,
+)
 from vibe_audit.schemas import ChunkListing
 
 
@@ -26,12 +32,16 @@ def chunks(
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
+    include_tests: IncludeTests = False,
 ) -> None:
     """List the chunks of PATH (symbol, lines, tokens) and every file that was skipped."""
     found = discover(
         path,
         DiscoveryOptions(
-            max_bytes=max_file_bytes, include=tuple(include or ()), exclude=tuple(exclude or ())
+            max_bytes=max_file_bytes,
+            include=tuple(include or ()),
+            exclude=tuple(exclude or ()),
+            include_tests=include_tests,
         ),
     )
     chunks = [c for source in found.files for c in slice_file(source)]

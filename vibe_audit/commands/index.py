@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from vibe_audit.chunker import DiscoveryOptions, discover
-from vibe_audit.commands.options import DEFAULT_MAX_FILE_BYTES, Exclude, Include, MaxFileBytes
+from vibe_audit.commands.options import (
+    DEFAULT_MAX_FILE_BYTES,
+    Exclude,
+    Include,
+    IncludeTests,
+    MaxFileBytes,
+)
 from vibe_audit.errors import UserError
 from vibe_audit.rules.context import build_context
 from vibe_audit.schemas.resources import RESOURCE_KINDS, Access, ResourceMap
@@ -34,6 +40,7 @@ def index(
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
+    include_tests: IncludeTests = False,
 ) -> None:
     """Print the resource map of PATH: who reads and writes each shared resource.
 
@@ -45,7 +52,10 @@ def index(
     found = discover(
         path,
         DiscoveryOptions(
-            max_bytes=max_file_bytes, include=tuple(include or ()), exclude=tuple(exclude or ())
+            max_bytes=max_file_bytes,
+            include=tuple(include or ()),
+            exclude=tuple(exclude or ()),
+            include_tests=include_tests,
         ),
     )
     if not found.files:

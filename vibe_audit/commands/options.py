@@ -23,6 +23,14 @@ MaxFileBytes = Annotated[
     typer.Option("--max-file-bytes", min=1, help="Skip files larger than this many bytes."),
 ]
 DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
+IncludeTests = Annotated[
+    bool,
+    typer.Option(
+        "--include-tests",
+        help="Audit test code too (test folders, test_*.py, *.spec.ts, conftest.py, fixtures, "
+        "Rust #[cfg(test)] modules). Skipped by default and counted as 'test code (skipped)'.",
+    ),
+]
 RequireCoverage = Annotated[
     float | None,
     typer.Option(

@@ -24,6 +24,7 @@ from vibe_audit.commands.options import (
     DEFAULT_MAX_FILE_BYTES,
     Exclude,
     Include,
+    IncludeTests,
     MaxFileBytes,
     NoInteractionContext,
     RequireCoverage,
@@ -157,6 +158,7 @@ def run(
     include: Include = None,
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
+    include_tests: IncludeTests = False,
     baseline: Annotated[
         Path | None,
         typer.Option("--baseline", help="Report only findings not in this baseline file."),
@@ -194,6 +196,7 @@ def run(
         max_file_bytes=max_file_bytes,
         include=[*config.include, *(include or [])],
         exclude=[*config.exclude, *(exclude or [])],
+        include_tests=include_tests,
         baseline=sorted(known),
     )
     result = run_audit(

@@ -63,6 +63,7 @@ def run_rules(
     """Findings of ``rules`` (default: every rule serving ``audits``), in those audits only."""
     findings: list[Finding] = []
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
+    regions = {ctx.source.path: ctx.source.test_regions for ctx in repo.files}
     for rule in rules_for(audits, repo) if rules is None else rules:
         hits: list[Hit] = []
         if rule.check_file is not None:
@@ -70,8 +71,17 @@ def run_rules(
                 hits.extend(rule.check_file(ctx))
         if rule.check_repo is not None:
             hits.extend(rule.check_repo(repo))
-        findings.extend(_finding(rule, hit, lines_by_path[hit.path], audits) for hit in hits)
+        findings.extend(
+            _finding(rule, hit, lines_by_path[hit.path], audits)
+            for hit in hits
+            if not _in_test_region(hit, regions)
+        )
     return findings
+
+
+def _in_test_region(hit: Hit, regions: dict[str, list[tuple[int, int]]]) -> bool:
+    """The hit lies in test code inside a production file (a Rust #[cfg(test)] module)."""
+    return any(a <= hit.start_line <= b for a, b in regions.get(hit.path, []))
 
 
 def _fill(template: str, details: dict[str, str]) -> str:

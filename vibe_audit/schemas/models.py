@@ -364,6 +364,11 @@ class SourceFile(_Model):
         default=False, description="True when the file was not valid UTF-8."
     )
     secrets_redacted: int = Field(default=0, ge=0, description="Secrets replaced in text.")
+    test_regions: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="Line ranges of test code inside the file (Rust #[cfg(test)] modules), "
+        "skipped like test files unless --include-tests.",
+    )
 
     @property
     def lines(self) -> list[str]:
@@ -386,6 +391,9 @@ class RunRequest(_Model):
         description="Changed line ranges by path: only chunks touching them go to the model.",
     )
     exclude: list[str] = Field(default_factory=list, description="--exclude globs.")
+    include_tests: bool = Field(
+        default=False, description="--include-tests: audit test code (skipped by default)."
+    )
 
 
 class RenderedRequest(_Model):

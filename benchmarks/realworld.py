@@ -1,0 +1,151 @@
+"""The real-world precision corpus: pinned packages no one here wrote, fetched once.
+
+    python benchmarks/realworld.py          # fetch what is missing, print files and lines
+
+Python sdists from PyPI, npm tarballs and Debian's Rust crate source packages
+(librust-*-dev ships the crate's source under /usr/share/cargo/registry/), chosen for the
+audits' subjects: SQLite users, job queues, caches, CLIs that keep state files, HTTP
+clients, web servers and websockets. Each is unpacked into .bench/realworld/<name>/
+(ignored by git) and checked against its pinned sha256; later runs reuse it. Needs the
+registries the first time only. benchmarks/precision.py runs the rules over it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / ".bench" / "realworld"
+LINE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".rs")
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str  # folder under CORPUS, and the package's name in triage.toml
+    registry: str  # "pypi" | "npm" | "debian"
+    spec: str  # what the registry's client is asked for
+    subject: str  # why it is in the corpus
+    sha256: str  # of the downloaded archive
+
+
+PACKAGES = (
+    Package("sqlite-utils", "pypi", "sqlite-utils==3.38", "SQLite library and CLI",
+            "1ae77b931384052205a15478d429464f6c67a3ac3b4eafd3c674ac900f623aab"),
+    Package("datasette", "pypi", "datasette==0.65.1", "async web server over SQLite",
+            "d8be37ae6dafbfd8e510d49c0dc0fc6696081614d048a507eed86dd2ae433223"),
+    Package("huey", "pypi", "huey==2.5.3", "job queue, SQLite and Redis storage",
+            "089fc72b97fd26a513f15b09925c56fad6abe4a699a1f0e902170b37e85163c7"),
+    Package("diskcache", "pypi", "diskcache==5.6.3", "cache on SQLite and files",
+            "2c3a3fa2743d8535d832ec61c2054a1641f41775aa7c556758a109941e33e4fc"),
+    Package("llm", "pypi", "llm==0.19", "LLM CLI, SQLite logs, JSON state files",
+            "66c75ec5aa3d88d09175419a65b3742ac3b13992b26ab89e3b5c271b9e7cec82"),
+    Package("httpx", "pypi", "httpx==0.28.1", "HTTP client, sync and async",
+            "75e98c5f16b0f35b567856f597f06ff2270a374470a5c2392242528e3e3e42fc"),
+    Package("ws", "npm", "ws@8.18.0", "websocket client and server",
+            "a08221f2851472c944ca0178d89a9888c7f43fbd9998afc8a7ec6fe417c4ca20"),
+    Package("bee-queue", "npm", "bee-queue@2.0.0", "Redis job queue",
+            "f4e5c7dda7d8249a32ae949b7d7e81cc5ee2561fe526d9e3fcdac2e61d63d353"),
+    Package("bull", "npm", "bull@4.16.5", "Redis job queue",
+            "0b64771e5b00b0267221ead447e69d6c318c1de8318f36dd3a5df0976c4d64e1"),
+    Package("pg-boss", "npm", "pg-boss@10.4.2", "PostgreSQL job queue (SKIP LOCKED)",
+            "a84e60bf17785085693fdbbca7a669adbe8f585d368f46624002b49bcec15f12"),
+    Package("lowdb", "npm", "lowdb@7.0.1", "JSON file database",
+            "6879702dc266d039edd79256d4e96292e2762aab63409838e116bf4e537c0da5"),
+    Package("better-sqlite3", "npm", "better-sqlite3@12.11.1", "SQLite bindings (JS layer)",
+            "ebf0ed75a7a59dbcb3b24bbd014ef49d9f15bc328e4adcbf516f2a8fadfa2835"),
+    Package("query-core", "npm", "@tanstack/query-core@5.108.4", "client cache (TypeScript)",
+            "7660b37f747ce33f1e5456299009dbe217a08514f402c13e633ae95727e361e0"),
+    Package("query-persist", "npm", "@tanstack/query-persist-client-core@5.104.5",
+            "persisted client state (TypeScript)",
+            "9bb103b4d04be915a6d3ae86af26ff2d0c6a8078c71c4e6e867e1950ea05cf05"),
+    Package("trpc-server", "npm", "@trpc/server@11.25.2", "HTTP / websocket server (TypeScript)",
+            "43d5562bf3d3ca2ba55bb37a91020c19d90ddaa3359a1eb55e5fefc62c6cb29a"),
+    Package("rusqlite", "debian", "librust-rusqlite-dev=0.28.0-4", "SQLite bindings",
+            "49ce0299378cb64afc25dd591be0abf794046860e5322e53e9e16f60801dbc84"),
+    Package("reqwest", "debian", "librust-reqwest-dev=0.11.13-1", "HTTP client",
+            "f7cb9988a97c1ac17a5729b7d3900ee5419e15954f55677c8a4f1ba9af44f749"),
+    Package("tempfile", "debian", "librust-tempfile-dev=3.3.0-1", "temp files, atomic persist",
+            "c388968a0494b3af2f4f8d55e1f715b8c999fb4c2a6760ac082b19688954f5ab"),
+)  # fmt: skip
+
+
+def _download(package: Package, into: Path) -> Path:
+    if package.registry == "pypi":
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                   "--no-binary", ":all:", "--dest", str(into), package.spec]  # fmt: skip
+    elif package.registry == "npm":
+        command = ["npm", "pack", "--silent", "--pack-destination", str(into), package.spec]
+    else:
+        command = ["apt-get", "download", "-q", package.spec]
+    subprocess.run(command, check=True, cwd=into, capture_output=True)
+    (archive,) = [p for p in into.iterdir() if p.is_file()]
+    return archive
+
+
+def _unpack(archive: Path, dest: Path) -> None:
+    if archive.suffix == ".deb":
+        data = subprocess.run(
+            ["dpkg-deb", "--fsys-tarfile", str(archive)], check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            members = [m for m in tar.getmembers() if "/usr/share/cargo/registry/" in m.name]
+            tar.extractall(dest / ".deb", members=members, filter="data")
+        (crate,) = (dest / ".deb" / "usr" / "share" / "cargo" / "registry").iterdir()
+        for item in crate.iterdir():
+            shutil.move(str(item), dest / item.name)
+        shutil.rmtree(dest / ".deb")
+        return
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest / ".unpacked", filter="data")
+    (top,) = (dest / ".unpacked").iterdir()
+    for item in top.iterdir():
+        shutil.move(str(item), dest / item.name)
+    shutil.rmtree(dest / ".unpacked")
+
+
+def fetch(package: Package) -> Path:
+    """The unpacked package, downloaded and checked on first use."""
+    dest = CORPUS / package.name
+    marker = dest / ".vibe-audit-fetched"
+    if marker.exists() and marker.read_text(encoding="utf-8").strip() == package.spec:
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = _download(package, Path(tmp))
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        if not package.sha256:
+            print(f"{package.spec}: sha256 {digest}", file=sys.stderr)
+        elif digest != package.sha256:
+            shutil.rmtree(dest)
+            raise SystemExit(f"{package.spec}: sha256 {digest} is not the pinned {package.sha256}")
+        _unpack(archive, dest)
+    marker.write_text(package.spec + "\n", encoding="utf-8")
+    return dest
+
+
+def corpus() -> list[tuple[Package, Path]]:
+    return [(package, fetch(package)) for package in PACKAGES]
+
+
+def count_lines(path: Path) -> tuple[int, int]:
+    files = [p for p in path.rglob("*") if p.is_file() and p.suffix in LINE_SUFFIXES]
+    return len(files), sum(len(p.read_bytes().splitlines()) for p in files)
+
+
+if __name__ == "__main__":
+    total = 0
+    for package, path in corpus():
+        files, lines = count_lines(path)
+        total += lines
+        print(f"{package.name:<14} {package.registry:<7} {files:>5} files {lines:>8} lines")
+    print(f"{'total':<14} {'':<7} {'':>5}       {total:>8} lines")
