@@ -28,9 +28,20 @@ SIGNING_KEY = """-----BEGIN RSA PRIVATE KEY-----
 -----END RSA PRIVATE KEY-----"""
 
 
-def save(path, state):
-    with open(path, "w") as f:
+STATE = "state.json"
+
+
+def save(state):
+    with open(STATE, "w") as f:
         json.dump(state, f)
+
+
+def load():
+    try:
+        with open(STATE) as f:
+            return json.load(f)
+    except ValueError:
+        return {{}}
 
 
 def connect():
@@ -75,7 +86,7 @@ def test_planted_secrets_never_reach_a_request(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("injection", INJECTIONS)
 def test_injected_instructions_cannot_remove_a_rule_finding(injection: str, tmp_path: Path) -> None:
-    text = APP.replace("def save(path, state):\n", f"def save(path, state):\n    {injection}\n")
+    text = APP.replace("def save(state):\n", f"def save(state):\n    {injection}\n")
     root = _tree(tmp_path, text)
     with FakeModelServer(marker="no such marker") as server:  # the double reports nothing
         report = audit(compat(server), server, ["checkpoint"], target=root)

@@ -96,19 +96,22 @@ def test_a_test_file_named_on_the_command_line_is_read(write_tree) -> None:
     assert [f.path for f in found.files] == ["test_store.py"]
 
 
+NO_TIMEOUT = "import requests\n\n\ndef fetch(url):\n    return requests.get(url)\n"
+
+
 def test_a_run_reports_no_finding_in_test_code_and_the_ledger_counts_it(write_tree) -> None:
-    tree = {"app/store.py": UNGUARDED, "tests/test_store.py": UNGUARDED}
+    tree = {"app/client.py": NO_TIMEOUT, "tests/test_client.py": NO_TIMEOUT}
     root = write_tree(tree)
-    report = run_audit(RunRequest(target=str(root), audits=["checkpoint"]))
+    report = run_audit(RunRequest(target=str(root), audits=["reliability"]))
     assert isinstance(report, Report)
     paths = {f.location.path for f in report.findings}
-    assert paths == {"app/store.py"}
+    assert paths == {"app/client.py"}
     assert report.stats.files_skipped == {SKIP_REASON: 1}
     assert report.coverage is not None
-    row = next(r for r in report.coverage.rows if r.path == "tests/test_store.py")
-    assert row.states["checkpoint"] == "excluded"
-    assert row.details["checkpoint"] == SKIP_REASON
-    both = run_audit(RunRequest(target=str(root), audits=["checkpoint"], include_tests=True))
+    row = next(r for r in report.coverage.rows if r.path == "tests/test_client.py")
+    assert row.states["reliability"] == "excluded"
+    assert row.details["reliability"] == SKIP_REASON
+    both = run_audit(RunRequest(target=str(root), audits=["reliability"], include_tests=True))
     assert isinstance(both, Report)
     assert {f.location.path for f in both.findings} == set(tree)
 

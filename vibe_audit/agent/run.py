@@ -101,7 +101,7 @@ def run_audit(
     recount(chunks)
     repo = build_context(found.files)
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]
-    static = StaticProvider().audit(repo, request.audits)
+    static = StaticProvider().audit(repo, request.audits, request.rules)
     findings = list(static.findings)
     scopes: dict[int, RequestScope] = {}
     checked = set(static.checked_items)
@@ -200,7 +200,11 @@ def run_audit(
         outcomes=outcomes,
         cleared=cleared,
         rule_languages={
-            a: {lang for rule in rules_for([a]) for lang in rule.meta.languages}
+            a: {
+                lang
+                for rule in rules_for([a], rule_set=request.rules)
+                for lang in rule.meta.languages
+            }
             for a in request.audits
         },
     )
@@ -242,7 +246,7 @@ def run_audit(
             6,
         ),
         elapsed_s=round(clock() - started, 3),
-        rules_run=len(rules_for(request.audits, repo)),
+        rules_run=len(rules_for(request.audits, repo, request.rules)),
         findings_dropped=dropped,
         suppressed=suppressed,
         jobs=dict(sorted(Counter(o.status for o in outcomes).items())),

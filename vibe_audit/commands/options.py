@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from vibe_audit.chunker.discover import MAX_FILE_BYTES
-from vibe_audit.errors import CoverageError
+from vibe_audit.errors import CoverageError, UserError
 from vibe_audit.schemas import Report
 
 Include = Annotated[
@@ -23,6 +23,24 @@ MaxFileBytes = Annotated[
     typer.Option("--max-file-bytes", min=1, help="Skip files larger than this many bytes."),
 ]
 DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
+RuleSet = Annotated[
+    str,
+    typer.Option(
+        "--rules",
+        help="Built-in rules to run: 'stable' (default) or 'experimental' (adds the rules "
+        "below the precision gate on real code; `vibe-audit rules list` shows them).",
+    ),
+]
+
+
+def check_rule_set(value: str) -> Literal["stable", "experimental"]:
+    if value == "stable":
+        return "stable"
+    if value == "experimental":
+        return "experimental"
+    raise UserError(f"--rules {value}: expected 'stable' or 'experimental'")
+
+
 IncludeTests = Annotated[
     bool,
     typer.Option(

@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 
 from vibe_audit.agent import run_audit
-from vibe_audit.commands.options import IncludeTests, RequireCoverage, check_coverage
+from vibe_audit.commands.options import (
+    IncludeTests,
+    RequireCoverage,
+    RuleSet,
+    check_coverage,
+    check_rule_set,
+)
 from vibe_audit.commands.run import model_options, progress_reporter, say_line, write_atomic
 from vibe_audit.errors import EXIT_FINDINGS, UserError
 from vibe_audit.prompts import resolve_prompt_ids
@@ -60,6 +66,7 @@ def review(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
     require_coverage: RequireCoverage = None,
     include_tests: IncludeTests = False,
+    rules: RuleSet = "stable",
 ) -> None:
     """Audit the lines a change touched; post one review and one summary to the PR."""
     if not staged and base is None:
@@ -81,6 +88,7 @@ def review(
         include=config.include,
         exclude=config.exclude,
         include_tests=include_tests,
+        rules=check_rule_set(rules),
     )
     result = run_audit(
         request, say=say, model=options, progress=None if quiet else progress_reporter

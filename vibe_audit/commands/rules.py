@@ -11,6 +11,7 @@ import typer
 
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import resolve_prompt_ids
+from vibe_audit.rules import precision
 from vibe_audit.rules.base import Rule
 from vibe_audit.rules.engine import load_rules
 from vibe_audit.schemas import Severity
@@ -37,7 +38,8 @@ def list_rules(
         ListFormat.text
     ),
 ) -> None:
-    """One line per rule: id, severity, confidence, audits, languages, title."""
+    """One line per rule: id, severity, confidence, audits, languages, measured precision on
+    real code (benchmarks/precision.py), title; experimental rules are marked."""
     rules = list(load_rules().values())
     if audit is not None:
         wanted = set(resolve_prompt_ids(audit))
@@ -56,11 +58,18 @@ def list_rules(
         width = max((len(r.meta.id) for r in rules), default=0)
         for rule in rules:
             meta = rule.meta
+            mark = " [experimental: --rules experimental]" if meta.experimental else ""
             typer.echo(
                 f"{meta.id:<{width}}  {meta.severity.value:<8} {meta.confidence.value:<6} "
-                f"{','.join(meta.categories):<34} {','.join(meta.languages):<28} {meta.title}"
+                f"{','.join(meta.categories):<34} {','.join(meta.languages):<28} "
+                f"{precision.label(meta.id):<14} {meta.title}{mark}"
             )
-        typer.echo(f"{len(rules)} rule(s)", err=True)
+        experimental = sum(1 for r in rules if r.meta.experimental)
+        typer.echo(
+            f"{len(rules)} rule(s), {experimental} experimental (off unless --rules "
+            "experimental); precision: true positives on the real-world corpus",
+            err=True,
+        )
 
 
 @app.command("show")
@@ -84,6 +93,11 @@ def show(rule_id: Annotated[str, typer.Argument(metavar="ID", help="Rule id.")])
     typer.echo(f"  languages   {', '.join(meta.languages)}")
     typer.echo(f"  checks      {rule_scope(rule)}")
     typer.echo(f"  effort      {low:g}-{high:g} h per finding")
+    typer.echo(f"  precision   {precision.label(meta.id)} on the real-world corpus")
+    if meta.experimental:
+        typer.echo("  experimental: below the precision gate; runs only with --rules experimental")
+    if meta.needs_concurrency:
+        typer.echo("  severity    at most MEDIUM where the code shows no concurrency")
     typer.echo("")
     typer.echo(body.strip("\n"))
     typer.echo(f"\nSuppress one finding with `# vibe-audit: ignore[{meta.id}]` on its line.")
@@ -91,13 +105,17 @@ def show(rule_id: Annotated[str, typer.Argument(metavar="ID", help="Rule id.")])
 
 def markdown_table(rules: list[Rule]) -> str:
     """The README's rule table, generated (tests/test_docs.py checks the README matches)."""
-    lines = ["| rule | severity | audits | languages | finds |", "|---|---|---|---|---|"]
+    lines = [
+        "| rule | severity | audits | languages | precision on real code | finds |",
+        "|---|---|---|---|---|---|",
+    ]
     order = list(Severity)
     for rule in sorted(rules, key=lambda r: (order.index(r.meta.severity), r.meta.id)):
         meta = rule.meta
+        mark = " (experimental)" if meta.experimental else ""
         lines.append(
-            f"| `{meta.id}` | {meta.severity.value} | {', '.join(meta.categories)} | "
-            f"{', '.join(meta.languages)} | {meta.title} |"
+            f"| `{meta.id}`{mark} | {meta.severity.value} | {', '.join(meta.categories)} | "
+            f"{', '.join(meta.languages)} | {precision.label(meta.id)} | {meta.title} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -114,5 +132,11 @@ def rule_scope(rule: Rule) -> str:
 def _as_json(rule: Rule) -> dict[str, object]:
     meta = rule.meta.model_dump(mode="json")
     meta["doc"] = rule.doc.strip()
+    found = precision.measured().get(rule.meta.id)
+    meta["measured_precision"] = (
+        None
+        if found is None
+        else {"findings": found.findings, "true_positives": found.true_positives}
+    )
     meta["scope"] = rule_scope(rule)
     return meta

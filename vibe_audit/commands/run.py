@@ -28,7 +28,9 @@ from vibe_audit.commands.options import (
     MaxFileBytes,
     NoInteractionContext,
     RequireCoverage,
+    RuleSet,
     check_coverage,
+    check_rule_set,
 )
 from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, RunError, UserError
 from vibe_audit.prompts import resolve_prompt_ids
@@ -159,6 +161,7 @@ def run(
     exclude: Exclude = None,
     max_file_bytes: MaxFileBytes = DEFAULT_MAX_FILE_BYTES,
     include_tests: IncludeTests = False,
+    rules: RuleSet = "stable",
     baseline: Annotated[
         Path | None,
         typer.Option("--baseline", help="Report only findings not in this baseline file."),
@@ -197,6 +200,7 @@ def run(
         include=[*config.include, *(include or [])],
         exclude=[*config.exclude, *(exclude or [])],
         include_tests=include_tests,
+        rules=check_rule_set(rules),
         baseline=sorted(known),
     )
     result = run_audit(

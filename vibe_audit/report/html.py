@@ -86,6 +86,7 @@ def _findings(findings: list[Finding]) -> str:
         source = f"rule {f.rule_id}" if f.rule_id else f"model {f.model}"
         evidence = "\n".join(f"{e.line:>5} | {e.text}" for e in f.evidence)
         fields = [
+            *([("Severity", f.severity_reason)] if f.severity_reason else []),
             ("The Problem", f.problem),
             ("Scenario and Impact", f"{f.scenario} {f.impact} (Confidence: {f.confidence.value})"),
             ("How to Verify", f.how_to_verify),

@@ -130,7 +130,9 @@ def _findings(findings: list[Finding]) -> list[str]:
             f"Risk Category: {categories}  ",
             f"Checklist: {', '.join(f.checklist_items) or '-'}  ",
             f"Source: {source} · fingerprint `{f.fingerprint}`"
-            + (f" · cost ${f.cost_usd:.4f}" if f.cost_usd else ""),
+            + (f" · cost ${f.cost_usd:.4f}" if f.cost_usd else "")
+            + ("  " if f.severity_reason else ""),
+            *([f"Severity: {f.severity_reason}"] if f.severity_reason else []),
             "",
             "**The Problem:**",
             f.problem,

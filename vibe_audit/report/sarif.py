@@ -85,6 +85,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": {
             "severity": finding.severity.value,
+            **({"severityReason": finding.severity_reason} if finding.severity_reason else {}),
             "confidence": finding.confidence.value,
             "audits": finding.audits,
             "categories": finding.categories,

@@ -39,6 +39,17 @@ class RuleMeta(BaseModel):
     languages: list[str] = Field(
         default_factory=lambda: ["python"], description="Languages its file check reads."
     )
+    needs_concurrency: bool = Field(
+        default=False,
+        description="The defect only bites under concurrent access (a race, lock contention): "
+        "with no concurrency seen in the repository, a finding above MEDIUM is reported at "
+        "MEDIUM, and the finding says why.",
+    )
+    experimental: bool = Field(
+        default=False,
+        description="Below the precision gate on real code (benchmarks/precision.py): off by "
+        "default, enabled by --rules experimental.",
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,10 @@ class Hit:
     symbol: str | None = None
     details: dict[str, str] = field(default_factory=dict)
     replacement: str | None = None  # exact new text for the hit's lines, when simple
+    # Severity from evidence: the rule's severity unless the hit's context says otherwise
+    # (no concurrency, state never read back, ...), and why, in the finding's words.
+    severity: Severity | None = None
+    severity_reason: str | None = None
 
 
 @dataclass

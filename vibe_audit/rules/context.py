@@ -26,7 +26,9 @@ _LOCKS = frozenset(
     {"asyncio.Lock", "threading.Lock", "threading.RLock", "fcntl.flock", "fcntl.lockf",
      "filelock.FileLock", "FileLock", "portalocker.lock"}
 )  # fmt: skip
-_REFERENCES = re.compile(r"\bREFERENCES\s+\w+|\bFOREIGN\s+KEY\b", re.I)
+# A column's REFERENCES other(col) or a FOREIGN KEY clause; prose ("file references the
+# lock") has no parenthesised column list. Docstrings are not read (storage.is_docstring).
+_REFERENCES = re.compile(r"\bREFERENCES\s+[\w\"`\[\]]+\s*\(|\bFOREIGN\s+KEY\s*\(", re.I)
 _CHECK = re.compile(r"\bCHECK\s*\(", re.I)
 _BEGIN = re.compile(r"^\W*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\b", re.I)
 _PRAGMA = re.compile(r"PRAGMA\s+([a-z_]+)\s*(?:=\s*['\"]?([A-Za-z0-9_-]+)|\(([^)]*)\))?", re.I)
@@ -71,6 +73,16 @@ class FileContext:
 @dataclass
 class RepoFacts:
     connect_sites: list[Site] = field(default_factory=list)
+    # Connect sites that open the application's own database file: not ':memory:', not
+    # read-only, and not a database the caller names (a library's parameter, a wrapper
+    # forwarding **kwargs): its journal mode is this code's to set.
+    owned_connect_sites: list[Site] = field(default_factory=list)
+    # Owned ones, plus connections to a caller-named file in a function that creates the
+    # schema there: its foreign keys are this code's to enforce.
+    schema_connect_sites: list[Site] = field(default_factory=list)
+    # PRAGMA names any string mentions, also built dynamically ('PRAGMA %s', settings keys
+    # such as 'sqlite_journal_mode'): the setting is decided in code, value unknown.
+    pragma_mentions: set[str] = field(default_factory=set)
     connect_timeouts: list[Site] = field(default_factory=list)
     # Sync functions that open a blocking sqlite3 connection, directly or through another.
     sync_db_functions: set[str] = field(default_factory=set)
@@ -228,6 +240,115 @@ def _foreign_imports(tree: tree_sitter.Tree) -> set[str]:
     return names
 
 
+_PRAGMA_NAMES = ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+_MEMORY = (":memory:", "mode=memory")
+
+
+def database_kind(call: tree_sitter.Node) -> str:
+    """What a sqlite connect call opens: 'memory' (an in-memory database), 'caller' (a
+    database the caller names: the enclosing function's parameter or an attribute of self,
+    or a wrapper forwarding **kwargs) or 'owned' (the application's own file)."""
+    arguments = call.child_by_field_name("arguments")
+    if arguments is not None and any(
+        a.type == "dictionary_splat" for a in arguments.named_children
+    ):
+        return "caller"
+    database = next(iter(syntax.positional_args(call)), None)
+    if database is None and arguments is not None:
+        for arg in arguments.named_children:
+            key = arg.child_by_field_name("name")
+            if arg.type == "keyword_argument" and key is not None and node_text(key) == "database":
+                database = arg.child_by_field_name("value")
+    if database is None:
+        return "owned"
+    text = node_text(database)
+    if any(marker in text for marker in _MEMORY):
+        return "memory"
+    while database.type == "call" and syntax.callee(database) in {"str", "os.fspath"}:
+        inner = syntax.positional_args(database)
+        if not inner:
+            break
+        database = inner[0]
+    if "mode=ro" in text:
+        return "read-only"
+    function = syntax.enclosing(call, "function_definition")
+    if function is None:
+        return "owned"
+    return _origin(text, function, syntax.parameter_names(function) - {"self", "cls"}, 3)
+
+
+def _origin(text: str, function: tree_sitter.Node, parameters: set[str], depth: int) -> str:
+    """Where a database expression's value comes from, following local names back through
+    their assignments (``depth`` steps): 'caller' when it is built from a parameter or an
+    attribute of self with no module constant (UPPER_CASE) of its own as a default."""
+    words = set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", _code_only(text)))
+    if any(w.isupper() for w in words):
+        return "owned"  # DB_PATH, or `path or DB_PATH`: the application's own file
+    if "self" in words or words & parameters:
+        return "caller"
+    if depth == 0:
+        return "owned"
+    kinds = set()
+    for word in words:
+        for source in _bindings(function, word):
+            if any(marker in source for marker in _MEMORY):
+                return "memory"
+            if "mode=ro" in source:
+                return "read-only"
+            kinds.add(_origin(source, function, parameters, depth - 1))
+    return "caller" if kinds == {"caller"} else "owned"
+
+
+def _creates_schema(call: tree_sitter.Node, ctx: FileContext) -> bool:
+    """The function around a connect call creates tables (a CREATE TABLE literal, or a
+    module constant holding one): whatever file it is given, the schema is the code's own."""
+    function = syntax.enclosing(call, "function_definition")
+    if function is None:
+        return False
+    text = node_text(function)
+    if _CREATE_TABLE.search(text):
+        return True
+    constants = [
+        name for name, value in _module_strings(ctx).items() if _CREATE_TABLE.search(value)
+    ]
+    return any(re.search(rf"\b{re.escape(name)}\b", text) for name in constants)
+
+
+_CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\b", re.I)
+
+
+def _module_strings(ctx: FileContext) -> dict[str, str]:
+    from vibe_audit.rules.storage import string_constants
+
+    return string_constants(ctx.root)
+
+
+def _code_only(text: str) -> str:
+    """``text`` with plain string literals blanked (f-string interpolations are kept)."""
+    return re.sub(r"(?<![fF])([\"'])(?:\\.|(?!\1).)*\1", '""', text)
+
+
+def _bindings(function: tree_sitter.Node, name: str) -> list[str]:
+    """Source texts ``name`` is bound to in ``function``: assignments' right sides (also
+    chained ``a = b = x``) and the iterables of ``for name in ...`` loops."""
+    texts = []
+    for node in syntax.of_type(function, "assignment", "for_statement"):
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is not None and right is not None and node_text(left) == name:
+            texts.append(node_text(right))
+    return texts
+
+
+def _docstring(string: tree_sitter.Node) -> bool:
+    statement = string.parent
+    return (
+        statement is not None
+        and statement.type == "expression_statement"
+        and statement.named_child_count == 1
+    )
+
+
 def _gather(ctx: FileContext, facts: RepoFacts) -> None:
     facts.imports |= ctx.imports
     facts.async_functions += sum(1 for f in syntax.functions(ctx.root) if syntax.is_async(f))
@@ -245,6 +366,11 @@ def _gather(ctx: FileContext, facts: RepoFacts) -> None:
         if name in SQLITE_CONNECT:
             site = ctx.site(call)
             facts.connect_sites.append(site)
+            kind = database_kind(call)
+            if kind == "owned":
+                facts.owned_connect_sites.append(site)
+            if kind == "owned" or (kind == "caller" and _creates_schema(call, ctx)):
+                facts.schema_connect_sites.append(site)
             if "timeout" in syntax.keyword_names(call):
                 facts.connect_timeouts.append(site)
             function = syntax.enclosing(call, "function_definition")
@@ -252,15 +378,18 @@ def _gather(ctx: FileContext, facts: RepoFacts) -> None:
                 facts.sync_db_functions.add(syntax.function_name(function))
     for string in syntax.of_type(ctx.root, "string"):
         text = node_text(string)
+        lowered = text.lower()
+        facts.pragma_mentions |= {name for name in _PRAGMA_NAMES if name in lowered}
         for match in _PRAGMA.finditer(text):
             value = (match.group(2) or match.group(3) or "").strip().lower()
             pragma = Pragma(ctx.site_in(string, text, match.start()), value)
             facts.pragmas.setdefault(match.group(1).lower(), []).append(pragma)
+        prose = _docstring(string)
         for pattern, sites in (
             (_REFERENCES, facts.schema_references),
             (_CHECK, facts.check_constraints),
             (_BEGIN, facts.begin_statements),
         ):
-            found = pattern.search(text)
+            found = None if prose else pattern.search(text)
             if found:
                 sites.append(ctx.site_in(string, text, found.start()))

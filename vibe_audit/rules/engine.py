@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from dataclasses import replace
 from functools import cache
 
 from vibe_audit.prompts import load_audits
-from vibe_audit.rules import builtin
+from vibe_audit.rules import builtin, evidence
 from vibe_audit.rules.base import Hit, Rule
 from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location
+from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location, Severity
 from vibe_audit.schemas.fingerprint import fingerprint
 
 MAX_EVIDENCE_LINES = 6
@@ -46,37 +47,72 @@ def load_rules() -> dict[str, Rule]:
     return rules
 
 
-def rules_for(audits: list[AuditId], repo: RepoContext | None = None) -> list[Rule]:
-    """Rules serving ``audits``; with ``repo``, only those reading a language it contains."""
+RULE_SETS = ("stable", "experimental")
+
+
+def rules_for(
+    audits: list[AuditId], repo: RepoContext | None = None, rule_set: str = "stable"
+) -> list[Rule]:
+    """Rules serving ``audits``; with ``repo``, only those reading a language it contains.
+    ``rule_set`` "stable" leaves out the experimental rules; "experimental" adds them."""
     languages = None if repo is None else {ctx.source.language for ctx in repo.files}
     return [
         r
         for r in load_rules().values()
         if set(r.meta.categories) & set(audits)
         and (languages is None or set(r.meta.languages) & languages)
+        and (rule_set == "experimental" or not r.meta.experimental)
     ]
 
 
 def run_rules(
-    repo: RepoContext, audits: list[AuditId], rules: list[Rule] | None = None
+    repo: RepoContext,
+    audits: list[AuditId],
+    rules: list[Rule] | None = None,
+    rule_set: str = "stable",
 ) -> list[Finding]:
-    """Findings of ``rules`` (default: every rule serving ``audits``), in those audits only."""
+    """Findings of ``rules`` (default: every rule of ``rule_set`` serving ``audits``), in
+    those audits only."""
     findings: list[Finding] = []
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
+    concurrency: list[str | None] = []  # computed on first need
     regions = {ctx.source.path: ctx.source.test_regions for ctx in repo.files}
-    for rule in rules_for(audits, repo) if rules is None else rules:
+    for rule in rules_for(audits, repo, rule_set) if rules is None else rules:
         hits: list[Hit] = []
         if rule.check_file is not None:
             for ctx in repo.in_language(*rule.meta.languages):
                 hits.extend(rule.check_file(ctx))
         if rule.check_repo is not None:
             hits.extend(rule.check_repo(repo))
+        if rule.meta.needs_concurrency and not concurrency:
+            concurrency.append(evidence.repo_concurrency(repo))
         findings.extend(
-            _finding(rule, hit, lines_by_path[hit.path], audits)
+            _finding(rule, _graded(rule, hit, concurrency), lines_by_path[hit.path], audits)
             for hit in hits
             if not _in_test_region(hit, regions)
         )
     return findings
+
+
+def _graded(rule: Rule, hit: Hit, concurrency: list[str | None]) -> Hit:
+    """Severity from evidence for a rule whose defect needs concurrency: the rule's severity
+    where the repository shows concurrency, at most MEDIUM where it shows none."""
+    severity = rule.meta.severity
+    if not rule.meta.needs_concurrency or hit.severity is not None:
+        return hit
+    if severity not in (Severity.CRITICAL, Severity.HIGH):
+        return hit
+    shown = concurrency[0] if concurrency else None
+    if shown:
+        return replace(
+            hit, severity_reason=f"{severity.value}: concurrent access is possible: {shown}."
+        )
+    return replace(
+        hit,
+        severity=Severity.MEDIUM,
+        severity_reason="MEDIUM: the failure needs concurrent access, and no threads, async "
+        "tasks, server or workers are seen in the code (one process at a time).",
+    )
 
 
 def _in_test_region(hit: Hit, regions: dict[str, list[tuple[int, int]]]) -> bool:
@@ -101,7 +137,8 @@ def _finding(rule: Rule, hit: Hit, lines: list[str], audits: list[AuditId]) -> F
         id="",
         fingerprint="",
         audits=selected,
-        severity=meta.severity,
+        severity=hit.severity or meta.severity,
+        severity_reason=hit.severity_reason,
         categories={a: meta.categories[a] for a in selected},
         title=meta.title,
         location=location,

@@ -124,6 +124,21 @@ def sleeps(node: tree_sitter.Node) -> bool:
     return False
 
 
+def waits_per_attempt(statement: tree_sitter.Node) -> bool:
+    """Each attempt of a retry ``try`` waits by itself, so the loop is not a hot loop: every
+    transient handler catches only a timeout (``future.result(timeout=...)`` polled until
+    done, a lock's Timeout): the attempt already waited that long before failing. A
+    ``timeout=`` alone is not enough: a refused connection fails at once."""
+    handlers = [c for c in statement.named_children if c.type == "except_clause"]
+    names = [
+        syntax.last_name(name.strip("() "))
+        for clause in handlers
+        for name in caught(clause).split(",")
+        if catches_transient(clause)
+    ]
+    return bool(names) and all("timeout" in name.lower() for name in names)
+
+
 def caught(clause: tree_sitter.Node) -> str:
     """The exception expression an except clause names ('' for a bare ``except:``)."""
     for child in clause.named_children:

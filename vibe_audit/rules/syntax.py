@@ -182,6 +182,22 @@ def enclosing(node: tree_sitter.Node, *types: str) -> tree_sitter.Node | None:
     return None
 
 
+def parameter_names(function: tree_sitter.Node) -> set[str]:
+    """Names of a Python function's parameters (plain, typed, defaulted, *args, **kwargs)."""
+    parameters = function.child_by_field_name("parameters")
+    names: set[str] = set()
+    for param in parameters.named_children if parameters is not None else []:
+        if param.type == "identifier":
+            names.add(node_text(param))
+            continue
+        name = param.child_by_field_name("name")
+        if name is None:
+            name = next((c for c in param.named_children if c.type == "identifier"), None)
+        if name is not None:
+            names.add(node_text(name))
+    return names
+
+
 def function_name(function: tree_sitter.Node) -> str:
     name = function.child_by_field_name("name")
     return node_text(name) if name is not None else "<lambda>"

@@ -101,6 +101,11 @@ class Finding(_Model):
     fingerprint: str = Field(description="Stable across runs and unrelated edits.")
     audits: list[AuditId] = Field(min_length=1, description="Every audit that raised it.")
     severity: Severity
+    severity_reason: str | None = Field(
+        default=None,
+        description="Why it got its severity: the evidence of concurrency or of state read "
+        "back, or its absence (rule findings).",
+    )
     categories: dict[AuditId, str] = Field(
         description="The Risk Category of the finding in each audit that raised it."
     )
@@ -393,6 +398,11 @@ class RunRequest(_Model):
     exclude: list[str] = Field(default_factory=list, description="--exclude globs.")
     include_tests: bool = Field(
         default=False, description="--include-tests: audit test code (skipped by default)."
+    )
+    rules: Literal["stable", "experimental"] = Field(
+        default="stable",
+        description="--rules: the built-in rules that run; 'experimental' adds the rules "
+        "below the precision gate.",
     )
 
 

@@ -23,10 +23,13 @@ class StaticProvider:
     def description(self) -> str:
         return "the built-in rule engine (no model, no network)"
 
-    def audit(self, repo: RepoContext, audits: list[AuditId]) -> ProviderResult:
-        checked = {item for rule in rules_for(audits, repo) for item in rule.meta.checklist}
+    def audit(
+        self, repo: RepoContext, audits: list[AuditId], rule_set: str = "stable"
+    ) -> ProviderResult:
+        rules = rules_for(audits, repo, rule_set)
+        checked = {item for rule in rules for item in rule.meta.checklist}
         return ProviderResult(
-            findings=run_rules(repo, audits),
+            findings=run_rules(repo, audits, rules),
             assumptions={a: infer_assumptions(get_audit(a), repo.facts) for a in audits},
             checked_items=checked,
             model_reviewed=False,

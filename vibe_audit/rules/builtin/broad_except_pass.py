@@ -35,7 +35,7 @@ import tree_sitter
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.builtin.sqlite_swallowed_db_error import _writes_sql
+from vibe_audit.rules.builtin.sqlite_swallowed_db_error import runs_sql
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -73,6 +73,7 @@ META = RuleMeta(
         "make sure the caller (worker loop, request handler) logs and isolates them."
     ),
     effort_hours=(0.1, 0.5),
+    experimental=True,  # below the precision gate on real code: benchmarks/precision.py
 )
 
 _CLEANUP = frozenset(
@@ -91,7 +92,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         statement = clause.parent
         body = statement.child_by_field_name("body") if statement is not None else None
-        if body is None or _writes_sql(body) or _cleanup_only(body) or _in_cleanup(clause):
+        if body is None or runs_sql(body) or _cleanup_only(body) or _in_cleanup(clause):
             continue  # SQL writes: sqlite-swallowed-db-error reports this handler
         first = next((s for s in body.named_children if s.type != "comment"), body)
         handler = pyflow.handler_block(clause)

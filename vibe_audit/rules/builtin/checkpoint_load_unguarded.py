@@ -3,7 +3,10 @@
 What it finds:
     ``json.load(...)`` / ``json.loads(...)`` of a file's contents in a function where no
     enclosing ``try`` catches ``ValueError`` / ``json.JSONDecodeError`` (or a broader
-    ``Exception``).
+    ``Exception``), where the file is state the repository itself writes (the resource index
+    finds a writer of the path the function reads). Parsing input the user hands in (an
+    import file, a config file nothing here writes) is not reported: a parse error there is
+    the user's to fix, not lost state.
 
 Why it matters:
     Checkpoints get truncated (crash mid-write, full disk) and edited by hand. An unguarded
@@ -31,7 +34,7 @@ import tree_sitter
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import FileContext
+from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -126,8 +129,21 @@ def _catches_value_error(clause: tree_sitter.Node) -> bool:
         if child.type == "as_pattern":
             child = child.named_children[0]
         names = [n.strip("() ") for n in node_text(child).split(",")]
-        return any(n in _GUARDS for n in names)
+        return any(n in _GUARDS or syntax.last_name(n) in _GUARDS for n in names)
     return True
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+def check_repo(repo: RepoContext) -> Iterator[Hit]:
+    written = {
+        (reader.path, reader.symbol)
+        for resource in repo.resources.of_kind("file-path", "checkpoint-dir")
+        if resource.writers
+        for reader in resource.readers
+    }
+    for ctx in repo.in_language("python"):
+        for hit in check_file(ctx):
+            if (hit.path, hit.symbol) in written:
+                yield hit
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)

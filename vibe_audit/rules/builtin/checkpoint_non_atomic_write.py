@@ -3,7 +3,17 @@
 What it finds:
     A function that opens a file for writing ("w", "wb", "w+") and dumps JSON into it, or
     calls ``Path.write_text(json.dumps(...))``, with no ``os.replace`` / ``os.rename`` /
-    ``Path.replace`` in the same function.
+    ``Path.replace`` in the same function, where the file is state: the repository reads it
+    back (the resource index finds a reader of the same path). A first write under
+    ``if not path.exists():`` creates the file and loses nothing. Files written into a fresh
+    temporary directory and output files nothing reads back are not state. Exclusive
+    creation (mode "x") is not a write in place.
+
+    Severity from evidence: CRITICAL when the state is read back by other code (to resume)
+    and the code shows concurrency (threads, async tasks, a server, workers: in the writing
+    module first, else anywhere in the repository); HIGH
+    when only one of the two shows; MEDIUM for a file a command-line tool (click, typer,
+    argparse) writes once per command, or a read-modify-write with neither.
 
 Why it matters:
     Opening with "w" truncates the file first. A crash, kill or full disk between the
@@ -15,25 +25,29 @@ Example:
         json.dump(state, f)
 
 Use instead:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
         json.dump(state, f)
         f.flush()
         os.fsync(f.fileno())
+    if os.path.exists(path):
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # keep the file's mode
     os.replace(tmp, path)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import syntax
+from vibe_audit.rules import evidence, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import FileContext
+from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas.resources import Access
 
 META = RuleMeta(
     id="checkpoint-non-atomic-write",
@@ -54,34 +68,42 @@ META = RuleMeta(
         "reliability.9.2",
     ],
     problem=(
-        "{function}() writes JSON straight to its target ({call}). Opening with 'w' truncates "
-        "the file before the new content is written, so the old state is lost before the new "
-        "one is complete."
+        "{function}() writes JSON straight to its target ({call}), and {readers} read it "
+        "back. Writing in place truncates the file before the new content is written, so the "
+        "old state is lost before the new one is complete."
     ),
     scenario=(
-        "The process is killed (deploy, OOM, crash) mid-write, or the disk fills: the "
-        "checkpoint is left empty or truncated. A reader running at the same time sees a "
-        "partial file and fails to parse it."
+        "The process is killed (deploy, OOM, Ctrl-C, crash) mid-write, or the disk fills: the "
+        "file is left empty or truncated. {scenario}"
     ),
     impact=(
-        "The document's pipeline state is unrecoverable; resume fails with JSONDecodeError. "
-        "Certain on any crash during a write, and likelier the larger the checkpoint."
+        "The next read of the file ({readers}) fails with JSONDecodeError and the previous "
+        "state is gone. Certain on any crash during a write, likelier the larger the file."
     ),
     how_to_verify=(
         "Run a loop that saves a large checkpoint and `kill -9` the process mid-way; then load "
         "it: JSONDecodeError or an empty file."
     ),
     fix=(
-        'tmp = str(path) + ".tmp"\n'
-        'with open(tmp, "w") as f:\n'
-        "    json.dump(data, f)\n"
-        "    f.flush()\n"
-        "    os.fsync(f.fileno())\n"
-        "os.replace(tmp, path)  # atomic on POSIX and Windows"
+        "# a temp file in the same directory, then an atomic rename; the file keeps its mode\n"
+        'fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-")\n'
+        "try:\n"
+        '    with os.fdopen(fd, "w") as f:\n'
+        "        json.dump(data, f)\n"
+        "        f.flush()\n"
+        "        os.fsync(f.fileno())\n"
+        "    if os.path.exists(path):\n"
+        "        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))\n"
+        "    os.replace(tmp, path)  # atomic on POSIX and Windows\n"
+        "except BaseException:\n"
+        "    if os.path.exists(tmp):\n"
+        "        os.unlink(tmp)\n"
+        "    raise"
     ),
     trade_off=(
-        "One extra fsync per save (milliseconds); the temp file needs the same directory "
-        "(same filesystem) and a startup cleanup of stale *.tmp files."
+        "One extra fsync per save (milliseconds); the temp file must be in the same directory "
+        "(same filesystem). A new file is created 0600 (mkstemp) instead of by the umask; an "
+        "existing file keeps its mode. Owner and hard links are not carried over."
     ),
     effort_hours=(0.5, 1.5),
 )
@@ -89,15 +111,82 @@ META = RuleMeta(
 _WRITE_MODES = {"w", "wb", "w+", "wt", "w+b"}
 
 
+_TEMP_DIRS = frozenset(
+    {"tempfile.mkdtemp", "tempfile.TemporaryDirectory", "mkdtemp", "TemporaryDirectory"}
+)
+_CLI = frozenset({"click", "typer", "argparse", "fire", "docopt"})
+
+
+def check_repo(repo: RepoContext) -> Iterator[Hit]:
+    for ctx in repo.in_language("python"):
+        for hit in check_file(ctx):
+            readers = _readers(repo, hit)
+            if not readers:
+                continue  # an output file nothing reads back: regenerated by running again
+            yield _with_severity(ctx, hit, readers, evidence.repo_concurrency(repo))
+
+
+def _readers(repo: RepoContext, hit: Hit) -> list[Access]:
+    """Readers of the file the hit writes, by the resource index (same path pattern)."""
+    readers: list[Access] = []
+    for resource in repo.resources.of_kind("file-path", "checkpoint-dir"):
+        if any(w.path == hit.path and hit.start_line in w.lines for w in resource.writers):
+            readers += [r for r in resource.readers if r not in readers]
+    return readers
+
+
+def _with_severity(
+    ctx: FileContext, hit: Hit, readers: list[Access], repo_concurrency: str | None
+) -> Hit:
+    elsewhere = [r for r in readers if (r.path, r.symbol) != (hit.path, hit.symbol)]
+    concurrent = (
+        evidence.concurrency(ctx)
+        or (f"{hit.details['function']}() is async" if hit.details.get("async") else None)
+        or repo_concurrency
+    )
+    where = ", ".join(sorted({f"{r.symbol or r.path}()" for r in elsewhere})[:3])
+    resumed = f"the state is read back by {where}" if elsewhere else None
+    if ctx.imports & _CLI and not hit.details.get("async"):
+        severity = Severity.MEDIUM
+        reason = (
+            f"MEDIUM: a command-line tool ({', '.join(sorted(ctx.imports & _CLI))}) writes it "
+            "once per command; a crash mid-write still loses the previous content."
+        )
+    elif concurrent and resumed:
+        severity = Severity.CRITICAL
+        reason = f"CRITICAL: {resumed}, and {concurrent}."
+    elif concurrent or resumed:
+        severity = Severity.HIGH
+        shown = resumed or concurrent
+        reason = f"HIGH: {shown}; the code shows no {'concurrency' if resumed else 'resume'}."
+    else:
+        severity = Severity.MEDIUM
+        reason = (
+            "MEDIUM: read and rewritten by the same function, with no concurrency seen; a "
+            "crash mid-write loses the previous content."
+        )
+    who = where or f"{hit.details['function']}() itself"
+    details = {
+        **hit.details,
+        "readers": who,
+        "scenario": (
+            f"The next read by {who} fails to parse it."
+            if not concurrent
+            else f"A reader running at the same time ({concurrent}) sees a partial file."
+        ),
+    }
+    return replace(hit, severity=severity, severity_reason=reason, details=details)
+
+
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     for function in syntax.functions(ctx.root):
         nodes = list(syntax.body_nodes(function, "call"))
         names = [syntax.callee(n) for n in nodes]
-        if any(syntax.is_rename(n) for n in nodes):
-            continue
+        if any(syntax.is_rename(n) for n in nodes) or _TEMP_DIRS & set(names):
+            continue  # renamed into place, or written into a fresh temporary directory
         dumps_json = any(name in {"json.dump", "json.dumps"} for name in names)
         for call, name in zip(nodes, names, strict=True):
-            if _writes_in_place(call, name, dumps_json):
+            if _writes_in_place(call, name, dumps_json) and not _creates_missing(call):
                 yield Hit(
                     path=ctx.source.path,
                     start_line=syntax.line(call),
@@ -106,9 +195,24 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                     details={
                         "function": syntax.function_name(function),
                         "call": node_text(call),
+                        "async": "yes" if syntax.is_async(function) else "",
                     },
                 )
                 break
+
+
+def _creates_missing(call: tree_sitter.Node) -> bool:
+    """The write sits under ``if not <path>.exists():`` (or ``os.path.exists``): it creates a
+    file that is not there yet, so no previous content can be lost."""
+    node = call.parent
+    while node is not None and node.type not in syntax.FUNCTION_TYPES:
+        if node.type == "if_statement":
+            condition = node.child_by_field_name("condition")
+            text = node_text(condition) if condition is not None else ""
+            if text.startswith("not ") and "exists(" in text:
+                return True
+        node = node.parent
+    return False
 
 
 def _writes_in_place(call: tree_sitter.Node, name: str, dumps_json: bool) -> bool:
@@ -135,4 +239,4 @@ def _mode(call: tree_sitter.Node) -> str | None:
     return None
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)

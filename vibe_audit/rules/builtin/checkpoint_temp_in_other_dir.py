@@ -76,9 +76,13 @@ META = RuleMeta(
         "instead of a rename."
     ),
     fix=(
-        "Create the temp file next to its target:\n"
-        '    tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False)\n'
-        "    tempfile.mkstemp(dir=target.parent)"
+        "Create the temp file next to its target, and keep the target's mode (mkstemp "
+        "creates 0600):\n"
+        "    fd, tmp = tempfile.mkstemp(dir=target.parent)\n"
+        "    ...\n"
+        "    if target.exists():\n"
+        "        os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))\n"
+        "    os.replace(tmp, target)"
     ),
     trade_off=(
         "Temp files now appear in the data directory; give them a recognisable suffix and "

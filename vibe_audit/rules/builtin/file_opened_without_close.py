@@ -3,8 +3,8 @@
 What it finds:
     ``f = open(...)`` in a function body, outside a ``with``, when ``f`` is never closed
     there and never leaves the function (not returned or yielded, not stored on an object
-    or in a container, not passed to another call, not a global); ``open(...).read()`` /
-    ``.write(...)`` chained directly on the call; and ``open(...)`` passed straight into
+    or in a container, not passed to another call, not a global; ``typing.cast`` around the
+    call is seen through); and ``open(...)`` passed straight into
     another call (``files={"f": open(path, "rb")}``, ``json.load(open(path))``) unless that
     call takes ownership (contextlib.closing, ExitStack.enter_context, FileResponse).
 
@@ -77,7 +77,6 @@ _TAKES_OWNERSHIP = frozenset(
     {"closing", "enter_context", "push", "callback", "TextIOWrapper", "BufferedReader",
      "BufferedWriter", "FileResponse", "StreamingResponse", "File", "FileWrapper", "wrap_file"}
 )  # fmt: skip
-_CHAINED = frozenset({"read", "readlines", "readline", "write", "writelines"})
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
@@ -94,17 +93,10 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         parent = call.parent
         if parent is not None and parent.type == "attribute":
-            method = parent.child_by_field_name("attribute")
-            grand = parent.parent
-            if (
-                method is not None
-                and node_text(method) in _CHAINED
-                and grand is not None
-                and grand.type == "call"
-            ):
-                yield pyflow.hit(ctx, grand, text=node_text(grand).split("\n")[0])
-            continue
+            continue  # open(...).read(): CPython closes it as soon as the expression ends
         receiver = _argument_of(call)
+        if receiver is not None and syntax.last_name(syntax.callee(receiver)) == "cast":
+            call, receiver = receiver, None  # typing.cast(T, open(...)) is the open itself
         if receiver is not None:
             if syntax.last_name(syntax.callee(receiver)) not in _TAKES_OWNERSHIP:
                 yield pyflow.hit(ctx, call, text=node_text(call).split("\n")[0])

@@ -71,6 +71,7 @@ META = RuleMeta(
         "the duplicates already there."
     ),
     effort_hours=(1.0, 3.0),
+    needs_concurrency=True,
 )
 
 _UPSERT = re.compile(r"ON\s+CONFLICT|INSERT\s+OR\s+(IGNORE|REPLACE)|ON\s+DUPLICATE\s+KEY", re.I)

@@ -69,6 +69,7 @@ META = RuleMeta(
     ),
     trade_off="Falling back silently hides format bugs: log the discarded value once.",
     effort_hours=(0.25, 0.5),
+    experimental=True,  # below the precision gate on real code: benchmarks/precision.py
     languages=foreign.JS_LANGUAGES,
 )
 

@@ -92,6 +92,7 @@ META = RuleMeta(
         "loses the race and must select again."
     ),
     effort_hours=(0.5, 1.5),
+    needs_concurrency=True,
 )
 
 _PREFILTER = re.compile(r"\b(status|state)\s*(=|IN\b)", re.I)

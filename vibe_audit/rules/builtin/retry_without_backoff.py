@@ -7,7 +7,9 @@ What it finds:
     sleep or backoff anywhere in the loop (time.sleep, asyncio.sleep, backoff helpers). Loops
     that retry forever are unbounded-retry's finding instead. Not flagged: handlers that
     reconnect or invalidate the connection first (the retry runs on a fresh one), and loops
-    that rebind what the try body uses (each turn tries a new name or path: a search).
+    that rebind what the try body uses (each turn tries a new name or path: a search), and
+    polls whose attempt waits by itself (every handler catches only a timeout, as around
+    ``future.result(timeout=...)``).
 
 Why it matters:
     Retrying immediately hits a failing dependency again within microseconds: all attempts
@@ -87,6 +89,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     for loop in pyflow.statements(ctx.root, "for_statement", "while_statement"):
         statement = pyflow.retry_try(loop)
         if statement is None or pyflow.sleeps(loop) or pyflow.renews(statement):
+            continue
+        if pyflow.waits_per_attempt(statement):
             continue
         if pyflow.varies_input(loop, statement):
             continue

@@ -76,6 +76,7 @@ META = RuleMeta(
         "claimed_at / heartbeat so a crashed worker's job can be reset."
     ),
     effort_hours=(1.0, 2.0),
+    needs_concurrency=True,
     languages=["rust"],
 )
 

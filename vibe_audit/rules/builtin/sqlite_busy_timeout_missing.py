@@ -82,6 +82,7 @@ META = RuleMeta(
         "short so the wait stays small."
     ),
     effort_hours=(0.25, 0.5),
+    needs_concurrency=True,
 )
 
 _ZERO = frozenset({"0", "0.0", "0.", "False"})

@@ -75,7 +75,9 @@ META = RuleMeta(
     ),
     trade_off=(
         "One large transaction holds the write lock for its whole duration; for very large "
-        "imports commit in batches of 1,000-10,000 rows. A failure now rolls back the batch."
+        "imports commit in batches of 1,000-10,000 rows. A failure now rolls back the batch: "
+        "rows committed one by one before stay committed no longer, so make the import "
+        "re-runnable (INSERT OR IGNORE / ON CONFLICT) if partial progress mattered."
     ),
     effort_hours=(0.25, 1.0),
 )

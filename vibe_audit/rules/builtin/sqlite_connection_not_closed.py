@@ -34,7 +34,13 @@ import tree_sitter
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import SQLITE_CONNECT, FileContext, RepoContext, resolved_call
+from vibe_audit.rules.context import (
+    SQLITE_CONNECT,
+    FileContext,
+    RepoContext,
+    database_kind,
+    resolved_call,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -135,7 +141,7 @@ def _steps(ctx: FileContext) -> _Steps:
 def _opener(call: tree_sitter.Node, ctx: FileContext, factories: set[str]) -> str | None:
     name = syntax.callee(call)
     if name in SQLITE_CONNECT:
-        return name
+        return None if database_kind(call) == "memory" else name
     resolved = resolved_call(name, ctx)
     return name if resolved is not None and resolved in factories else None
 

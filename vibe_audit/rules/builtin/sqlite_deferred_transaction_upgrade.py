@@ -73,13 +73,18 @@ META = RuleMeta(
     ),
     fix=(
         'Start the transaction with `conn.execute("BEGIN IMMEDIATE")` so the write lock is '
-        "taken (and waited for, up to busy_timeout) before the read."
+        "taken (and waited for, up to busy_timeout) before the read; keep the same "
+        "commit/rollback points. With Python's sqlite3 this needs a connection in autocommit "
+        "mode (isolation_level=None, or autocommit=True on 3.12+): otherwise the module has "
+        "already opened a deferred transaction and BEGIN fails with 'cannot start a "
+        "transaction within a transaction'."
     ),
     trade_off=(
         "BEGIN IMMEDIATE serializes these transactions from their start, so keep the read "
         "inside it short; pure readers should keep using deferred transactions."
     ),
     effort_hours=(0.25, 0.75),
+    needs_concurrency=True,
 )
 
 _DEFERRED = re.compile(r"^\W*BEGIN(\s+DEFERRED)?(\s+TRANSACTION)?\W*$", re.I)

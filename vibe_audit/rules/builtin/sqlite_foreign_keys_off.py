@@ -1,8 +1,10 @@
 """Foreign keys declared in the schema, never enforced by SQLite.
 
 What it finds:
-    A schema that declares REFERENCES / FOREIGN KEY constraints, in a repository whose SQLite
-    connections never run ``PRAGMA foreign_keys=ON``.
+    A schema that declares REFERENCES / FOREIGN KEY constraints (in SQL, not in docstrings or
+    prose: a parenthesised column list is required), in a repository whose SQLite
+    connections to its own database (or to a file whose schema the same function creates)
+    never run ``PRAGMA foreign_keys=ON``.
 
 Why it matters:
     SQLite ignores foreign keys unless each connection turns them on. The declared
@@ -65,11 +67,14 @@ META = RuleMeta(
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     facts = repo.facts
-    if not facts.connect_sites or not facts.schema_references:
+    if not facts.schema_connect_sites or not facts.schema_references:
         return
-    if facts.pragma_value("foreign_keys") in {"on", "1", "true", "yes"}:
+    value = facts.pragma_value("foreign_keys")
+    if value in {"on", "1", "true", "yes"}:
         return
-    first = min(facts.connect_sites, key=lambda s: (s.path, s.line))
+    if value is None and "foreign_keys" in facts.pragma_mentions:
+        return  # set from code (a formatted PRAGMA, a settings table): not decidable here
+    first = min(facts.schema_connect_sites, key=lambda s: (s.path, s.line))
     reference = facts.schema_references[0]
     yield Hit(
         path=first.path,

@@ -84,6 +84,7 @@ META = RuleMeta(
         "database access in the process (usually fine for SQLite, which has one writer)."
     ),
     effort_hours=(0.5, 2.0),
+    needs_concurrency=True,
 )
 
 _LOCK_CALL = re.compile(r"\b(Lock|RLock|Semaphore|BoundedSemaphore|Condition)\(")

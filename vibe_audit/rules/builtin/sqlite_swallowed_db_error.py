@@ -1,10 +1,12 @@
 """Database errors caught and silently discarded.
 
 What it finds:
-    A ``try`` whose body executes or commits SQL, with a handler that catches every error
+    A ``try`` whose body writes: commits, or executes SQL that changes data (INSERT, UPDATE,
+    DELETE, REPLACE, executemany / executescript), with a handler that catches every error
     (bare ``except``, ``Exception``, ``BaseException``) or a database error
     (``sqlite3.Error``, ``OperationalError``, ``DatabaseError``) and does nothing
-    (``pass``, ``...``, ``continue``).
+    (``pass``, ``...``, ``continue``). A probe (a SELECT, a PRAGMA, a CREATE VIRTUAL TABLE
+    to test for FTS5) whose failure means "not supported" is not a write and not reported.
 
 Why it matters:
     "database is locked" is the normal failure of SQLite under concurrency. Swallowing it
@@ -32,12 +34,13 @@ Use instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import syntax
+from vibe_audit.rules import storage, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
@@ -74,15 +77,23 @@ META = RuleMeta(
     effort_hours=(0.5, 1.0),
 )
 
-_SQL_METHODS = frozenset({"execute", "executemany", "executescript", "commit"})
+_WRITE_METHODS = frozenset({"executemany", "executescript", "commit"})
+_WRITE_SQL = re.compile(
+    r"\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|WITH\b.*\b(INSERT|UPDATE|DELETE))\b", re.I | re.S
+)
 _BROAD = frozenset({"", "Exception", "BaseException"})
 _DB_ERRORS = frozenset({"Error", "OperationalError", "DatabaseError", "IntegrityError"})
 
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
+    constants: dict[str, str] | None = None
     for statement in syntax.of_type(ctx.root, "try_statement"):
         body = statement.child_by_field_name("body")
-        if body is None or not _writes_sql(body):
+        if body is None:
+            continue
+        if constants is None:
+            constants = storage.string_constants(ctx.root)
+        if not _writes_sql(body, constants):
             continue
         for clause in statement.named_children:
             if clause.type != "except_clause":
@@ -101,11 +112,24 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             )
 
 
-def _writes_sql(body: tree_sitter.Node) -> bool:
+def runs_sql(body: tree_sitter.Node) -> bool:
+    """The body executes or commits any SQL (a read, a probe or a write)."""
     return any(
-        syntax.last_name(syntax.callee(call)) in _SQL_METHODS
+        syntax.last_name(syntax.callee(call)) in {"execute", *_WRITE_METHODS}
         for call in syntax.of_type(body, "call", stop_at=syntax.FUNCTION_TYPES)
     )
+
+
+def _writes_sql(body: tree_sitter.Node, constants: dict[str, str]) -> bool:
+    for call in syntax.of_type(body, "call", stop_at=syntax.FUNCTION_TYPES):
+        method = syntax.last_name(syntax.callee(call))
+        if method in _WRITE_METHODS:
+            return True
+        if method == "execute":
+            sql = storage.sql_argument(call, constants)
+            if sql is not None and _WRITE_SQL.match(sql):
+                return True
+    return False
 
 
 def _caught(clause: tree_sitter.Node) -> str:

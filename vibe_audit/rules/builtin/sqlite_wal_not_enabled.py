@@ -1,8 +1,15 @@
 """SQLite connections opened, WAL never enabled anywhere in the repository.
 
 What it finds:
-    Code that opens SQLite connections (sqlite3.connect, aiosqlite.connect) while no file in
-    the audited tree sets ``PRAGMA journal_mode=WAL``.
+    Code that opens its own SQLite database file (sqlite3.connect, aiosqlite.connect) while
+    no file in the audited tree sets ``PRAGMA journal_mode=WAL``. Not its own: ':memory:'
+    databases, read-only connections (mode=ro), and files the caller names (a library's or
+    driver's parameter, ``self.filename``, forwarded ``**kwargs``): their journal mode is the
+    application's choice. A journal mode set from code (``"PRAGMA journal_mode=%s"``, a
+    settings key) cannot be read statically and is left to the model.
+
+    Severity from evidence: HIGH where the code shows concurrency (threads, async tasks, a
+    server, workers), MEDIUM where it shows none.
 
 Why it matters:
     SQLite's default rollback journal (DELETE) lets one connection write and blocks every
@@ -15,13 +22,13 @@ Example:
 Use instead:
     conn = sqlite3.connect("app.db", timeout=5)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from vibe_audit.rules import evidence
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import RepoContext
 from vibe_audit.schemas import Confidence, Severity
@@ -59,13 +66,14 @@ META = RuleMeta(
     ),
     fix=(
         "In the connection factory ({symbol}), right after connecting:\n"
-        '    conn.execute("PRAGMA journal_mode=WAL")\n'
-        '    conn.execute("PRAGMA synchronous=NORMAL")\n'
-        '    conn.execute("PRAGMA busy_timeout=5000")'
+        '    conn.execute("PRAGMA busy_timeout=5000")\n'
+        '    conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once, kept in the file'
     ),
     trade_off=(
         "WAL adds the -wal and -shm files beside the database and needs a local filesystem "
-        "(not NFS); readers no longer block writers. Still one writer at a time."
+        "(not NFS); readers no longer block writers. Still one writer at a time. "
+        "synchronous stays FULL (as durable as before); synchronous=NORMAL is faster but "
+        "can lose the last commits on power loss."
     ),
     effort_hours=(0.5, 1.0),
 )
@@ -73,15 +81,29 @@ META = RuleMeta(
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     facts = repo.facts
-    if not facts.connect_sites or facts.pragma_value("journal_mode") == "wal":
+    journal = facts.pragma_value("journal_mode")
+    if not facts.owned_connect_sites or journal == "wal":
         return
-    first = min(facts.connect_sites, key=lambda s: (s.path, s.line))
+    if journal is None and "journal_mode" in facts.pragma_mentions:
+        return  # set from code (a formatted PRAGMA, a settings table): not decidable here
+    first = min(facts.owned_connect_sites, key=lambda s: (s.path, s.line))
+    concurrent = evidence.repo_concurrency(repo)
     yield Hit(
+        severity=Severity.HIGH if concurrent else Severity.MEDIUM,
+        severity_reason=(
+            f"HIGH: concurrent writers are possible: {concurrent}."
+            if concurrent
+            else "MEDIUM: no threads, async tasks, server or workers seen in the code, so "
+            "writers contend only when several processes open the database at once."
+        ),
         path=first.path,
         start_line=first.line,
         end_line=first.line,
         symbol=first.symbol,
-        details={"count": str(len(facts.connect_sites)), "symbol": first.symbol or first.path},
+        details={
+            "count": str(len(facts.owned_connect_sites)),
+            "symbol": first.symbol or first.path,
+        },
     )
 
 

@@ -69,6 +69,7 @@ META = RuleMeta(
         "Callers must handle 'no row updated' (someone else won); the logic moves partly into SQL."
     ),
     effort_hours=(0.5, 1.5),
+    needs_concurrency=True,
 )
 
 _COLUMN = re.compile(r"\b(status|state)\b", re.I)

@@ -81,6 +81,7 @@ META = RuleMeta(
         "transition); callers must handle 'no row updated'."
     ),
     effort_hours=(0.5, 2.0),
+    needs_concurrency=True,
 )
 
 _COLUMN = re.compile(r"\b(status|state)\b", re.I)

@@ -73,6 +73,7 @@ META = RuleMeta(
         "before the constraint can be added."
     ),
     effort_hours=(0.5, 2.0),
+    needs_concurrency=True,
 )
 
 _CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)

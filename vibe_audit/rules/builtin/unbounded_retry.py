@@ -6,8 +6,9 @@ What it finds:
     database busy) goes round again, with nothing else that ends the loop: no attempt
     counter, no break / return / raise in the handler or elsewhere in the loop. Not flagged:
     server and worker main loops (no exit on success: each turn serves new work), handlers
-    that reconnect or reset state first, and loops that rebind what the try body uses
-    (a search over names or paths, not a retry).
+    that reconnect or reset state first, loops that rebind what the try body uses
+    (a search over names or paths, not a retry), and polls whose attempt waits by itself
+    (every handler catches only a timeout, as around ``future.result(timeout=...)``).
 
 Why it matters:
     A failure that is not transient (wrong credentials, a deleted table, a dependency
@@ -89,6 +90,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         if pyflow.renews(statement) or pyflow.varies_input(loop, statement):
             continue
+        if pyflow.waits_per_attempt(statement):
+            continue  # a poll: each attempt waits its own timeout
         handlers = [
             c
             for c in statement.named_children
