@@ -52,6 +52,13 @@ def test_a_library_that_imports_unittest_helpers_is_not_test_code() -> None:
     assert not is_test_file("app/tools.py", text, "python")
 
 
+def test_a_js_module_importing_a_test_runner_is_test_code() -> None:
+    text = 'import { describe, it, expect } from "vitest";\n\ndescribe("x", () => {});\n'
+    assert is_test_file("src/queue.check.ts", text, "typescript")
+    assert is_test_file("lib/q.js", 'const test = require("node:test");\n', "javascript")
+    assert not is_test_file("src/queue.ts", 'import { z } from "zod";\n', "typescript")
+
+
 def test_a_rust_file_of_only_test_functions_is_test_code() -> None:
     text = "#[test]\nfn a() {}\n\n#[tokio::test]\nasync fn b() {}\n"
     assert is_test_file("src/checks.rs", text, "rust")

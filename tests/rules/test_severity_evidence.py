@@ -31,19 +31,37 @@ def resume():
 """
 
 
+FRAGILE = STATE.replace(
+    "    try:\n        with open(STATE) as f:\n            return json.load(f)\n"
+    "    except ValueError:\n        return {{}}\n",
+    "    with open(STATE) as f:\n        return json.load(f)\n",
+)
+
+
 def _findings(write_tree, files: dict[str, str], rule_id: str) -> list[Finding]:
     root = write_tree(files)
     return run_rules(repo_from(root), list(AUDIT_IDS), [load_rules()[rule_id]])
 
 
-def test_state_read_back_under_concurrency_is_critical_and_says_why(write_tree) -> None:
+def test_state_resumed_unguarded_under_concurrency_is_critical_and_says_why(write_tree) -> None:
+    assert FRAGILE != STATE
     (finding,) = _findings(
-        write_tree, {"app.py": STATE.format(imports="import threading\n")},
+        write_tree, {"app.py": FRAGILE.format(imports="import threading\n")},
         "checkpoint-non-atomic-write",
     )  # fmt: skip
     assert finding.severity is Severity.CRITICAL
     assert finding.severity_reason is not None
     assert "resume()" in finding.severity_reason and "threading" in finding.severity_reason
+    assert "cannot recover" in finding.severity_reason
+
+
+def test_state_whose_readers_recover_is_high_even_under_concurrency(write_tree) -> None:
+    (finding,) = _findings(
+        write_tree, {"app.py": STATE.format(imports="import threading\n")},
+        "checkpoint-non-atomic-write",
+    )  # fmt: skip
+    assert finding.severity is Severity.HIGH
+    assert "handle a corrupt file" in (finding.severity_reason or "")
 
 
 def test_state_read_back_without_concurrency_is_high(write_tree) -> None:
@@ -65,7 +83,7 @@ def test_a_file_a_cli_writes_once_per_command_is_at_most_medium(write_tree) -> N
 
 
 def test_concurrency_anywhere_in_the_repository_counts(write_tree) -> None:
-    files = {"app/state.py": STATE.format(imports=""), "app/server.py": "import fastapi\n"}
+    files = {"app/state.py": FRAGILE.format(imports=""), "app/server.py": "import fastapi\n"}
     (finding,) = _findings(write_tree, files, "checkpoint-non-atomic-write")
     assert finding.severity is Severity.CRITICAL
     assert "app/server.py" in (finding.severity_reason or "")

@@ -5,7 +5,8 @@ untracked-but-not-ignored files), otherwise from a walk that honours every ``.gi
 on the way down. Each candidate is then kept or skipped with a reason: --include/--exclude,
 vendored or generated trees, generated files, lock files, snapshots, secret files, symlinks
 that leave the tree or loop, oversized, binary, minified, test code (unless include_tests;
-a file named on the command line is always read), or a file type the chunker does not read.
+a file named on the command line is always read), a Rust file outside its crate's module
+tree, or a file type the chunker does not read.
 Secrets inside kept files are redacted before anything else sees the text.
 """
 
@@ -24,6 +25,8 @@ from typing import Any
 import pathspec
 
 from vibe_audit.chunker.languages import language_for
+from vibe_audit.chunker.rustmods import SKIP_REASON as RUST_DEAD
+from vibe_audit.chunker.rustmods import outside_module_tree
 from vibe_audit.chunker.secrets import redact
 from vibe_audit.chunker.testcode import SKIP_REASON as TEST_CODE
 from vibe_audit.chunker.testcode import cfg_test_regions, is_test_file, is_test_path
@@ -112,7 +115,18 @@ def discover(target: Path, options: DiscoveryOptions | None = None) -> Discovery
             found.skip(rel, "not matched by --include")
         else:
             _consider(found, root / rel, rel, options, explicit=False)
+    _drop_dead_rust(found)
     return found
+
+
+def _drop_dead_rust(found: Discovery) -> None:
+    """Skip Rust files no crate root reaches through ``mod`` (chunker/rustmods.py)."""
+    texts = {f.path: f.text for f in found.files if f.language == "rust"}
+    dead = outside_module_tree(found.root, texts) if texts else set()
+    if dead:
+        found.files = [f for f in found.files if f.path not in dead]
+        for path in sorted(dead):
+            found.skip(path, RUST_DEAD)
 
 
 def _spec(patterns: tuple[str, ...], option: str) -> pathspec.PathSpec[Any] | None:

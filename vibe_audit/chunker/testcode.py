@@ -4,7 +4,9 @@ Test code (fixtures writing JSON, teardown ``except: pass``, end-to-end tests ca
 without timeouts) is not production code: auditing it as such buries real findings. A file
 is test code by its path (test folders, ``test_*.py``, ``*_test.go``, ``*.spec.ts``,
 ``conftest.py``, fixture folders) or by its content (a Python module that imports a test
-framework and defines only tests; a Rust file that is all ``#[test]`` functions). Inside an
+framework and defines only tests; a JavaScript / TypeScript module that imports a test
+runner: vitest, jest, mocha, node:test, Playwright, bun:test; a Rust file that is all
+``#[test]`` functions). Inside an
 otherwise production Rust file, ``#[cfg(test)]`` modules are test regions (``cfg_test_regions``).
 """
 
@@ -33,6 +35,12 @@ _TEST_NAMES = re.compile(
 _PY_FRAMEWORK = re.compile(r"^\s*(import|from)\s+(pytest|unittest|hypothesis)\b", re.MULTILINE)
 _PY_TEST_DEF = re.compile(r"^\s*(async\s+)?def\s+test_\w*\s*\(|^class\s+Test\w*", re.MULTILINE)
 _PY_DEF = re.compile(r"^\s*(async\s+)?def\s+(\w+)\s*\(", re.MULTILINE)
+_JS_FRAMEWORK = re.compile(
+    r"""(?:from\s+|require\(\s*)["'](vitest|@jest/globals|mocha|node:test|@playwright/test|
+    cypress|ava|tap|uvu|bun:test)["']""",
+    re.VERBOSE,
+)
+_JS_LANGUAGES = frozenset({"javascript", "typescript", "tsx"})
 _RUST_TEST_ATTR = re.compile(r"#\[(tokio::|async_std::)?test\b")
 _RUST_FN = re.compile(r"^\s*(pub(\([^)]*\))?\s+)?(async\s+)?fn\s+\w+", re.MULTILINE)
 _CFG_TEST = re.compile(
@@ -55,6 +63,8 @@ def is_test_file(rel: str, text: str, language: str) -> bool:
         tests = _PY_TEST_DEF.findall(text)
         helpers = [n for n in names if not n.startswith(("test", "_", "setUp", "tearDown"))]
         return bool(tests) and len(helpers) <= len(tests)
+    if language in _JS_LANGUAGES:
+        return bool(_JS_FRAMEWORK.search(text))
     if language == "rust":
         functions = len(_RUST_FN.findall(text))
         return functions > 0 and len(_RUST_TEST_ATTR.findall(text)) >= functions

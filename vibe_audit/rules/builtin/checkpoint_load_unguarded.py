@@ -133,6 +133,11 @@ def _catches_value_error(clause: tree_sitter.Node) -> bool:
     return True
 
 
+def unguarded_loads(repo: RepoContext) -> set[tuple[str, str | None]]:
+    """(path, symbol) of every function that parses JSON from a file with no guard."""
+    return {(h.path, h.symbol) for ctx in repo.in_language("python") for h in check_file(ctx)}
+
+
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     written = {
         (reader.path, reader.symbol)

@@ -5,7 +5,10 @@ What it finds:
     (``sqlx::query*(...)`` or ``query*!(...)``, the SQL a literal or a ``const`` of the
     file) directly on a pool (``&pool``, ``&*pool``, ``&self.pool``, ``pool.as_ref()``, a
     parameter typed ``...Pool``) where both can run in one call (not only in different
-    branches of one ``if`` / ``match``), and the function never calls ``.begin()``.
+    branches of one ``if`` / ``match``), and the function never calls ``.begin()``. Only
+    writes the function relies on count: their result is propagated with ``?`` or
+    unwrapped. A write whose error is inspected (a constraint probe whose first INSERT is
+    meant to fail, ``if let Err(..)``) or dropped (``let _ =``) is not half of a unit of work.
 
 Why it matters:
     Each statement on a pool runs on whichever connection the pool hands out and commits
@@ -37,6 +40,7 @@ from itertools import combinations
 
 import tree_sitter
 
+from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import foreign, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
@@ -97,7 +101,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         writes = [
             q
             for q in foreign.sqlx_queries(function, constants)
-            if foreign.is_write(q.sql) and foreign.executor_kind(q.executor, pools) == "pool"
+            if foreign.is_write(q.sql)
+            and foreign.executor_kind(q.executor, pools) == "pool"
+            and _must_succeed(q.call)
         ]
         if len(writes) < 2 or not _sequential(writes):
             continue
@@ -118,6 +124,25 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                 ),
             },
         )
+
+
+def _must_succeed(call: tree_sitter.Node) -> bool:
+    """The write's result is propagated (``?``) or unwrapped (``.unwrap()`` / ``.expect()``):
+    the function relies on it. A result that is inspected (``is_err()``, ``match``,
+    ``if let Err``) or dropped (``let _ =``) is a probe or a best effort, whose failure the
+    code expects and handles: not half of a unit of work."""
+    node = call
+    while node.parent is not None and node.parent.type == "await_expression":
+        node = node.parent
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type == "try_expression":
+        return True
+    if parent.type == "field_expression":
+        field = parent.child_by_field_name("field")
+        return field is not None and node_text(field) in {"unwrap", "expect"}
+    return False
 
 
 def _sequential(writes: list[foreign.SqlxQuery]) -> bool:
