@@ -75,7 +75,8 @@ def run_rules(
     those audits only."""
     findings: list[Finding] = []
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
-    concurrency: list[str | None] = []  # computed on first need
+    concurrency: dict[str, str | None] = {}  # by path, computed on first need
+    contexts = {ctx.source.path: ctx for ctx in repo.files}
     regions = {ctx.source.path: ctx.source.test_regions for ctx in repo.files}
     for rule in rules_for(audits, repo, rule_set) if rules is None else rules:
         hits: list[Hit] = []
@@ -84,8 +85,10 @@ def run_rules(
                 hits.extend(rule.check_file(ctx))
         if rule.check_repo is not None:
             hits.extend(rule.check_repo(repo))
-        if rule.meta.needs_concurrency and not concurrency:
-            concurrency.append(evidence.repo_concurrency(repo))
+        if rule.meta.needs_concurrency:
+            for hit in hits:
+                if hit.path not in concurrency:
+                    concurrency[hit.path] = evidence.reaching_concurrency(contexts[hit.path], repo)
         findings.extend(
             _finding(rule, _graded(rule, hit, concurrency), lines_by_path[hit.path], audits)
             for hit in hits
@@ -94,7 +97,7 @@ def run_rules(
     return findings
 
 
-def _graded(rule: Rule, hit: Hit, concurrency: list[str | None]) -> Hit:
+def _graded(rule: Rule, hit: Hit, concurrency: dict[str, str | None]) -> Hit:
     """Severity from evidence for a rule whose defect needs concurrency: the rule's severity
     where the repository shows concurrency, at most MEDIUM where it shows none."""
     severity = rule.meta.severity
@@ -102,7 +105,7 @@ def _graded(rule: Rule, hit: Hit, concurrency: list[str | None]) -> Hit:
         return hit
     if severity not in (Severity.CRITICAL, Severity.HIGH):
         return hit
-    shown = concurrency[0] if concurrency else None
+    shown = concurrency.get(hit.path)
     if shown:
         return replace(
             hit, severity_reason=f"{severity.value}: concurrent access is possible: {shown}."

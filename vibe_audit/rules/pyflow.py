@@ -200,7 +200,12 @@ def translates(clause: tree_sitter.Node) -> bool:
     return node_text(target).strip() in passed and not any(w in name for w in _LOGGERS)
 
 
-_RENEW_WORDS = ("connect", "invalidate", "reset", "refresh", "reopen")
+# Handlers that repair before going round again: reconnect, or create what was missing
+# (``except OperationalError: _create_tables()``): a deliberate protocol, not a blind retry.
+_RENEW_WORDS = (
+    "connect", "invalidate", "reset", "refresh", "reopen", "create", "init", "setup",
+    "migrate", "ensure",
+)  # fmt: skip
 
 
 def renews(statement: tree_sitter.Node) -> bool:

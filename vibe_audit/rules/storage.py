@@ -358,7 +358,8 @@ def rename_destination(call: tree_sitter.Node) -> tree_sitter.Node | None:
     return args[0] if args else None
 
 
-_SCRATCH = re.compile(r"tmp|temp(?![lt])", re.I)  # not "template", "attempt"
+SCRATCH = re.compile(r"tmp|temp(?![lt])", re.I)  # not "template", "attempt"
+_SCRATCH = SCRATCH
 
 
 def scratch_destination(function: tree_sitter.Node, call: tree_sitter.Node) -> bool:

@@ -3,7 +3,9 @@
 What it finds:
     ``asyncio.create_task(...)``, ``asyncio.ensure_future(...)`` or ``loop.create_task(...)``
     used as a bare expression statement: the returned Task is discarded. TaskGroup's
-    ``tg.create_task`` is not flagged (the group keeps and awaits its tasks).
+    ``tg.create_task`` is not flagged (the group keeps and awaits its tasks), nor a task
+    running a coroutine of the same file whose whole body is a ``try`` / ``except
+    Exception`` that handles its own failures.
 
 Why it matters:
     The event loop keeps only a weak reference to tasks. A task nobody references can be
@@ -23,6 +25,8 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import pyflow, syntax
@@ -84,8 +88,41 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         name = pyflow.canonical(syntax.callee(call), aliases)
         receiver, _, method = name.rpartition(".")
-        if name in _SPAWN or (method == "create_task" and "loop" in receiver.lower()):
+        spawns = name in _SPAWN or (method == "create_task" and "loop" in receiver.lower())
+        if spawns and not _handles_own_errors(ctx, call):
             yield pyflow.hit(ctx, call, call=name, text=node_text(call))
+
+
+def _handles_own_errors(ctx: FileContext, call: tree_sitter.Node) -> bool:
+    """The task runs a coroutine of this file whose whole body is one ``try`` with an
+    ``except Exception`` (or bare) handler: its failures are logged where they happen."""
+    args = syntax.positional_args(call)
+    if not args or args[0].type != "call":
+        return False
+    target = syntax.last_name(syntax.callee(args[0]))
+    for function in syntax.functions(ctx.root):
+        if syntax.function_name(function) != target or not syntax.is_async(function):
+            continue
+        body = function.child_by_field_name("body")
+        statements = [
+            s
+            for s in (body.named_children if body is not None else [])
+            if s.type != "comment"
+            and not (
+                s.type == "expression_statement"
+                and s.named_children
+                and s.named_children[0].type == "string"
+            )
+        ]
+        if len(statements) == 1 and statements[0].type == "try_statement":
+            return any(
+                clause.type == "except_clause" and pyflow.caught(clause) in _BROAD
+                for clause in statements[0].named_children
+            )
+    return False
+
+
+_BROAD = frozenset({"", "Exception", "BaseException"})
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)

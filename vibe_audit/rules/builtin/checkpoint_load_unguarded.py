@@ -3,10 +3,11 @@
 What it finds:
     ``json.load(...)`` / ``json.loads(...)`` of a file's contents in a function where no
     enclosing ``try`` catches ``ValueError`` / ``json.JSONDecodeError`` (or a broader
-    ``Exception``), where the file is state the repository itself writes (the resource index
-    finds a writer of the path the function reads). Parsing input the user hands in (an
-    import file, a config file nothing here writes) is not reported: a parse error there is
-    the user's to fix, not lost state.
+    ``Exception``), where the file is state the repository itself writes in place (the
+    resource index finds, for the path read on that line, a writer that does not rename a
+    temp file over it: a file only ever replaced atomically is never seen half-written).
+    Parsing input the user hands in (an import file, a config file nothing here writes) is
+    not reported: a parse error there is the user's to fix, not lost state.
 
 Why it matters:
     Checkpoints get truncated (crash mid-write, full disk) and edited by hand. An unguarded
@@ -32,7 +33,7 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import syntax
+from vibe_audit.rules import evidence, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.schemas import Confidence, Severity
@@ -133,21 +134,24 @@ def _catches_value_error(clause: tree_sitter.Node) -> bool:
     return True
 
 
+_NEAR = 3  # `with open(path) as f:` a line or two above the json.load(f) it feeds
+
+
 def unguarded_loads(repo: RepoContext) -> set[tuple[str, str | None]]:
     """(path, symbol) of every function that parses JSON from a file with no guard."""
     return {(h.path, h.symbol) for ctx in repo.in_language("python") for h in check_file(ctx)}
 
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
-    written = {
-        (reader.path, reader.symbol)
-        for resource in repo.resources.of_kind("file-path", "checkpoint-dir")
-        if resource.writers
-        for reader in resource.readers
-    }
+    read_lines: dict[tuple[str, str | None], list[int]] = {}
+    for resource in evidence.named_files(repo):
+        if evidence.writes_in_place(resource):
+            for reader in resource.readers:
+                read_lines.setdefault((reader.path, reader.symbol), []).extend(reader.lines)
     for ctx in repo.in_language("python"):
         for hit in check_file(ctx):
-            if (hit.path, hit.symbol) in written:
+            lines = read_lines.get((hit.path, hit.symbol), [])
+            if any(hit.start_line - _NEAR <= n <= hit.start_line for n in lines):
                 yield hit
 
 

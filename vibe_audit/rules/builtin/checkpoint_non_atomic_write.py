@@ -11,10 +11,11 @@ What it finds:
 
     Severity from evidence: CRITICAL when the state is read back by other code (to resume)
     that cannot recover from a truncated file (no JSONDecodeError handling) and the code
-    shows concurrency (threads, async tasks, a server, workers: in the writing
-    module first, else anywhere in the repository); HIGH
-    when only one of the two shows; MEDIUM for a file a command-line tool (click, typer,
-    argparse) writes once per command, or a read-modify-write with neither.
+    shows concurrency (threads, async tasks in the writing module, or a server or workers
+    importing it); HIGH for such a reader without concurrency; MEDIUM when every reader
+    handles a corrupt file (the content is lost, the program recovers), for a file a
+    command-line tool (click, typer, argparse) writes once per command, and for a
+    read-modify-write in one function.
 
 Why it matters:
     Opening with "w" truncates the file first. A crash, kill or full disk between the
@@ -44,7 +45,7 @@ from dataclasses import replace
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import evidence, pyflow, syntax
+from vibe_audit.rules import evidence, pyflow, storage, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.builtin.checkpoint_load_unguarded import unguarded_loads
 from vibe_audit.rules.context import FileContext, RepoContext
@@ -129,13 +130,14 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
             if fragile is None:
                 fragile = unguarded_loads(repo)
             unguarded = [r for r in readers if (r.path, r.symbol) in fragile]
-            yield _with_severity(ctx, hit, readers, unguarded, evidence.repo_concurrency(repo))
+            concurrent = evidence.reaching_concurrency(ctx, repo)
+            yield _with_severity(ctx, hit, readers, unguarded, concurrent)
 
 
 def _readers(repo: RepoContext, hit: Hit) -> list[Access]:
     """Readers of the file the hit writes, by the resource index (same path pattern)."""
     readers: list[Access] = []
-    for resource in repo.resources.of_kind("file-path", "checkpoint-dir"):
+    for resource in evidence.named_files(repo):
         if any(w.path == hit.path and hit.start_line in w.lines for w in resource.writers):
             readers += [r for r in resource.readers if r not in readers]
     return readers
@@ -162,23 +164,25 @@ def _with_severity(
             f"MEDIUM: a command-line tool ({', '.join(sorted(ctx.imports & _CLI))}) writes it "
             "once per command; a crash mid-write still loses the previous content."
         )
-    elif concurrent and resumed and [r for r in unguarded if r in elsewhere]:
+    elif resumed and not [r for r in unguarded if r in elsewhere]:
+        severity = Severity.MEDIUM
+        reason = (
+            f"MEDIUM: {resumed}, which handles a corrupt file: a crash mid-write loses the "
+            "previous content, but the program recovers."
+        )
+    elif concurrent and resumed:
         severity = Severity.CRITICAL
         fails = ", ".join(sorted({f"{r.symbol or r.path}()" for r in unguarded})[:3])
         reason = (
             f"CRITICAL: {resumed}, {fails} cannot recover from a truncated file "
             f"(no JSONDecodeError handling), and {concurrent}."
         )
-    elif concurrent and resumed:
+    elif resumed:
         severity = Severity.HIGH
         reason = (
-            f"HIGH: {resumed} and {concurrent}; its readers handle a corrupt file, so the "
-            "previous content is lost but the program recovers."
+            f"HIGH: {resumed}, which cannot recover from a truncated file; the code shows "
+            "no concurrency."
         )
-    elif concurrent or resumed:
-        severity = Severity.HIGH
-        shown = resumed or concurrent
-        reason = f"HIGH: {shown}; the code shows no {'concurrency' if resumed else 'resume'}."
     else:
         severity = Severity.MEDIUM
         reason = (
@@ -206,7 +210,11 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue  # renamed into place, or written into a fresh temporary directory
         dumps_json = any(name in {"json.dump", "json.dumps"} for name in names)
         for call, name in zip(nodes, names, strict=True):
-            if _writes_in_place(call, name, dumps_json) and not _creates_missing(call):
+            if (
+                _writes_in_place(call, name, dumps_json)
+                and not _creates_missing(call)
+                and not _scratch_path(call)
+            ):
                 yield Hit(
                     path=ctx.source.path,
                     start_line=syntax.line(call),
@@ -219,6 +227,16 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                     },
                 )
                 break
+
+
+def _scratch_path(call: tree_sitter.Node) -> bool:
+    """The path written names a temporary location (``temp_dir``, ``tmp_path``)."""
+    args = syntax.positional_args(call)
+    target = node_text(args[0]) if args and syntax.last_name(syntax.callee(call)) == "open" else ""
+    if not target:
+        function = call.child_by_field_name("function")
+        target = node_text(function) if function is not None else ""
+    return bool(storage.SCRATCH.search(target))
 
 
 def _creates_missing(call: tree_sitter.Node) -> bool:

@@ -99,6 +99,7 @@ META = RuleMeta(
         "them or accept losing the latest save but never the file."
     ),
     effort_hours=(0.25, 0.5),
+    experimental=True,  # below the precision gate on real code: benchmarks/precision.py
 )
 
 

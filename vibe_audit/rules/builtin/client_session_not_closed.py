@@ -70,6 +70,7 @@ META = RuleMeta(
         "block is simplest but pays a handshake per call."
     ),
     effort_hours=(0.25, 1.0),
+    experimental=True,  # below the precision gate on real code: benchmarks/precision.py
 )
 
 CLIENTS = frozenset(

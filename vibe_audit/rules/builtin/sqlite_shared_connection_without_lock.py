@@ -6,7 +6,8 @@ What it finds:
     ``self.conn``, or the result of an ``lru_cache``/``cache`` function), directly or through
     a factory in the same file that returns such a connection, in a file that creates no lock
     (``threading.Lock/RLock/Semaphore/Condition``), uses no ``with ...lock...:`` block and
-    no ``threading.local``.
+    no ``threading.local``. Not flagged: in-memory and read-only databases, and
+    connections a context manager opens in ``__enter__`` for one use.
 
 Why it matters:
     check_same_thread=False only switches off the safety check; it does not make the
@@ -38,7 +39,7 @@ import tree_sitter
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import SYNC_CONNECT, FileContext
+from vibe_audit.rules.context import SYNC_CONNECT, FileContext, database_kind
 from vibe_audit.rules.storage import keyword_value
 from vibe_audit.schemas import Confidence, Severity
 
@@ -107,6 +108,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         flag = keyword_value(call, "check_same_thread")
         if flag is None or node_text(flag) != "False":
             continue
+        if database_kind(call) in {"memory", "read-only"} or _per_use(call):
+            continue
         target = _shared_target(call)
         if target is not None:
             yield _hit(ctx, call, target)
@@ -123,6 +126,13 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         target = _shared_target(call)
         if target is not None:
             yield _hit(ctx, call, target)
+
+
+def _per_use(call: tree_sitter.Node) -> bool:
+    """Opened in ``__enter__``: a context manager that opens and closes its connection
+    around each use, not one connection kept for every thread."""
+    function = syntax.enclosing(call, "function_definition")
+    return function is not None and syntax.function_name(function) == "__enter__"
 
 
 def _hit(ctx: FileContext, call: tree_sitter.Node, target: str) -> Hit:

@@ -6,7 +6,9 @@ What it finds:
     (bare ``except``, ``Exception``, ``BaseException``) or a database error
     (``sqlite3.Error``, ``OperationalError``, ``DatabaseError``) and does nothing
     (``pass``, ``...``, ``continue``). A probe (a SELECT, a PRAGMA, a CREATE VIRTUAL TABLE
-    to test for FTS5) whose failure means "not supported" is not a write and not reported.
+    to test for FTS5) whose failure means "not supported" is not a write and not reported,
+    nor is a cache's code (a module or function named ``*cache*``): a lost cache write costs
+    a recomputation, not data.
 
 Why it matters:
     "database is locked" is the normal failure of SQLite under concurrency. Swallowing it
@@ -93,7 +95,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         if constants is None:
             constants = storage.string_constants(ctx.root)
-        if not _writes_sql(body, constants):
+        if not _writes_sql(body, constants) or _in_cache(ctx, statement):
             continue
         for clause in statement.named_children:
             if clause.type != "except_clause":
@@ -110,6 +112,16 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                 symbol=syntax.qualified_name(clause),
                 details={"caught": caught or "every exception (bare except)"},
             )
+
+
+def _in_cache(ctx: FileContext, node: tree_sitter.Node) -> bool:
+    """Code of a cache (its module or function is named so): a failed write there costs a
+    recomputation, not data, and ignoring it is a common, deliberate choice."""
+    function = syntax.enclosing(node, "function_definition")
+    names = [ctx.source.path.rsplit("/", 1)[-1]]
+    if function is not None:
+        names.append(syntax.function_name(function))
+    return any("cache" in name.lower() for name in names)
 
 
 def runs_sql(body: tree_sitter.Node) -> bool:

@@ -6,7 +6,9 @@ What it finds:
     databases, read-only connections (mode=ro), and files the caller names (a library's or
     driver's parameter, ``self.filename``, forwarded ``**kwargs``): their journal mode is the
     application's choice. A journal mode set from code (``"PRAGMA journal_mode=%s"``, a
-    settings key) cannot be read statically and is left to the model.
+    settings key) cannot be read statically and is left to the model. Code that opens its
+    transactions with ``BEGIN EXCLUSIVE`` has chosen full serialization: WAL would change
+    nothing for it.
 
     Severity from evidence: HIGH where the code shows concurrency (threads, async tasks, a
     server, workers), MEDIUM where it shows none.
@@ -86,8 +88,18 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         return
     if journal is None and "journal_mode" in facts.pragma_mentions:
         return  # set from code (a formatted PRAGMA, a settings table): not decidable here
+    if any("EXCLUSIVE" in site.text.upper() for site in facts.begin_statements):
+        return  # every access takes the exclusive lock by design: WAL would change nothing
     first = min(facts.owned_connect_sites, key=lambda s: (s.path, s.line))
-    concurrent = evidence.repo_concurrency(repo)
+    by_path = {ctx.source.path: ctx for ctx in repo.files}
+    concurrent = next(
+        (
+            reason
+            for site in sorted(facts.owned_connect_sites, key=lambda s: (s.path, s.line))
+            if (reason := evidence.reaching_concurrency(by_path[site.path], repo))
+        ),
+        None,
+    )
     yield Hit(
         severity=Severity.HIGH if concurrent else Severity.MEDIUM,
         severity_reason=(

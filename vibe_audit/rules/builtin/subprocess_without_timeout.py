@@ -9,7 +9,8 @@ What it finds:
     (fastapi, celery, asyncio, threading, ...). Calls passing ``**kwargs`` are not flagged
     (a timeout may be in them), nor are foreground commands whose output goes to the
     terminal (an interactive shell, a dev server), nor command-line tools, whose user sees
-    the hang and can interrupt it.
+    the hang and can interrupt it, nor ``[binary, "--version"]`` / ``"--help"`` probes (a
+    local program printing a line and exiting).
 
 Why it matters:
     A child process can hang: a converter stuck on a corrupt file, a tool waiting on a lock,
@@ -33,6 +34,7 @@ from collections.abc import Iterator
 
 import tree_sitter
 
+from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
@@ -107,6 +109,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if not service and not pyflow.in_async_function(call):
             continue  # a command-line tool: the user sees the hang and can interrupt it
         if name in _RUNNERS:
+            if _version_probe(call):
+                continue  # `tool --version`: a local program printing one line and exiting
             if name == "subprocess.check_output" or keywords & _PROGRAMMATIC:
                 yield pyflow.hit(ctx, call, call=name)
             continue
@@ -121,6 +125,28 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             )
         ):
             yield pyflow.hit(ctx, call, call=syntax.callee(call))
+
+
+_PROBE_FLAGS = frozenset({"--version", "-version", "version", "--help", "-V", "-v", "-h"})
+
+
+def _version_probe(call: tree_sitter.Node) -> bool:
+    """``run([binary, "--version"], ...)``: the command line is a list literal whose last
+    element is a version or help flag."""
+    args = syntax.positional_args(call)
+    if not args:
+        return False
+    command = args[0]
+    if command.type == "identifier":  # cmd = [binary, "--help"]; run(cmd, ...)
+        function = pyflow.enclosing_function(call)
+        name = node_text(command)
+        for node in syntax.body_nodes(function, "assignment") if function is not None else []:
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and right is not None and node_text(left) == name:
+                command = right
+    if command.type != "list" or not command.named_children:
+        return False
+    return syntax.string_value(command.named_children[-1]) in _PROBE_FLAGS
 
 
 def _cleanup(call: tree_sitter.Node) -> bool:
