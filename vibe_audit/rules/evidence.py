@@ -126,13 +126,15 @@ def repo_concurrency(repo: RepoContext) -> str | None:
     return None
 
 
-def named_files(repo: RepoContext) -> list[Resource]:
-    """File and checkpoint-directory resources whose path pattern names something: a
-    pattern with no literal part ('*', '{path}', '*/*') says nothing about which file it
-    is, so linking its writers to its readers would join unrelated files."""
+def named_files(repo: RepoContext, directories: bool = True) -> list[Resource]:
+    """File (and, with ``directories``, checkpoint-directory) resources whose path pattern
+    names something: a pattern with no literal part ('*', '{path}', '*/*') says nothing
+    about which file it is, so linking its writers to its readers would join unrelated
+    files."""
+    kinds = ("file-path", "checkpoint-dir") if directories else ("file-path",)
     return [
         r
-        for r in repo.resources.of_kind("file-path", "checkpoint-dir")
+        for r in repo.resources.of_kind(*kinds)
         if re.sub(r"\{[^}]*\}|\*|/", "", r.name).strip(".")
     ]
 

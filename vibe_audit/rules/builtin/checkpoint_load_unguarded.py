@@ -144,7 +144,7 @@ def unguarded_loads(repo: RepoContext) -> set[tuple[str, str | None]]:
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     read_lines: dict[tuple[str, str | None], list[int]] = {}
-    for resource in evidence.named_files(repo):
+    for resource in evidence.named_files(repo, directories=False):
         if evidence.writes_in_place(resource):
             for reader in resource.readers:
                 read_lines.setdefault((reader.path, reader.symbol), []).extend(reader.lines)
