@@ -181,3 +181,29 @@ def test_staged_review_for_pre_commit(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert "`client.py:9`" in result.stdout and "`client.py:5`" in result.stdout
+
+
+def test_review_skips_test_code_by_default_like_run(tmp_path: Path) -> None:
+    """A change to a test file is not reviewed unless --include-tests."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    commit(root, BASE, "base")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_client.py").write_text(CHANGE)
+    git(root, "add", "tests/test_client.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIBE_AUDIT", "GITHUB_"))}
+
+    def staged(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vibe_audit", "review", "--staged", "--path", str(root),
+             "--model", "static", "--fail-on", "HIGH", "--quiet", *extra],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    default = staged()
+    assert default.returncode == 0, default.stderr
+    assert "tests/test_client.py" not in default.stdout
+    included = staged("--include-tests")
+    assert included.returncode == 1, included.stderr
+    assert "`tests/test_client.py:" in included.stdout
