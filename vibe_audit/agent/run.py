@@ -30,6 +30,7 @@ from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext, build_context
 from vibe_audit.rules.engine import rules_for
+from vibe_audit.rules.environment import absent_subject
 from vibe_audit.schemas import (
     Assumption,
     AuditId,
@@ -208,6 +209,7 @@ def run_audit(
             for a in request.audits
         },
     )
+    texts = [source.text for source in found.files]
     sections = [
         build_section(
             get_audit(audit_id),
@@ -217,6 +219,7 @@ def run_audit(
             reviewed[audit_id],
             files_audited=len(found.files),
             not_audited=_not_audited(coverage, audit_id),
+            not_applicable=absent_subject(audit_id, texts),
         )
         for audit_id in request.audits
     ]

@@ -23,6 +23,7 @@ _STATE_MARK = {
     ChecklistState.VIOLATED: "[✗] violated",
     ChecklistState.NOT_SEEN: "[✓] not seen",
     ChecklistState.NEEDS_CONFIRMATION: "[?] needs confirmation",
+    ChecklistState.NOT_APPLICABLE: "[-] not applicable",
 }
 
 

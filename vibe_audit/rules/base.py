@@ -74,3 +74,7 @@ class Rule:
     doc: str
     check_file: Callable[[FileContext], Iterable[Hit]] | None = None
     check_repo: Callable[[RepoContext], Iterable[Hit]] | None = None
+    # Checklist items this repository verifiably satisfies (a PRAGMA set to a safe literal
+    # value): the only way a rule's silence makes an item clean. Without it, a rule that
+    # finds nothing proves nothing and its items stay "needs confirmation".
+    clears: Callable[[RepoContext], Iterable[str]] | None = None

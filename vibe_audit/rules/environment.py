@@ -187,3 +187,36 @@ def infer_assumptions(spec: AuditSpec, facts: RepoFacts) -> list[Assumption]:
                 )
             )
     return assumptions
+
+
+# What each audit is about, as words its subject leaves in code (lower-cased). An audit
+# whose words appear nowhere in the audited files does not apply: its checklist items are
+# "not applicable", not "clean". Conservative: one mention anywhere keeps it applicable.
+_SUBJECT_WORDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sqlite": ("no SQLite in the audited code", ("sqlite",)),
+    "checkpoint": (
+        "no state or checkpoint files written in the audited code",
+        ("json.dump", "write_text(", "writefile", "serde_json", "localstorage", "pickle.dump",
+         "persist", "checkpoint", "fs::write", "to_writer", "yaml.dump", "msgpack"),
+    ),
+    "guardrails": (
+        "no database in the audited code",
+        ("sqlite", "psycopg", "sqlalchemy", "insert into", "update ", "create table", "prisma",
+         "sqlx", "diesel", "knex", "typeorm", "mongoose", "django.db", "pymongo", "asyncpg",
+         "mysql", "postgres", "drizzle", "sequelize", "redis"),
+    ),
+}  # fmt: skip
+
+
+def absent_subject(audit: str, texts: list[str]) -> str | None:
+    """Why ``audit`` does not apply to code whose file texts are ``texts`` (no SQLite for the
+    SQLite audit, ...), or None when it applies. concurrency and reliability always apply."""
+    subject = _SUBJECT_WORDS.get(audit)
+    if subject is None or not texts:
+        return None
+    reason, words = subject
+    for text in texts:
+        lowered = text.lower()
+        if any(word in lowered for word in words):
+            return None
+    return reason

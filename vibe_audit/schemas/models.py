@@ -150,6 +150,7 @@ class ChecklistState(StrEnum):
     VIOLATED = "violated"
     NOT_SEEN = "not seen"
     NEEDS_CONFIRMATION = "needs confirmation"
+    NOT_APPLICABLE = "not applicable"
 
 
 class ChecklistEntry(_Model):

@@ -73,11 +73,14 @@ def build_section(
     model_reviewed: bool,
     files_audited: int,
     not_audited: int = 0,
+    not_applicable: str | None = None,
 ) -> AuditSection:
     """The audit's section from its (merged, verified, severity-sorted) findings.
 
-    ``checked_items`` are the checklist items some rule or model actually examined; an item
-    nobody examined is "needs confirmation", never "not seen".
+    Per item: "violated" where a finding cites it; "not applicable" where the repository has
+    no such subject (``not_applicable`` says why: no SQLite, no state files); "not seen"
+    only where a model examined it or a rule verified it (``checked_items``); otherwise
+    "needs confirmation", never clean by default.
     """
     mine = [f for f in findings if spec.id in f.audits]
     value = score(mine, model_reviewed)
@@ -87,6 +90,8 @@ def build_section(
         cited = [f.id for f in mine if item.id in f.checklist_items]
         if cited:
             state, note = ChecklistState.VIOLATED, ""
+        elif not_applicable is not None and files_audited:
+            state, note = ChecklistState.NOT_APPLICABLE, not_applicable
         elif item.id in checked_items and files_audited:
             state, note = ChecklistState.NOT_SEEN, "checked; no violation found"
         else:
@@ -101,7 +106,7 @@ def build_section(
         score=value,
         rubric_band=f"{band.min}-{band.max}: {band.text}",
         justification=_justification(
-            spec, mine, checklist, model_reviewed, files_audited, not_audited
+            spec, mine, checklist, model_reviewed, files_audited, not_audited, not_applicable
         ),
         assumptions=assumptions,
         finding_ids=[f.id for f in mine],
@@ -124,6 +129,7 @@ def _justification(
     model_reviewed: bool,
     files_audited: int,
     not_audited: int,
+    not_applicable: str | None = None,
 ) -> list[str]:
     if not files_audited:
         return [
@@ -140,6 +146,11 @@ def _justification(
             f"Most severe: {worst.id} {worst.title} "
             f"({worst.location.path}:{worst.location.start_line})."
         )
+    elif not_applicable is not None:
+        bullets.append(
+            f"Not applicable: {not_applicable}. The score below is the formula's value with "
+            "no findings, not a verdict on this subject."
+        )
     elif not_audited:
         bullets.append(
             "No defect found in the code that was read, but this is not a clean result: "
@@ -147,9 +158,13 @@ def _justification(
         )
     else:
         bullets.append("No defect found in the audited code by the checks that ran.")
-    examined = sum(1 for e in checklist if e.state is not ChecklistState.NEEDS_CONFIRMATION)
+    counts_by_state = {s: sum(1 for e in checklist if e.state is s) for s in ChecklistState}
     bullets.append(
-        f"{examined} of {len(checklist)} checklist items were examined; the rest need confirmation."
+        f"Checklist: {counts_by_state[ChecklistState.VIOLATED]} violated, "
+        f"{counts_by_state[ChecklistState.NOT_SEEN]} verified clean, "
+        f"{counts_by_state[ChecklistState.NOT_APPLICABLE]} not applicable, "
+        f"{counts_by_state[ChecklistState.NEEDS_CONFIRMATION]} need confirmation "
+        f"(of {len(checklist)})."
     )
     if not model_reviewed:
         bullets.append(

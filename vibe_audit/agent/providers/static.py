@@ -27,7 +27,14 @@ class StaticProvider:
         self, repo: RepoContext, audits: list[AuditId], rule_set: str = "stable"
     ) -> ProviderResult:
         rules = rules_for(audits, repo, rule_set)
-        checked = {item for rule in rules for item in rule.meta.checklist}
+        # Only what a rule verified: a silent rule proves nothing about its items.
+        checked = {
+            item
+            for rule in rules
+            if rule.clears is not None
+            for item in rule.clears(repo)
+            if item in rule.meta.checklist
+        }
         return ProviderResult(
             findings=run_rules(repo, audits, rules),
             assumptions={a: infer_assumptions(get_audit(a), repo.facts) for a in audits},

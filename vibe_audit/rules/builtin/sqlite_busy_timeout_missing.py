@@ -146,4 +146,18 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def clears(repo: RepoContext) -> list[str]:
+    """Every connection gets a busy timeout (``timeout=`` on each connect call, or a
+    busy_timeout PRAGMA in every file that connects): the timeout items are met."""
+    files = [
+        ctx
+        for ctx in repo.in_language("python")
+        if ctx.imports & {"sqlite3", "aiosqlite", "apsw"} and "connect" in ctx.source.text
+    ]
+    sites, timed = repo.facts.connect_sites, repo.facts.connect_timeouts
+    if files and ((sites and len(timed) == len(sites)) or all(_sets_timeout(c) for c in files)):
+        return ["sqlite.3A", "sqlite.pragma.2", "concurrency.sqlite_checklist.2"]
+    return []
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears)

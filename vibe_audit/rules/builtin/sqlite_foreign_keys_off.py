@@ -88,4 +88,11 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def clears(repo: RepoContext) -> list[str]:
+    """foreign_keys=ON set by a literal PRAGMA: the enforcement items are satisfied."""
+    if repo.facts.pragma_value("foreign_keys") in {"on", "1", "true", "yes"}:
+        return ["guardrails.4A", "concurrency.sqlite_checklist.3"]
+    return []
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears)

@@ -119,4 +119,11 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def clears(repo: RepoContext) -> list[str]:
+    """WAL set by a literal PRAGMA: the WAL items are satisfied."""
+    if repo.facts.pragma_value("journal_mode") == "wal":
+        return ["sqlite.1A", "sqlite.pragma.1", "concurrency.sqlite_checklist.1"]
+    return []
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears)
