@@ -197,7 +197,11 @@ def healthy_library() -> list[str]:
           f"{len(severe)} CRITICAL/HIGH, scores {scores}")  # fmt: skip
     failures = [f"Django SQLite backend: {f.severity.value} {f.rule_id} at "
                 f"{f.location.path}:{f.location.start_line}" for f in severe]  # fmt: skip
-    failures += [f"Django SQLite backend: {a} scored {s}/10" for a, s in scores.items() if s < 8]
+    failures += [
+        f"Django SQLite backend: {a} scored {s}/10"
+        for a, s in scores.items()
+        if s is not None and s < 8
+    ]
     return failures
 
 

@@ -80,9 +80,13 @@ def test_a_repository_without_sqlite_or_state_is_not_applicable_not_clean(write_
         states = {e.state for e in sections[audit].checklist}
         assert states == {ChecklistState.NOT_APPLICABLE}, audit
         assert any("Not applicable" in line for line in sections[audit].justification)
+        assert sections[audit].score is None  # no score where nothing applies
+        assert sections[audit].rubric_band.startswith("not applicable: no ")
+        assert sections[audit].score_text == "n/a"
     for audit in ("concurrency", "reliability"):
         states = {e.state for e in sections[audit].checklist}
         assert states == {ChecklistState.NEEDS_CONFIRMATION}, audit
+        assert sections[audit].score is not None
     assert not any(e.state is ChecklistState.NOT_SEEN for s in report.sections for e in s.checklist)
 
 
@@ -95,3 +99,16 @@ def test_only_what_a_rule_verified_is_clean(write_tree) -> None:
         "sqlite.3A", "sqlite.pragma.2", "concurrency.sqlite_checklist.2",  # connect timeout
     }  # fmt: skip
     assert states["sqlite.1D"] is ChecklistState.NEEDS_CONFIRMATION  # synchronous: not set
+
+
+def test_not_applicable_audits_print_n_a_in_every_format(write_tree) -> None:
+    from vibe_audit.report import RENDERERS
+    from vibe_audit.report.terminal import render_summary
+
+    report = _report(write_tree({"cli.py": CLEAN_CLI}))
+    markdown = RENDERERS["md"](report)
+    assert "| SQLite Concurrency & WAL Audit | n/a | not applicable |" in markdown
+    assert "## SQLite Concurrency & WAL Audit: n/a" in markdown
+    assert "sqlite n/a" in render_summary(report)
+    assert "SQLite Concurrency &amp; WAL Audit: n/a</h2>" in RENDERERS["html"](report)
+    assert '"score": null' in RENDERERS["json"](report)

@@ -50,7 +50,7 @@ def _summary(report: Report) -> str:
             f"<td>{sum(1 for f in mine if f.severity is sev)}</td>" for sev in Severity
         )
         rows.append(
-            f"<tr><td>{_e(section.title)}</td><td><b>{section.score}/10</b></td>"
+            f"<tr><td>{_e(section.title)}</td><td><b>{section.score_text}</b></td>"
             f"<td>{_e(section.rubric_band)}</td>{counts}</tr>"
         )
     head = "".join(f"<th>{sev.value}</th>" for sev in Severity)
@@ -132,7 +132,7 @@ def _section(section: AuditSection) -> str:
         for e in section.checklist
     )
     return (
-        f'<h2 id="audit-{_e(section.audit)}">{_e(section.title)}: {section.score}/10</h2>'
+        f'<h2 id="audit-{_e(section.audit)}">{_e(section.title)}: {section.score_text}</h2>'
         f"<p>Rubric band {_e(section.rubric_band)}</p>"
         + _items("Justification", section.justification)
         + _items("Environment & Assumptions", assumptions)

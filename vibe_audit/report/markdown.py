@@ -96,7 +96,7 @@ def _summary(report: Report) -> list[str]:
         band = section.rubric_band.split(":", 1)[0]
         cells = " | ".join(str(n) for n in counts)
         covered = coverage_note(report, section.audit)
-        out.append(f"| {section.title} | {section.score}/10 | {band} | {cells} | {covered} |")
+        out.append(f"| {section.title} | {section.score_text} | {band} | {cells} | {covered} |")
     total = len(report.findings)
     out += ["", f"{total} distinct finding(s) after verification and de-duplication.", ""]
     return out
@@ -176,7 +176,7 @@ def _section(section: AuditSection, report: Report) -> list[str]:
         f" ({summary.not_audited} symbols not audited)" if summary and summary.not_audited else ""
     )
     out = [
-        f"## {section.title}: {section.score}/10{missing}",
+        f"## {section.title}: {section.score_text}{missing}",
         "",
         f"Rubric band {section.rubric_band}",
         "",

@@ -18,7 +18,7 @@ def render_summary(report: Report) -> str:
     lines = [
         f"{s.files_audited} file(s) audited, {sum(s.files_skipped.values())} skipped; "
         f"{len(report.findings)} finding(s){': ' + counts if counts else ''}",
-        "scores: " + ", ".join(f"{sec.audit} {sec.score}/10" for sec in report.sections),
+        "scores: " + ", ".join(f"{sec.audit} {sec.score_text}" for sec in report.sections),
     ]
     if report.coverage is not None:
         missing = len(report.coverage.not_audited())

@@ -107,7 +107,7 @@ def summary(review: Review, head: str) -> str:
             "audited** (failed or clipped; see the report's coverage table)."
         )
     scores = ", ".join(
-        f"{s.audit} {s.score}/10"
+        f"{s.audit} {s.score_text}"
         + (f" ({n} symbols not audited)" if (n := _not_audited(report, s.audit)) else "")
         for s in report.sections
     )

@@ -183,7 +183,12 @@ class AuditSection(_Model):
 
     audit: AuditId
     title: str
-    score: int = Field(ge=1, le=10)
+    score: int | None = Field(
+        ge=1,
+        le=10,
+        description="1-10 from the audit's rubric; null when the audit does not apply (the "
+        "audited code has no such subject: no SQLite, no state files, no database).",
+    )
     rubric_band: str
     justification: list[str] = Field(min_length=1)
     assumptions: list[Assumption]
@@ -197,6 +202,11 @@ class AuditSection(_Model):
     testing_strategy: list[str]
     verification_commands: list[str]
     monitoring: list[str]
+
+    @property
+    def score_text(self) -> str:
+        """'7/10', or 'n/a' when the audit does not apply."""
+        return "n/a" if self.score is None else f"{self.score}/10"
 
 
 class SkippedFile(_Model):
@@ -342,7 +352,7 @@ class Coverage(_Model):
 
 
 class Report(_Model):
-    schema_version: Literal["1.0"] = "1.0"
+    schema_version: Literal["1.1"] = "1.1"
     tool_version: str
     audits: list[AuditId] = Field(min_length=1)
     prompt_versions: dict[AuditId, str] = Field(

@@ -85,6 +85,7 @@ def build_section(
     mine = [f for f in findings if spec.id in f.audits]
     value = score(mine, model_reviewed)
     band = spec.band(value)
+    applies = not (not_applicable is not None and files_audited and not mine)
     checklist = []
     for item in spec.checklist:
         cited = [f.id for f in mine if item.id in f.checklist_items]
@@ -103,8 +104,12 @@ def build_section(
     return AuditSection(
         audit=spec.id,
         title=spec.title,
-        score=value,
-        rubric_band=f"{band.min}-{band.max}: {band.text}",
+        score=value if applies else None,
+        rubric_band=(
+            f"{band.min}-{band.max}: {band.text}"
+            if applies
+            else f"not applicable: {not_applicable}"
+        ),
         justification=_justification(
             spec, mine, checklist, model_reviewed, files_audited, not_audited, not_applicable
         ),
@@ -148,8 +153,8 @@ def _justification(
         )
     elif not_applicable is not None:
         bullets.append(
-            f"Not applicable: {not_applicable}. The score below is the formula's value with "
-            "no findings, not a verdict on this subject."
+            f"Not applicable: {not_applicable}, so no score: nothing here was verified clean "
+            "and nothing was at risk."
         )
     elif not_audited:
         bullets.append(
