@@ -112,3 +112,18 @@ def test_not_applicable_audits_print_n_a_in_every_format(write_tree) -> None:
     assert "sqlite n/a" in render_summary(report)
     assert "SQLite Concurrency &amp; WAL Audit: n/a</h2>" in RENDERERS["html"](report)
     assert '"score": null' in RENDERERS["json"](report)
+
+
+def test_top_fixes_are_ordered_by_impact_not_by_path() -> None:
+    """Severity first, then confidence, then reach; the report's own order is by severity
+    and location, the top 3 is by impact."""
+    from vibe_audit.schemas.score import impact
+
+    report = _report(EXAMPLE)
+    by_id = {f.id: f for f in report.findings}
+    for section in report.sections:
+        top = [by_id[a.finding_id] for a in section.top_fixes]
+        mine = [f for f in report.findings if section.audit in f.audits]
+        assert top == sorted(mine, key=impact)[:3]
+        keys = [impact(f) for f in top]
+        assert keys == sorted(keys)

@@ -8,6 +8,33 @@ from vibe_audit.schemas import Report, Severity
 TOP = 5
 
 
+def losses(report: Report) -> list[str]:
+    """What the run lost, said where the user looks: model requests that failed or were
+    skipped (their lines were not reviewed), findings verification dropped (by reason),
+    retries and repairs the model needed."""
+    s = report.stats
+    out = []
+    if s.unreviewed_jobs:
+        by_status: dict[str, int] = {}
+        for job in s.unreviewed_jobs:
+            by_status[job.status] = by_status.get(job.status, 0) + 1
+        parts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        out.append(
+            f"LOST: {len(s.unreviewed_jobs)} model request(s) not answered ({parts}): their "
+            "lines were not reviewed"
+        )
+    dropped = {reason: n for reason, n in s.findings_dropped.items() if n}
+    if dropped:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items()))
+        out.append(f"dropped by verification: {sum(dropped.values())} finding(s): {reasons}")
+    events = {cause: n for cause, n in s.model_events.items() if n}
+    if events:
+        out.append("model retries and repairs: " + ", ".join(
+            f"{cause} {n}" for cause, n in sorted(events.items())
+        ))  # fmt: skip
+    return out
+
+
 def render_summary(report: Report) -> str:
     s = report.stats
     counts = ", ".join(
@@ -35,6 +62,7 @@ def render_summary(report: Report) -> str:
         )
     if len(report.findings) > TOP:
         lines.append(f"  ... {len(report.findings) - TOP} more in the report")
+    lines += losses(report)
     if s.suppressed and any(s.suppressed.values()):
         lines.append("suppressed: " + ", ".join(f"{k} {v}" for k, v in s.suppressed.items()))
     return "\n".join(lines)

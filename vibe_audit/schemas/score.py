@@ -20,6 +20,7 @@ from vibe_audit.schemas.models import (
     AuditSection,
     ChecklistEntry,
     ChecklistState,
+    Confidence,
     Finding,
     Severity,
 )
@@ -63,6 +64,20 @@ def _effort(findings: list[Finding]) -> str:
         lo, hi = finding.effort_hours or DEFAULT_EFFORT[finding.severity]
         low, high = low + lo, high + hi
     return f"{low:g}-{high:g} hours for {len(findings)} Fix Now item(s)"
+
+
+def impact(finding: Finding) -> tuple[int, int, int, int, str, int]:
+    """Sort key, most impact first: severity, then confidence, then reach (the audits it
+    matters to, the lines it spans), then place (stable)."""
+    loc = finding.location
+    return (
+        list(Severity).index(finding.severity),
+        list(Confidence).index(finding.confidence),
+        -len(finding.audits),
+        -(loc.end_line - loc.start_line + 1),
+        loc.path,
+        loc.start_line,
+    )
 
 
 def build_section(
@@ -115,7 +130,7 @@ def build_section(
         ),
         assumptions=assumptions,
         finding_ids=[f.id for f in mine],
-        top_fixes=[_action(f) for f in mine[:3]],
+        top_fixes=[_action(f) for f in sorted(mine, key=impact)[:3]],
         fix_now=[_action(f) for f in fix_now],
         fix_soon=[_action(f) for f in mine if f.severity is Severity.MEDIUM],
         monitor=[_action(f) for f in mine if f.severity is Severity.MONITOR],
