@@ -114,9 +114,24 @@ def test_score_formula_and_caps() -> None:
     assert score([make(severity=Severity.MEDIUM)], model_reviewed=True) == 8
     assert score([make(severity=Severity.HIGH)], model_reviewed=True) == 6
     assert score([make(severity=Severity.CRITICAL)], model_reviewed=True) == 4
-    many = [make(severity=Severity.CRITICAL) for _ in range(4)]
+    many = [make(severity=Severity.CRITICAL, rule_id=f"rule-{n}") for n in range(4)]
     assert score(many, model_reviewed=True) == 1
     assert score([make(severity=Severity.MONITOR)], model_reviewed=True) == 10
+
+
+def test_repeated_sites_of_one_pattern_are_penalised_once() -> None:
+    """Eight sites of two MEDIUM patterns are two issues (8/10), not eight (2/10)."""
+    sites = [
+        make(severity=Severity.MEDIUM, rule_id=rule, line=n)
+        for rule in ("checkpoint-load-unguarded", "checkpoint-non-atomic-write")
+        for n in range(1, 5)
+    ]
+    assert score(sites, model_reviewed=True) == 8
+    distinct = [make(severity=Severity.MEDIUM, rule_id=f"r{n}", line=n) for n in range(1, 5)]
+    assert score(distinct, model_reviewed=True) == 6
+    # model findings without a rule id: one pattern per title
+    titled = [make(severity=Severity.HIGH, rule_id=None, line=n) for n in range(1, 4)]
+    assert score(titled, model_reviewed=True) == 6
 
 
 def test_section_checklist_states_and_action_plan() -> None:

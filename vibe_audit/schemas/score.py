@@ -37,8 +37,23 @@ DEFAULT_EFFORT = {
 }
 
 
+def issues(findings: list[Finding]) -> list[Finding]:
+    """One finding per distinct issue: repeated sites of one pattern (the same rule, or the
+    same title from a model, at the same severity) count once, however many places."""
+    seen: set[tuple[str, Severity]] = set()
+    distinct = []
+    for finding in findings:
+        key = (finding.rule_id or finding.title.strip().lower(), finding.severity)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(finding)
+    return distinct
+
+
 def score(findings: list[Finding], model_reviewed: bool) -> int:
-    raw = 10 - sum(PENALTY[f.severity] for f in findings)
+    """10 - 3 per CRITICAL - 2 per HIGH - 1 per MEDIUM issue (repeated sites of one pattern
+    penalised once), capped by the worst severity (4 / 6 / 8) and at 8 without a model."""
+    raw = 10 - sum(PENALTY[f.severity] for f in issues(findings))
     cap = min((CAP[f.severity] for f in findings), default=10)
     if not model_reviewed:
         cap = min(cap, UNREVIEWED_CAP)
@@ -191,7 +206,14 @@ def _justification(
             "Rules-only review (no model configured, or some model requests failed or were "
             f"skipped): score capped at {UNREVIEWED_CAP}."
         )
+    distinct = len(issues(mine))
+    if distinct < len(mine):
+        bullets.append(
+            f"{len(mine)} findings are {distinct} distinct issue(s): repeated sites of one "
+            "pattern are penalised once."
+        )
     bullets.append(
-        "Formula: 10 - 3xCRITICAL - 2xHIGH - 1xMEDIUM, capped at 4/6/8 by the worst severity."
+        "Formula: 10 - 3xCRITICAL - 2xHIGH - 1xMEDIUM per distinct issue, capped at 4/6/8 by "
+        "the worst severity."
     )
     return bullets
