@@ -25,10 +25,17 @@ def test_every_audit_section_has_every_mandatory_part() -> None:
     text = render_markdown(report)
     sections = text.split("\n## ")
     for section in report.sections:
-        body = next(s for s in sections if s.startswith(f"{section.title}: {section.score}/10"))
+        body = next(s for s in sections if s.startswith(f"{section.title}: {section.score_text}"))
         for part in MANDATORY:
             assert part in body, f"{section.audit} lacks {part}"
-        assert body.count("\n- [") == len(section.checklist)
+        checklist = body.split("### Checklist", 1)[1]
+        decided = [e for e in section.checklist if e.state.value in ("violated", "not seen")]
+        undecided_states = {e.state for e in section.checklist} - {
+            e.state for e in decided
+        }  # one summary line each
+        assert checklist.count("\n- [") == len(decided) + len(undecided_states)
+        for entry in section.checklist:  # every item is accounted for, by id
+            assert f"`{entry.id}`" in checklist, entry.id
     assert "## Coverage" in text
 
 

@@ -208,9 +208,23 @@ def _section(section: AuditSection, report: Report) -> list[str]:
     ]
     out += ["### Monitoring to add", "", *[f"- {m}" for m in section.monitoring], ""]
     out += ["### Checklist", ""]
+    # Decided items one per line; the undecided ones (needs confirmation, not applicable)
+    # as one line of ids each: their texts are in the JSON report and the template.
     for entry in section.checklist:
-        cited = f" ({', '.join(entry.finding_ids)})" if entry.finding_ids else ""
-        out.append(f"- {_STATE_MARK[entry.state]} `{entry.id}` {entry.text}{cited}")
+        if entry.state in (ChecklistState.VIOLATED, ChecklistState.NOT_SEEN):
+            cited = f" ({', '.join(entry.finding_ids)})" if entry.finding_ids else ""
+            out.append(f"- {_STATE_MARK[entry.state]} `{entry.id}` {entry.text}{cited}")
+    for state in (ChecklistState.NEEDS_CONFIRMATION, ChecklistState.NOT_APPLICABLE):
+        undecided = [e.id for e in section.checklist if e.state is state]
+        if undecided:
+            note = next(e.note for e in section.checklist if e.state is state)
+            why = f" ({note})" if state is ChecklistState.NOT_APPLICABLE and note else ""
+            out.append(
+                f"- {_STATE_MARK[state]}{why}, {len(undecided)} item(s): "
+                + ", ".join(f"`{i}`" for i in undecided)
+            )
+    if any(e.state is ChecklistState.NEEDS_CONFIRMATION for e in section.checklist):
+        out += ["", f"Item texts: the JSON report, or `vibe-audit prompts show {section.audit}`."]
     return [*out, ""]
 
 
