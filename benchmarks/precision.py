@@ -110,7 +110,7 @@ def main() -> int:
     experimental: dict[str, Counter[str]] = defaultdict(Counter)
     unjudged: list[tuple[Key, int]] = []
     in_tests: list[str] = []
-    files = lines = 0
+    files = 0
     stable_ids = {r.meta.id for r in load_rules().values() if not r.meta.experimental}
     for package, path in corpus():
         default = run(path, "stable")
@@ -131,7 +131,6 @@ def main() -> int:
                 continue
             verdict = verdicts.get(key_of(package.name, finding))
             experimental[finding.rule_id or ""][verdict[0] if verdict else "unjudged"] += 1
-    del lines
     print(f"real-world corpus: {len(corpus())} packages, {files} files audited (default settings)")
     print(f"\n{'rule':<40} {'findings':>8} {'TP':>4} {'FP':>4} {'NOISE':>5} {'precision':>9}")
     total: Counter[str] = Counter()

@@ -29,7 +29,7 @@ from vibe_audit.chunker.rustmods import SKIP_REASON as RUST_DEAD
 from vibe_audit.chunker.rustmods import outside_module_tree
 from vibe_audit.chunker.secrets import redact
 from vibe_audit.chunker.testcode import SKIP_REASON as TEST_CODE
-from vibe_audit.chunker.testcode import cfg_test_regions, is_test_file, is_test_path
+from vibe_audit.chunker.testcode import cfg_test_regions, is_test_content, is_test_path
 from vibe_audit.errors import TargetNotFoundError, UnreadableFileError, UserError
 from vibe_audit.schemas import SkippedFile, SourceFile
 
@@ -270,7 +270,7 @@ def _consider(
     if language.name in _MINIFIABLE and _minified(text):
         found.skip(rel, "minified")
         return
-    if tests_skipped and is_test_file(rel, text, language.name):
+    if tests_skipped and is_test_content(text, language.name):  # the path was checked above
         found.skip(rel, TEST_CODE)
         return
     redacted, counts = redact(text)

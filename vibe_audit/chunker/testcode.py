@@ -56,8 +56,12 @@ def is_test_path(rel: str) -> bool:
 
 def is_test_file(rel: str, text: str, language: str) -> bool:
     """Test code by path, or by content: a module that is only tests."""
-    if is_test_path(rel):
-        return True
+    return is_test_path(rel) or is_test_content(text, language)
+
+
+def is_test_content(text: str, language: str) -> bool:
+    """A module whose content is tests: it imports a test framework and defines only tests
+    (Python), imports a test runner (JS/TS), or is all ``#[test]`` functions (Rust)."""
     if language == "python" and _PY_FRAMEWORK.search(text):
         names = [m.group(2) for m in _PY_DEF.finditer(text)]
         tests = _PY_TEST_DEF.findall(text)

@@ -264,11 +264,6 @@ def database_kind(call: tree_sitter.Node) -> str:
     text = node_text(database)
     if any(marker in text for marker in _MEMORY):
         return "memory"
-    while database.type == "call" and syntax.callee(database) in {"str", "os.fspath"}:
-        inner = syntax.positional_args(database)
-        if not inner:
-            break
-        database = inner[0]
     if "mode=ro" in text:
         return "read-only"
     function = syntax.enclosing(call, "function_definition")
@@ -341,12 +336,9 @@ def _bindings(function: tree_sitter.Node, name: str) -> list[str]:
 
 
 def _docstring(string: tree_sitter.Node) -> bool:
-    statement = string.parent
-    return (
-        statement is not None
-        and statement.type == "expression_statement"
-        and statement.named_child_count == 1
-    )
+    from vibe_audit.rules.storage import is_docstring  # storage imports this module
+
+    return is_docstring(string)
 
 
 def _gather(ctx: FileContext, facts: RepoFacts) -> None:

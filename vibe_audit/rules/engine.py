@@ -47,9 +47,6 @@ def load_rules() -> dict[str, Rule]:
     return rules
 
 
-RULE_SETS = ("stable", "experimental")
-
-
 def rules_for(
     audits: list[AuditId], repo: RepoContext | None = None, rule_set: str = "stable"
 ) -> list[Rule]:

@@ -2,8 +2,8 @@
 
 The audit documents reserve CRITICAL for failures that concurrency or a resume makes likely
 (two writers, a crash mid-write of state a later run resumes from). A rule that cannot see
-either in the code says so and reports at a lower severity (``severity_from_evidence``); the
-finding carries the reason in its own words (``Finding.severity_reason``).
+either in the code says so and reports at a lower severity; the finding carries the reason
+in its own words (``Finding.severity_reason``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Severity
 from vibe_audit.schemas.resources import Resource
 
 # Imports that mean the code runs with several threads, processes, tasks or requests at once.
@@ -117,15 +116,6 @@ def _module_name(path: str) -> str:
     return name if name.isidentifier() else ""
 
 
-def repo_concurrency(repo: RepoContext) -> str | None:
-    """The first file of the repository whose code shows concurrency, as a reason."""
-    for ctx in repo.files:
-        reason = concurrency(ctx)
-        if reason is not None:
-            return reason
-    return None
-
-
 def named_files(repo: RepoContext, directories: bool = True) -> list[Resource]:
     """File (and, with ``directories``, checkpoint-directory) resources whose path pattern
     names something: a pattern with no literal part ('*', '{path}', '*/*') says nothing
@@ -145,9 +135,3 @@ def writes_in_place(resource: Resource) -> bool:
     return any(
         not any(word in op for op in w.operations for word in atomic) for w in resource.writers
     )
-
-
-def at_most(severity: Severity, cap: Severity) -> Severity:
-    """``severity``, lowered to ``cap`` when it is above it."""
-    order = list(Severity)  # most severe first
-    return severity if order.index(severity) >= order.index(cap) else cap

@@ -116,13 +116,10 @@ def _handles_own_errors(ctx: FileContext, call: tree_sitter.Node) -> bool:
         ]
         if len(statements) == 1 and statements[0].type == "try_statement":
             return any(
-                clause.type == "except_clause" and pyflow.caught(clause) in _BROAD
+                clause.type == "except_clause" and pyflow.caught(clause) in pyflow.BROAD_EXCEPTIONS
                 for clause in statements[0].named_children
             )
     return False
-
-
-_BROAD = frozenset({"", "Exception", "BaseException"})
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)

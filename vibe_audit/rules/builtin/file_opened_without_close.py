@@ -92,7 +92,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if name not in _OPEN and pyflow.canonical(name, aliases) not in _OPEN:
             continue
         function = pyflow.enclosing_function(call)
-        if function is None or pyflow.in_with_item(call) or not _in_loop(call, function):
+        if function is None or pyflow.in_with_item(call) or not _in_loop(call):
             continue
         parent = call.parent
         if parent is not None and parent.type == "attribute":
@@ -114,20 +114,15 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         yield pyflow.hit(ctx, call, text=f"{bound} = {node_text(call)}".split("\n")[0])
 
 
-_LOOPS = frozenset(
-    {"for_statement", "while_statement", "list_comprehension", "set_comprehension",
-     "dictionary_comprehension", "generator_expression"}
-)  # fmt: skip
+_LOOPS = pyflow.LOOP_TYPES | {
+    "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"
+}  # fmt: skip
 
 
-def _in_loop(call: tree_sitter.Node, function: tree_sitter.Node) -> bool:
-    """The call runs once per turn of a for / while loop of its function."""
-    node = call.parent
-    while node is not None and node.id != function.id:
-        if node.type in _LOOPS:
-            return True
-        node = node.parent
-    return False
+def _in_loop(call: tree_sitter.Node) -> bool:
+    """The call runs once per turn of a loop (or comprehension) of its own function."""
+    scope = syntax.enclosing(call, *_LOOPS, *pyflow.SCOPE_TYPES)
+    return scope is not None and scope.type in _LOOPS
 
 
 def _argument_of(call: tree_sitter.Node) -> tree_sitter.Node | None:

@@ -65,12 +65,15 @@ META = RuleMeta(
 )
 
 
+_ON = frozenset({"on", "1", "true", "yes"})  # PRAGMA foreign_keys values that enable it
+
+
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     facts = repo.facts
     if not facts.schema_connect_sites or not facts.schema_references:
         return
     value = facts.pragma_value("foreign_keys")
-    if value in {"on", "1", "true", "yes"}:
+    if value in _ON:
         return
     if value is None and "foreign_keys" in facts.pragma_mentions:
         return  # set from code (a formatted PRAGMA, a settings table): not decidable here
@@ -90,7 +93,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
 
 def clears(repo: RepoContext) -> list[str]:
     """foreign_keys=ON set by a literal PRAGMA: the enforcement items are satisfied."""
-    if repo.facts.pragma_value("foreign_keys") in {"on", "1", "true", "yes"}:
+    if repo.facts.pragma_value("foreign_keys") in _ON:
         return ["guardrails.4A", "concurrency.sqlite_checklist.3"]
     return []
 

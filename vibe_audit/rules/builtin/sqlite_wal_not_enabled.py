@@ -90,13 +90,14 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         return  # set from code (a formatted PRAGMA, a settings table): not decidable here
     if any("EXCLUSIVE" in site.text.upper() for site in facts.begin_statements):
         return  # every access takes the exclusive lock by design: WAL would change nothing
-    first = min(facts.owned_connect_sites, key=lambda s: (s.path, s.line))
+    sites = sorted(facts.owned_connect_sites, key=lambda s: (s.path, s.line))
+    first = sites[0]
     by_path = {ctx.source.path: ctx for ctx in repo.files}
     concurrent = next(
         (
             reason
-            for site in sorted(facts.owned_connect_sites, key=lambda s: (s.path, s.line))
-            if (reason := evidence.reaching_concurrency(by_path[site.path], repo))
+            for path in dict.fromkeys(site.path for site in sites)  # each file once, in order
+            if (reason := evidence.reaching_concurrency(by_path[path], repo))
         ),
         None,
     )
