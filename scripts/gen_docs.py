@@ -25,7 +25,8 @@ from vibe_audit.prompts import get_audit  # noqa: E402
 from vibe_audit.rules.base import Rule  # noqa: E402
 from vibe_audit.rules.engine import load_rules  # noqa: E402
 from vibe_audit.schemas import AUDIT_IDS, Severity  # noqa: E402
-from vibe_audit.schemas.audit_spec import AuditSpec  # noqa: E402
+from vibe_audit.schemas import score as score_module  # noqa: E402
+from vibe_audit.schemas.audit_spec import AuditSpec, RubricBand  # noqa: E402
 
 DOCS = ROOT / "docs"
 GENERATED = ("commands", "rules", "audits")
@@ -44,6 +45,7 @@ def pages() -> dict[str, str]:
         out[f"rules/{rule.meta.id}.md"] = _rule_page(rule)
     for audit in AUDIT_IDS:
         out[f"audits/{audit}.md"] = _audit_page(get_audit(audit))
+    out["scores.md"] = _scores_page()
     out["index.md"] = _index(commands, rules)
     return out
 
@@ -111,7 +113,9 @@ def _rule_page(rule: Rule) -> str:
         "",
         "| | |",
         "|---|---|",
-        f"| severity | {meta.severity.value} (confidence {meta.confidence.value}) |",
+        f"| severity | {meta.severity.value} (confidence {meta.confidence.value})"
+        + "".join(f"; at most {s.value} in {a}" for a, s in meta.audit_severity.items())
+        + " |",
         f"| audits | {audits} |",
         f"| checklist items | {', '.join(f'`{i}`' for i in meta.checklist)} |",
         f"| languages | {', '.join(meta.languages)} |",
@@ -200,7 +204,10 @@ def _audit_page(spec: AuditSpec) -> str:
         "",
         "## Score rubric",
         "",
-        *[f"- {band.min}-{band.max}: {band.text}" for band in spec.rubric],
+        "The worst band with a condition that holds is the audit's band (how: "
+        "[scores](../scores.md)).",
+        "",
+        *[_band_line(band) for band in spec.rubric],
         "",
         "## Checklist",
         "",
@@ -229,11 +236,41 @@ def _audit_page(spec: AuditSpec) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _band_line(band: RubricBand) -> str:
+    if not band.when:
+        return (
+            f"- **{band.min}-{band.max}**: {band.text} When: no condition of a lower band holds "
+            f"and a model reviewed the code ({band.max} with no issue, {band.min} with MONITOR "
+            "issues only; a rules-only run scores 8)."
+        )
+    conditions = "; or ".join(c.describe() for c in band.when)
+    return f"- **{band.min}-{band.max}**: {band.text} When: {conditions}."
+
+
+def _scores_page() -> str:
+    doc = (score_module.__doc__ or "").strip()
+    lines = [NOTICE, "", "# How scores are computed", ""]
+    lines += [line for line in doc.splitlines()[2:] if "docs/scores.md" not in line]
+    lines += [
+        "A finding counts in each audit at its severity there: a rule may rank a defect lower "
+        "in an audit whose severity definitions rank it lower (see each rule's page).",
+        "",
+        "## Bands per audit",
+        "",
+    ]
+    for audit in AUDIT_IDS:
+        spec = get_audit(audit)
+        lines += [f"### [{spec.title}](audits/{audit}.md)", ""]
+        lines += [_band_line(band) for band in sorted(spec.rubric, key=lambda b: -b.max)]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def _index(commands: list[list[str]], rules: list[Rule]) -> str:
     lines = [NOTICE, "", "# vibe-audit reference", "", "## Commands", ""]
     for path in commands:
         lines.append(f"- [`{' '.join(['vibe-audit', *path])}`](commands/{_page_name(path)}.md)")
-    lines += ["", "## Audits", ""]
+    lines += ["", "## Audits", "", "- [How scores are computed](scores.md)"]
     for audit in AUDIT_IDS:
         spec = get_audit(audit)
         lines.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,8 +34,13 @@ def vibe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
+ERROR_LINE = re.compile(r"vibe-audit: (internal )?error")
+
+
 def one_line_error(stderr: str) -> str:
-    errors = [line for line in stderr.splitlines() if "error" in line]
+    errors = [
+        line for line in stderr.splitlines() if re.match(r"vibe-audit: (internal )?error", line)
+    ]
     assert len(errors) == 1, stderr
     assert "Traceback" not in stderr
     return errors[0]
@@ -46,8 +52,8 @@ def test_main_job_prints_a_markdown_report_with_findings_and_says_no_model() -> 
     assert "no model configured; using the built-in rule engine" in result.stderr
     out = result.stdout
     assert out.startswith("# vibe-audit report\n")
-    assert "[SEVERITY: CRITICAL] Checkpoint JSON written in place" in out
-    assert "[SEVERITY: HIGH] SQLite used without WAL journal mode" in out
+    assert "[SEVERITY: CRITICAL; sqlite: MEDIUM] Checkpoint JSON written in place" in out
+    assert "[SEVERITY: HIGH; concurrency: MEDIUM] SQLite used without WAL journal mode" in out
     for title in (
         "Data Integrity & Concurrency Audit",
         "Checkpoint & State Integrity Audit",
@@ -110,7 +116,7 @@ def test_out_writes_the_report_file(tmp_path: Path) -> None:
     result = vibe("run", str(EXAMPLE_APP), "--format", "json", "--out", str(out))
     assert result.returncode == EXIT_CLEAN
     assert result.stdout == ""
-    assert json.loads(out.read_text())["schema_version"] == "1.1"
+    assert json.loads(out.read_text())["schema_version"] == "1.2"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left
 
 

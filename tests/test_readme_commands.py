@@ -16,13 +16,14 @@ import pytest
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-BLOCK = re.compile(r"^```console\n(.*?)^```", re.M | re.S)
+# ```console, or ````console around output that has ``` fences of its own
+BLOCK = re.compile(r"^(`{3,})console\n(.*?)^\1$", re.M | re.S)
 
 
 def _blocks() -> list[list[tuple[str, list[str]]]]:
     """Each console block: its commands in order, each with the lines shown under it."""
     blocks = []
-    for block in BLOCK.findall(README):
+    for _, block in BLOCK.findall(README):
         samples: list[tuple[str, list[str]]] = []
         for line in block.splitlines():
             if line.startswith("$ "):

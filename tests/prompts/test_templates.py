@@ -81,7 +81,11 @@ def test_every_heading_and_checklist_line_of_the_seed_has_its_item(audit: str) -
         assert item_id in template, f"{item_id} ({heading}) dropped"
         ours = template[item_id].text
         assert ours == heading or ours in heading or heading.startswith(ours.split(" (")[0])
-    assert set(template) == set(expected), "template has items the document does not"
+    # Items the template adds from the document's other sections (reliability.obs.1 from
+    # its scoring criteria and instructions) have ids outside the document's numbering.
+    numbered = re.compile(rf"{audit}\.(\d+[A-Z]|\d+\.\d+|\w+_checklist\.\d+|pragma\.\d+)")
+    extra = set(template) - set(expected)
+    assert [i for i in extra if numbered.fullmatch(i)] == [], "items the document does not have"
 
 
 @needs_seeds
@@ -101,6 +105,14 @@ def test_guardrails_items_cover_every_heading_and_checklist_line() -> None:
     assert set(lines) <= texts
 
 
+# Band texts reworded so that no report speaks another project's domain: template -> document.
+DOMAIN_NEUTRAL = {
+    "Multiple critical issues. Will fail immediately under concurrent processing.": (
+        "Multiple critical issues. Will fail immediately with concurrent document processing."
+    ),
+}
+
+
 @needs_seeds
 @pytest.mark.parametrize("audit", ["concurrency", "checkpoint", "sqlite", "reliability"])
 def test_categories_severities_and_rubric_match_the_document(audit: str) -> None:
@@ -112,7 +124,8 @@ def test_categories_severities_and_rubric_match_the_document(audit: str) -> None
     for severity, definition in spec.severities.items():
         assert f"**{severity.value}**: {definition}" in text
     for band in spec.rubric:
-        assert band.text in text, f"{audit} rubric band {band.min}-{band.max} not in document"
+        verbatim = DOMAIN_NEUTRAL.get(band.text, band.text)
+        assert verbatim in text, f"{audit} rubric band {band.min}-{band.max} not in document"
 
 
 def test_guardrails_categories_are_derived_from_its_sections() -> None:
@@ -216,8 +229,22 @@ def test_answer_schema_is_closed_to_the_audit() -> None:
         "trade_off": "t",
         "evidence": [{"line": 22, "text": "    conn = get_connection()"}],
     }
-    answer = {"findings": [finding], "needs_confirmation": [], "checked_items": ["sqlite.2B"]}
+    answer = {
+        "findings": [finding],
+        "needs_confirmation": [],
+        "checked_items": ["sqlite.2B"],
+        "not_applicable": [{"item": "sqlite.5B", "reason": "no aiosqlite in this code"}],
+    }
     jsonschema.validate(answer, schema)
     for bad in ({"category": "Timeout"}, {"checklist_items": ["reliability.1.1"]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**answer, "findings": [{**finding, **bad}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):  # closed to the audit's ids
+        jsonschema.validate(
+            {**answer, "not_applicable": [{"item": "reliability.1.1", "reason": "r"}]}, schema
+        )
+    # Strict structured outputs need every property required, at every level.
+    assert set(schema["required"]) == set(schema["properties"])
+    for definition in schema["$defs"].values():
+        if "properties" in definition:
+            assert set(definition["required"]) == set(definition["properties"])

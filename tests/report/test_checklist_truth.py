@@ -124,6 +124,6 @@ def test_top_fixes_are_ordered_by_impact_not_by_path() -> None:
     for section in report.sections:
         top = [by_id[a.finding_id] for a in section.top_fixes]
         mine = [f for f in report.findings if section.audit in f.audits]
-        assert top == sorted(mine, key=impact)[:3]
-        keys = [impact(f) for f in top]
+        assert top == sorted(mine, key=lambda f: impact(f, section.audit))[:3]
+        keys = [impact(f, section.audit) for f in top]
         assert keys == sorted(keys)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 from vibe_audit.report import render_html, render_markdown, render_sarif
+from vibe_audit.report.groups import group_findings
 from vibe_audit.report.sarif import FINGERPRINT_KEY
 from vibe_audit.report.terminal import render_summary
 from vibe_audit.schemas import Report
@@ -36,7 +37,7 @@ def test_markdown_snapshot(fixed_report: Report) -> None:
 def test_html_snapshot(fixed_report: Report) -> None:
     html = render_html(fixed_report)
     _snapshot("docstore.html", html)
-    assert html.count('class="finding ') == len(fixed_report.findings)
+    assert html.count('class="finding ') == len(group_findings(fixed_report.findings))
     assert "<script src" not in html and "<link " not in html  # self-contained
 
 
@@ -77,9 +78,13 @@ def test_terminal_summary(fixed_report: Report) -> None:
     text = render_summary(fixed_report)
     counts = Counter(f.severity.value for f in fixed_report.findings)
     by_severity = ", ".join(f"{counts[s]} {s}" for s in ("CRITICAL", "HIGH", "MEDIUM") if counts[s])
+    groups = group_findings(fixed_report.findings)
+    assert len(groups) < len(fixed_report.findings)  # repeated sites of one pattern
     assert text.splitlines()[0] == (
         f"6 file(s) audited, 2 skipped; {len(fixed_report.findings)} finding(s): {by_severity}"
+        f" at {len(groups)} distinct issue(s)"
     )
     shown = sum(1 for line in text.splitlines() if re.match(r"  F\d+ ", line))
-    assert "sqlite 1/10" in text
-    assert f"... {len(fixed_report.findings) - shown} more in the report" in text
+    assert shown == 5
+    assert "sqlite 3/10" in text
+    assert f"... {len(groups) - shown} more issue(s) in the report" in text

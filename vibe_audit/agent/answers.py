@@ -38,6 +38,9 @@ def parse_answer(text: str, spec: AuditSpec) -> ChunkAnswer:
     unknown_checked = [i for i in answer.checked_items if i not in known]
     if unknown_checked:
         raise AnswerError("schema", f"checked_items has unknown ids {unknown_checked}")
+    unknown_na = [n.item for n in answer.not_applicable if n.item not in known]
+    if unknown_na:
+        raise AnswerError("schema", f"not_applicable has unknown ids {unknown_na}")
     for n, finding in enumerate(answer.findings):
         if finding.category not in spec.categories:
             raise AnswerError(

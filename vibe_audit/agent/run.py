@@ -50,6 +50,7 @@ from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.score import build_section
 from vibe_audit.schemas.suppress import suppress
 from vibe_audit.schemas.verify import RequestScope, Scope, verify
+from vibe_audit.schemas.wording import repo_words
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ def run_audit(
     findings = list(static.findings)
     scopes: dict[int, RequestScope] = {}
     checked = set(static.checked_items)
+    # Items a model marked not applicable to the stack, with its reason; an item another
+    # request examined without calling it not applicable applies somewhere (applies_to).
+    stack_not_applicable: dict[str, str] = {}
+    applies_to: set[str] = set()
     assumptions = {a: list(static.assumptions[a]) for a in request.audits}
     reviewed = dict.fromkeys(request.audits, False)
     result: RunResult | None = None
@@ -171,11 +176,17 @@ def run_audit(
                 scopes[len(findings)] = _scope(job)
                 findings.append(finding)
             checked |= {i for i in answer.checked_items if i.startswith(f"{job.audit}.")}
+            marked = {n.item for n in answer.not_applicable}
+            applies_to |= set(answer.checked_items) - marked
+            for entry in answer.not_applicable:
+                if entry.item.startswith(f"{job.audit}."):
+                    stack_not_applicable.setdefault(entry.item, entry.reason)
             assumptions[job.audit] += [
                 Assumption(
                     topic=f"Needs Confirmation ({', '.join(p for p in _scope(job))})",
                     value=item,
                     needs_confirmation=True,
+                    suspicious=True,
                 )
                 for item in answer.needs_confirmation
             ]
@@ -210,6 +221,7 @@ def run_audit(
         },
     )
     texts = [source.text for source in found.files]
+    words = repo_words(repo)
     sections = [
         build_section(
             get_audit(audit_id),
@@ -220,6 +232,10 @@ def run_audit(
             files_audited=len(found.files),
             not_audited=_not_audited(coverage, audit_id),
             not_applicable=absent_subject(audit_id, texts),
+            words=words,
+            stack_not_applicable={
+                i: r for i, r in stack_not_applicable.items() if i not in applies_to
+            },
         )
         for audit_id in request.audits
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from importlib import resources
+from itertools import groupby
 
 from vibe_audit.schemas import Chunk, RenderedRequest
 from vibe_audit.schemas.audit_spec import AuditSpec
@@ -27,25 +28,42 @@ def _shared() -> str:
     return (resources.files("vibe_audit.prompts") / "shared.md").read_text(encoding="utf-8")
 
 
+RECOMMENDED = (
+    "Items marked (recommended) are optimizations the document lists apart from its "
+    "essentials: a missing recommended optimization is at most MONITOR, never CRITICAL, "
+    "HIGH or MEDIUM."
+)
+
+
 def render_system(spec: AuditSpec) -> str:
-    out = [spec.body.replace("{title}", spec.title).rstrip(), "", _shared().rstrip(), ""]
+    out = [spec.body.replace("{title}", spec.title).rstrip(), ""]
+    for heading, requirements in groupby(spec.requirements, key=lambda r: r.section):
+        out += [f"## {heading}", "", *(f"- {r.text}" for r in requirements), ""]
+    out += [_shared().rstrip(), ""]
     out += ["## Environment & Assumptions", ""]
-    out += ["Infer these from the slice and its context header; what you cannot infer goes under"]
-    out += ["needs_confirmation with the default given.", ""]
+    out += ["Infer and list these from the slices and their context headers:", ""]
     out += [f"- {e.text}. Default: {e.default}" for e in spec.environment]
+    out += ["", "If you cannot infer any of the above, provide best-practice defaults and mark as"]
+    out += ['"Needs Confirmation": under needs_confirmation, what to check, where, the default.']
     out += ["", "## Checklist", ""]
-    section = None
+    if any(item.tier == "recommended" for item in spec.checklist):
+        out += [RECOMMENDED, ""]
+    section: str | None = None
     for item in spec.checklist:
         if item.section != section:
             section = item.section
             out += ["", f"### {section}", ""]
-        out.append(f"- [{item.id}] {item.text}")
+        tier = " (recommended)" if item.tier == "recommended" else ""
+        out.append(f"- [{item.id}] {item.text}{tier}")
         out += [f"    {line}".rstrip() for line in item.detail.splitlines()]
     out += ["", "## Risk categories", "", ", ".join(spec.categories), ""]
     out += ["## Severity definitions", ""]
     out += [f"- {severity.value}: {text}" for severity, text in spec.severities.items()]
     out += ["", f"## {spec.score_name} rubric (the tool computes the score from findings)", ""]
     out += [f"- {band.min}-{band.max}: {band.text}" for band in spec.rubric]
+    if spec.scoring_criteria:
+        out += ["", "Scoring criteria:", ""]
+        out += [f"- {criterion}" for criterion in spec.scoring_criteria]
     return "\n".join(out).strip() + "\n"
 
 

@@ -8,6 +8,8 @@ from html import escape
 from importlib import resources
 from string import Template
 
+from vibe_audit.prompts import get_audit
+from vibe_audit.report.groups import group_findings, place, severity_label
 from vibe_audit.schemas import (
     COVERAGE_STATES,
     NOT_AUDITED,
@@ -47,7 +49,8 @@ def _summary(report: Report) -> str:
     for section in report.sections:
         mine = [by_id[i] for i in section.finding_ids]
         counts = "".join(
-            f"<td>{sum(1 for f in mine if f.severity is sev)}</td>" for sev in Severity
+            f"<td>{sum(1 for f in mine if f.severity_in(section.audit) is sev)}</td>"
+            for sev in Severity
         )
         rows.append(
             f"<tr><td>{_e(section.title)}</td><td><b>{section.score_text}</b></td>"
@@ -61,6 +64,7 @@ def _summary(report: Report) -> str:
 
 
 def _filters(report: Report) -> str:
+    groups = len(group_findings(report.findings))
     audits = "".join(
         f'<label><input type="checkbox" data-kind="audit" value="{_e(a)}" checked> {_e(a)}</label>'
         for a in report.audits
@@ -72,38 +76,47 @@ def _filters(report: Report) -> str:
     )
     return (
         f'<div class="filters"><b>Audits:</b> {audits} <b>Severity:</b> {severities} '
-        f'<span class="meta">(<span id="shown">{len(report.findings)}</span> of '
-        f"{len(report.findings)} shown)</span></div>"
+        f'<span class="meta">(<span id="shown">{groups}</span> of '
+        f"{groups} issues shown)</span></div>"
     )
 
 
 def _findings(findings: list[Finding]) -> str:
-    out = [f"<h2>Findings ({len(findings)})</h2>"]
-    for f in findings:
-        loc = f.location
-        lines = f"{loc.start_line}" + (f"-{loc.end_line}" if loc.end_line != loc.start_line else "")
+    """One block per distinct issue: every place listed, the details collapsible."""
+    groups = group_findings(findings)
+    out = [f"<h2>Findings ({len(findings)} at {len(groups)} distinct issues)</h2>"]
+    for g in groups:
+        f = g.lead
         categories = ", ".join(f"{a}: {c}" for a, c in f.categories.items())
         source = f"rule {f.rule_id}" if f.rule_id else f"model {f.model}"
         evidence = "\n".join(f"{e.line:>5} | {e.text}" for e in f.evidence)
+        places = "".join(
+            f'<li id="{_e(m.id)}">{_e(m.id)} <code>{_e(place(m))}</code>'
+            f"{' (' + _e(m.location.symbol) + ')' if m.location.symbol else ''}: "
+            f"<code>{_e(m.evidence[0].text.strip())}</code>"
+            f"{' ' + _e(m.severity_reason) if m.severity_reason else ''}</li>"
+            for m in g.findings
+        )
         fields = [
-            *([("Severity", f.severity_reason)] if f.severity_reason else []),
             ("The Problem", f.problem),
             ("Scenario and Impact", f"{f.scenario} {f.impact} (Confidence: {f.confidence.value})"),
             ("How to Verify", f.how_to_verify),
             ("Trade-off Consideration", f.trade_off),
         ]
         details = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in fields)
+        count = f" ({len(g.findings)} places)" if len(g.findings) > 1 else ""
         out.append(
-            f'<div class="finding {f.severity.value}" id="{_e(f.id)}" '
-            f'data-severity="{f.severity.value}" data-audits="{_e(" ".join(f.audits))}">'
-            f'<h3><span class="sev {f.severity.value}">{f.severity.value}</span> '
-            f"{_e(f.id)} {_e(f.title)}</h3>"
-            f'<div class="meta">{_e(loc.path)}:{lines}'
-            f"{' (' + _e(loc.symbol) + ')' if loc.symbol else ''} · {_e(categories)} · "
-            f"{_e(source)} · checklist {_e(', '.join(f.checklist_items) or '-')} · "
-            f"fingerprint {_e(f.fingerprint)}</div>"
-            f"<pre>{_e(evidence)}</pre><dl>{details}<dt>The Fix</dt></dl>"
-            f"<pre>{_e(f.fix)}</pre></div>"
+            f'<div class="finding {g.severity.value}" '
+            f'data-severity="{g.severity.value}" data-audits="{_e(" ".join(g.audits))}">'
+            f'<h3><span class="sev {g.severity.value}">{_e(severity_label(f))}</span> '
+            f"{_e(f.title)}{count}</h3>"
+            f'<div class="meta">{_e(categories)} · {_e(source)} · checklist '
+            f"{_e(', '.join(f.checklist_items) or '-')}</div>"
+            f"<ul>{places}</ul>"
+            f"<details><summary>Problem, scenario, fix and evidence"
+            f"{' (as written for ' + _e(f.id) + ')' if len(g.findings) > 1 else ''}</summary>"
+            f"<dl>{details}<dt>The Fix</dt></dl><pre>{_e(f.fix)}</pre>"
+            f"<pre>{_e(evidence)}</pre></details></div>"
         )
     return "\n".join(out)
 
@@ -135,7 +148,18 @@ def _section(section: AuditSection) -> str:
         f'<h2 id="audit-{_e(section.audit)}">{_e(section.title)}: {section.score_text}</h2>'
         f"<p>Rubric band {_e(section.rubric_band)}</p>"
         + _items("Justification", section.justification)
+        + "".join(f"<p>{_e(paragraph)}</p>" for paragraph in section.executive_summary)
         + _items("Environment & Assumptions", assumptions)
+        + (
+            _items(
+                "Suspicious Patterns",
+                section.suspicious_patterns
+                or ["None reported (the built-in rules report only what they can confirm)."],
+            )
+            if section.suspicious_patterns
+            or "suspicious_patterns" in get_audit(section.audit).report_sections
+            else ""
+        )
         + _items("Top 3 fixes", actions(section.top_fixes))
         + _items("Fix Now", actions(section.fix_now))
         + _items("Fix Soon", actions(section.fix_soon))
@@ -143,7 +167,14 @@ def _section(section: AuditSection) -> str:
         + f"<p>Estimated time for the Fix Now items: {_e(section.fix_now_effort)}</p>"
         + _items("Testing strategy", section.testing_strategy)
         + f"<h4>Verification commands</h4><pre>{_e(commands)}</pre>"
-        + _items("Monitoring to add", section.monitoring)
+        + _items(
+            "Monitoring to add (metric: the threshold that triggers the fix)", section.monitoring
+        )
+        + (
+            _items("Infrastructure to add", section.infrastructure)
+            if section.infrastructure
+            else ""
+        )
         + f"<details><summary>Checklist ({len(section.checklist)} items)</summary>"
         + f"<ul>{checklist}</ul></details>"
     )

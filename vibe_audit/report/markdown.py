@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from vibe_audit.prompts import get_audit
+from vibe_audit.report.groups import Group, group_findings, place, severity_label
 from vibe_audit.schemas import (
     COVERAGE_STATES,
     NOT_AUDITED,
@@ -92,13 +94,17 @@ def _summary(report: Report) -> list[str]:
     by_id = {f.id: f for f in report.findings}
     for section in report.sections:
         mine = [by_id[i] for i in section.finding_ids]
-        counts = [sum(1 for f in mine if f.severity is sev) for sev in Severity]
+        counts = [sum(1 for f in mine if f.severity_in(section.audit) is sev) for sev in Severity]
         band = section.rubric_band.split(":", 1)[0]
         cells = " | ".join(str(n) for n in counts)
         covered = coverage_note(report, section.audit)
         out.append(f"| {section.title} | {section.score_text} | {band} | {cells} | {covered} |")
-    total = len(report.findings)
-    out += ["", f"{total} distinct finding(s) after verification and de-duplication.", ""]
+    total, issues = len(report.findings), len(group_findings(report.findings))
+    out += [
+        "",
+        f"{total} finding(s) at {issues} distinct issue(s), after verification and de-duplication.",
+        "",
+    ]
     return out
 
 
@@ -113,48 +119,91 @@ def coverage_note(report: Report, audit: AuditId) -> str:
     return text + (f" ({summary.not_audited} symbols not audited)" if summary.not_audited else "")
 
 
+MAX_PLACES_LISTED = 12
+
+
 def _findings(findings: list[Finding]) -> list[str]:
+    """A one-line-per-issue summary first, then each issue once with all its places."""
     out = ["## Findings", ""]
     if not findings:
-        out += ["No findings.", ""]
-    for f in findings:
-        loc = f.location
-        lines = f"{loc.start_line}" + (f"-{loc.end_line}" if loc.end_line != loc.start_line else "")
-        symbol = f" (`{loc.symbol}`)" if loc.symbol else ""
-        categories = " · ".join(f"{audit}: {cat}" for audit, cat in f.categories.items())
-        source = f"rule `{f.rule_id}`" if f.rule_id else f"model `{f.model}`"
-        evidence = "\n".join(f"{e.line:>5} | {e.text}" for e in f.evidence)
-        out += [
-            f"### {f.id} [SEVERITY: {f.severity.value}] {f.title}",
-            "",
-            f"Location: {loc.path} : {lines}{symbol}  ",
-            f"Risk Category: {categories}  ",
-            f"Checklist: {', '.join(f.checklist_items) or '-'}  ",
-            f"Source: {source} · fingerprint `{f.fingerprint}`"
-            + (f" · cost ${f.cost_usd:.4f}" if f.cost_usd else "")
-            + ("  " if f.severity_reason else ""),
-            *([f"Severity: {f.severity_reason}"] if f.severity_reason else []),
-            "",
-            "**The Problem:**",
-            f.problem,
-            "",
-            "**Scenario and Impact:**",
-            f"{f.scenario} {f.impact}",
-            f"Confidence: {f.confidence.value}",
-            "",
-            "**How to Verify:**",
-            f.how_to_verify,
-            "",
-            "**The Fix:**",
-            fence(f.fix),
-            "",
-            "**Trade-off Consideration:**",
-            f.trade_off,
-            "",
-            "**Evidence:**",
-            fence(evidence),
-            "",
-        ]
+        return [*out, "No findings.", ""]
+    groups = group_findings(findings)
+    out += [
+        f"{len(findings)} finding(s) at {len(groups)} distinct issue(s); each issue below "
+        "lists every place (the JSON and SARIF reports have one result per place).",
+        "",
+        "| Issue | Severity | Title | Places | Audits |",
+        "|---|---|---|---|---|",
+    ]
+    for g in groups:
+        where = place(g.lead) + (f" +{len(g.findings) - 1}" if len(g.findings) > 1 else "")
+        out.append(
+            f"| {g.lead.id} | {g.severity.value} | {g.lead.title} | {where} | "
+            f"{', '.join(g.audits)} |"
+        )
+    out.append("")
+    for g in groups:
+        out += _group(g)
+    return out
+
+
+def _group(g: Group) -> list[str]:
+    f = g.lead
+    categories = " · ".join(f"{audit}: {cat}" for audit, cat in f.categories.items())
+    source = f"rule `{f.rule_id}`" if f.rule_id else f"model `{f.model}`"
+    cost = sum(m.cost_usd for m in g.findings)
+    count = f" ({len(g.findings)} places)" if len(g.findings) > 1 else ""
+    out = [
+        f"### {f.id} [SEVERITY: {severity_label(f)}] {f.title}{count}",
+        "",
+        f"Risk Category: {categories}  ",
+        f"Checklist: {', '.join(f.checklist_items) or '-'}  ",
+        f"Source: {source} · confidence {f.confidence.value}"
+        + (f" · fingerprint `{f.fingerprint}`" if len(g.findings) == 1 else "")
+        + (f" · cost ${cost:.4f}" if cost else "")
+        + "  ",
+    ]
+    if len(g.findings) == 1:
+        symbol = f" (`{f.location.symbol}`)" if f.location.symbol else ""
+        out.append(f"Location: {place(f)}{symbol}" + ("  " if f.severity_reason else ""))
+        out += [f"Severity: {f.severity_reason}"] if f.severity_reason else []
+    else:
+        out += ["", "Places:", ""]
+        for m in g.findings[:MAX_PLACES_LISTED]:
+            symbol = f" (`{m.location.symbol}`)" if m.location.symbol else ""
+            line = m.evidence[0].text.strip()
+            reason = f" {m.severity_reason}" if m.severity_reason else ""
+            out.append(f"- {m.id} {place(m)}{symbol}: `{line}`{reason}")
+        if len(g.findings) > MAX_PLACES_LISTED:
+            out.append(f"- ... {len(g.findings) - MAX_PLACES_LISTED} more (see the JSON report)")
+    evidence = "\n".join(f"{e.line:>5} | {e.text}" for e in f.evidence)
+    shown_for = (
+        f" (as written for {f.id}; each place's own text: the JSON report)"
+        if len(g.findings) > 1
+        else ""
+    )
+    out += [
+        "",
+        f"**The Problem:**{shown_for}",
+        f.problem,
+        "",
+        "**Scenario and Impact:**",
+        f"{f.scenario} {f.impact}",
+        f"Confidence: {f.confidence.value}",
+        "",
+        "**How to Verify:**",
+        f.how_to_verify,
+        "",
+        "**The Fix:**",
+        fence(f.fix),
+        "",
+        "**Trade-off Consideration:**",
+        f.trade_off,
+        "",
+        f"**Evidence{' (' + f.id + ')' if len(g.findings) > 1 else ''}:**",
+        fence(evidence),
+        "",
+    ]
     return out
 
 
@@ -182,12 +231,24 @@ def _section(section: AuditSection, report: Report) -> list[str]:
         "",
         *[f"- {line}" for line in section.justification],
         "",
-        "### Environment & Assumptions",
-        "",
     ]
+    if section.executive_summary:
+        out += ["### Executive summary", ""]
+        for paragraph in section.executive_summary:
+            out += [paragraph, ""]
+    out += ["### Environment & Assumptions", ""]
     for a in section.assumptions:
         refs = f" ({', '.join(a.evidence)})" if a.evidence else ""
         out.append(f"- {a.topic}: {a.value}{refs}")
+    if (
+        section.suspicious_patterns
+        or "suspicious_patterns" in get_audit(section.audit).report_sections
+    ):
+        out += ["", "### Suspicious Patterns", ""]
+        out += [f"- {p}" for p in section.suspicious_patterns] or [
+            "None reported: the built-in rules report only what they can confirm; a model "
+            "review lists what looks risky and exactly what to verify."
+        ]
     ids = ", ".join(section.finding_ids) or "none"
     out += ["", f"Findings in this audit: {ids}", "", "### Top 3 fixes", ""]
     out += [
@@ -206,7 +267,10 @@ def _section(section: AuditSection, report: Report) -> list[str]:
         fence("\n".join(section.verification_commands), "bash"),
         "",
     ]
-    out += ["### Monitoring to add", "", *[f"- {m}" for m in section.monitoring], ""]
+    out += ["### Monitoring to add (metric: the threshold that triggers the fix)", ""]
+    out += [*[f"- {m}" for m in section.monitoring], ""]
+    if section.infrastructure:
+        out += ["### Infrastructure to add", "", *[f"- {i}" for i in section.infrastructure], ""]
     out += ["### Checklist", ""]
     # Decided items one per line; the undecided ones (needs confirmation, not applicable)
     # as one line of ids each: their texts are in the JSON report and the template.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vibe_audit.report.groups import group_findings
 from vibe_audit.report.markdown import coverage_note
 from vibe_audit.schemas import Report, Severity
 
@@ -42,9 +43,11 @@ def render_summary(report: Report) -> str:
         for sev in Severity
         if (n := sum(1 for f in report.findings if f.severity is sev))
     )
+    groups = group_findings(report.findings)
     lines = [
         f"{s.files_audited} file(s) audited, {sum(s.files_skipped.values())} skipped; "
-        f"{len(report.findings)} finding(s){': ' + counts if counts else ''}",
+        f"{len(report.findings)} finding(s){': ' + counts if counts else ''}"
+        + (f" at {len(groups)} distinct issue(s)" if len(groups) < len(report.findings) else ""),
         "scores: " + ", ".join(f"{sec.audit} {sec.score_text}" for sec in report.sections),
     ]
     if report.coverage is not None:
@@ -56,12 +59,15 @@ def render_summary(report: Report) -> str:
             )
             + (f"; NOT CLEAN: {missing} symbol(s) or file(s) not audited" if missing else "")
         )
-    for f in report.findings[:TOP]:
+    for g in groups[:TOP]:
+        f = g.lead
+        more = f" (+{len(g.findings) - 1} more places)" if len(g.findings) > 1 else ""
         lines.append(
-            f"  {f.id} {f.severity.value:<8} {f.location.path}:{f.location.start_line}  {f.title}"
+            f"  {f.id} {f.severity.value:<8} {f.location.path}:{f.location.start_line}  "
+            f"{f.title}{more}"
         )
-    if len(report.findings) > TOP:
-        lines.append(f"  ... {len(report.findings) - TOP} more in the report")
+    if len(groups) > TOP:
+        lines.append(f"  ... {len(groups) - TOP} more issue(s) in the report")
     lines += losses(report)
     if s.suppressed and any(s.suppressed.values()):
         lines.append("suppressed: " + ", ".join(f"{k} {v}" for k, v in s.suppressed.items()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +51,12 @@ class RuleMeta(BaseModel):
         description="Below the precision gate on real code (benchmarks/precision.py): off by "
         "default, enabled by --rules experimental.",
     )
+    audit_severity: dict[AuditId, Severity] = Field(
+        default_factory=dict,
+        description="The most severe this defect is in an audit whose severity definitions "
+        "rank it lower (a non-atomic JSON write is not a 'database is locked' failure in the "
+        "SQLite audit); the finding is reported there at the lower of the two.",
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,38 @@ class Hit:
     # (no concurrency, state never read back, ...), and why, in the finding's words.
     severity: Severity | None = None
     severity_reason: str | None = None
+
+    def placeholders(self) -> dict[str, str]:
+        """The values for a rule text's {placeholders}: what every hit knows about itself
+        (``HIT_PLACEHOLDERS``), overridden by the rule's own ``details``."""
+        known = {name: read(self) for name, read in HIT_PLACEHOLDERS.items()}
+        return {name: value for name, value in known.items() if value} | self.details
+
+
+# Language names by file suffix, for the {language} placeholder.
+LANGUAGE_NAMES = {
+    ".py": "Python", ".pyi": "Python", ".rs": "Rust", ".ts": "TypeScript",
+    ".tsx": "TypeScript", ".mts": "TypeScript", ".cts": "TypeScript", ".js": "JavaScript",
+    ".jsx": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript", ".go": "Go",
+    ".java": "Java", ".kt": "Kotlin", ".rb": "Ruby", ".php": "PHP", ".cs": "C#",
+}  # fmt: skip
+
+# Placeholders any rule text may use, read from the hit itself, so findings speak of the
+# audited code (its file, function and language), never of an example project. A rule's
+# details of the same name win. An empty value leaves the placeholder unfilled.
+HIT_PLACEHOLDERS: dict[str, Callable[[Hit], str | None]] = {
+    "path": lambda hit: hit.path,
+    "file": lambda hit: PurePosixPath(hit.path).name,
+    "line": lambda hit: str(hit.start_line),
+    "symbol": lambda hit: hit.symbol,
+    "function": lambda hit: hit.symbol.rsplit(".", 1)[-1] if hit.symbol else None,
+    "where": lambda hit: (
+        f"{hit.symbol} ({hit.path}:{hit.start_line})"
+        if hit.symbol
+        else f"{hit.path}:{hit.start_line}"
+    ),
+    "language": lambda hit: LANGUAGE_NAMES.get(PurePosixPath(hit.path).suffix.lower()),
+}
 
 
 @dataclass

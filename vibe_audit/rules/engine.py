@@ -10,7 +10,7 @@ from functools import cache
 
 from vibe_audit.prompts import load_audits
 from vibe_audit.rules import builtin, evidence
-from vibe_audit.rules.base import Hit, Rule
+from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import RepoContext
 from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location, Severity
 from vibe_audit.schemas.fingerprint import fingerprint
@@ -124,6 +124,17 @@ def _fill(template: str, details: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: details.get(m.group(1), m.group(0)), template)
 
 
+def audit_severities(
+    meta: RuleMeta, severity: Severity, audits: list[AuditId]
+) -> dict[AuditId, Severity]:
+    """The hit's severity in each audit: capped where the audit ranks the defect lower."""
+    capped = {}
+    for audit in audits:
+        cap = meta.audit_severity.get(audit)
+        capped[audit] = severity if cap is None or severity.rank >= cap.rank else cap
+    return capped
+
+
 def _finding(rule: Rule, hit: Hit, lines: list[str], audits: list[AuditId]) -> Finding:
     meta = rule.meta
     selected = [a for a in audits if a in meta.categories]
@@ -133,22 +144,25 @@ def _finding(rule: Rule, hit: Hit, lines: list[str], audits: list[AuditId]) -> F
         path=hit.path, start_line=hit.start_line, end_line=hit.end_line, symbol=hit.symbol
     )
     checklist = [item for item in meta.checklist if item.split(".")[0] in selected]
+    severities = audit_severities(meta, hit.severity or meta.severity, selected)
+    severity = min(severities.values(), key=lambda s: s.rank)
     finding = Finding(
         id="",
         fingerprint="",
         audits=selected,
-        severity=hit.severity or meta.severity,
+        severity=severity,
         severity_reason=hit.severity_reason,
         categories={a: meta.categories[a] for a in selected},
+        severities={a: s for a, s in severities.items() if s is not severity},
         title=meta.title,
         location=location,
-        problem=_fill(meta.problem, hit.details),
-        scenario=_fill(meta.scenario, hit.details),
-        impact=_fill(meta.impact, hit.details),
+        problem=_fill(meta.problem, hit.placeholders()),
+        scenario=_fill(meta.scenario, hit.placeholders()),
+        impact=_fill(meta.impact, hit.placeholders()),
         confidence=meta.confidence,
-        how_to_verify=_fill(meta.how_to_verify, hit.details),
-        fix=_fill(meta.fix, hit.details),
-        trade_off=_fill(meta.trade_off, hit.details),
+        how_to_verify=_fill(meta.how_to_verify, hit.placeholders()),
+        fix=_fill(meta.fix, hit.placeholders()),
+        trade_off=_fill(meta.trade_off, hit.placeholders()),
         evidence=evidence,
         checklist_items=checklist,
         source="rule",

@@ -2,17 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vibe_audit.schemas.models import AuditId, Severity
 
 
+class RubricCondition(BaseModel):
+    """One of a rubric band's conditions, over the audit's distinct issues (repeated sites
+    of one pattern count once), each at its severity in this audit.
+
+    An issue qualifies when it is at ``severity`` or above and, if any subject is given,
+    is in one of ``categories``, cites one of ``items`` or was raised by one of ``rules``.
+    The condition holds when at least ``issues`` issues qualify, spread over at least
+    ``spread`` risk categories.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: Severity = Severity.MEDIUM
+    issues: int = Field(default=1, ge=1)
+    spread: int = Field(default=1, ge=1)
+    categories: list[str] = Field(default_factory=list)
+    items: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+
+    def describe(self) -> str:
+        """The condition in words, for the report and docs/."""
+        if self.severity is Severity.MONITOR:
+            level = "any severity"
+        elif self.severity is Severity.CRITICAL:
+            level = "CRITICAL"
+        else:
+            level = f"{self.severity.value} or worse"
+        count = "an issue" if self.issues == 1 else f"{self.issues} distinct issues"
+        subjects = []
+        if self.categories:
+            subjects.append("in " + " or ".join(self.categories))
+        if self.items:
+            subjects.append("citing " + ", ".join(self.items))
+        if self.rules:
+            subjects.append("from rule " + ", ".join(self.rules))
+        text = f"{count} at {level}" + (" " + " or ".join(subjects) if subjects else "")
+        if self.spread > 1:
+            text += f", in at least {self.spread} risk categories"
+        return text
+
+
 class RubricBand(BaseModel):
+    """A score band of the document's rubric. ``when`` lists the conditions (any one
+    suffices) that place an audit in this band; the worst band whose condition holds wins,
+    and the top band (no conditions) is what is left when none holds."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min: int = Field(ge=1, le=10)
     max: int = Field(ge=1, le=10)
     text: str
+    when: list[RubricCondition] = Field(default_factory=list)
 
 
 class ChecklistItem(BaseModel):
@@ -28,7 +76,28 @@ class ChecklistItem(BaseModel):
     text: str
     detail: str = ""
     sources: list[str] = Field(
-        default_factory=list, description="Headings of the document this item was derived from."
+        default_factory=list,
+        description="Headings or lines of the document this item was derived from, quoted "
+        "(the link a generally phrased item keeps to its project-specific source).",
+    )
+    tier: Literal["essential", "recommended"] = Field(
+        default="essential",
+        description="'recommended': an optimization the document lists apart from the "
+        "essentials (e.g. SQLite's cache_size); missing it is at most MONITOR.",
+    )
+
+
+class DocumentRequirement(BaseModel):
+    """A requirement of the document outside its checklist (its context and targets, the
+    integrity requirements, instructions to the auditor, what each finding must say),
+    phrased for any code base and rendered in the system message under ``section``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    section: str
+    text: str
+    sources: list[str] = Field(
+        default_factory=list, description="The document's own words, quoted."
     )
 
 
@@ -62,10 +131,27 @@ class AuditSpec(BaseModel):
     environment: list[EnvironmentTopic] = Field(min_length=1)
     testing_strategy: list[str]
     verification_commands: list[str]
-    monitoring: list[str]
+    monitoring: list[str] = Field(
+        description="Metrics to add, each with the threshold that triggers the fix."
+    )
+    infrastructure: list[str] = Field(
+        default_factory=list, description="Infrastructure and tooling to add (checkpoint)."
+    )
+    report_sections: list[Literal["executive_summary", "suspicious_patterns"]] = Field(
+        default_factory=list,
+        description="Sections the document asks for beyond the common ones: an executive "
+        "summary (reliability), Suspicious Patterns (concurrency, checkpoint, sqlite).",
+    )
     severities: dict[Severity, str]
     rubric: list[RubricBand]
     checklist: list[ChecklistItem] = Field(min_length=1)
+    requirements: list[DocumentRequirement] = Field(
+        default_factory=list,
+        description="The document's requirements outside the checklist, in its order.",
+    )
+    scoring_criteria: list[str] = Field(
+        default_factory=list, description="What the document says the score weighs."
+    )
     applies_to: AppliesTo
     body: str = Field(description="The template's Markdown body (role, goal, focus).")
     version: str = Field(description="Content hash of the template file.")
@@ -75,6 +161,18 @@ class AuditSpec(BaseModel):
         covered = sorted(s for band in self.rubric for s in range(band.min, band.max + 1))
         if covered != list(range(1, 11)):
             raise ValueError(f"{self.id}: rubric bands must cover 1-10 exactly once")
+        for band in self.rubric:
+            if (band.max == 10) == bool(band.when):
+                raise ValueError(
+                    f"{self.id}: every rubric band but the top one needs conditions (when)"
+                )
+            for condition in band.when:
+                unknown = set(condition.categories) - set(self.categories)
+                if unknown:
+                    raise ValueError(f"{self.id}: rubric names unknown categories {unknown}")
+                unknown = set(condition.items) - {item.id for item in self.checklist}
+                if unknown:
+                    raise ValueError(f"{self.id}: rubric names unknown checklist items {unknown}")
         if set(self.severities) != set(Severity):
             raise ValueError(f"{self.id}: every severity needs a definition")
         ids = [item.id for item in self.checklist]

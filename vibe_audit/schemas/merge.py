@@ -3,16 +3,16 @@
 Two findings are the same defect when they share a fingerprint, or when they have the same
 defect family in the same file with overlapping or adjacent line ranges, or (one defect
 seen by two audits) when they overlap in the same file and their titles say the same thing
-(word overlap >= TITLE_SIMILARITY). The merged finding
-keeps the highest severity, the union of audits, categories and checklist items, and the
-text of the best-supported member (highest severity, then confidence, then most evidence).
+(word overlap >= TITLE_SIMILARITY). The merged finding keeps the highest severity in each
+audit, the union of audits, categories and checklist items, and the text of the
+best-supported member (highest severity, then confidence, then most evidence).
 """
 
 from __future__ import annotations
 
 from vibe_audit.schemas.audit_spec import AuditSpec
 from vibe_audit.schemas.fingerprint import defect_family, fingerprint
-from vibe_audit.schemas.models import AUDIT_IDS, Confidence, Finding
+from vibe_audit.schemas.models import AUDIT_IDS, Confidence, Finding, Severity
 
 _CONFIDENCE_RANK = {Confidence.HIGH: 0, Confidence.MEDIUM: 1, Confidence.LOW: 2}
 
@@ -75,6 +75,10 @@ def number(findings: list[Finding]) -> list[Finding]:
     return [f.model_copy(update={"id": f"F{n}"}) for n, f in enumerate(findings, start=1)]
 
 
+def _rank(severity: Severity) -> int:
+    return severity.rank
+
+
 def _combine(group: list[Finding]) -> Finding:
     best = min(group, key=_support)
     audits = [a for a in AUDIT_IDS if any(a in f.audits for f in group)]
@@ -82,9 +86,15 @@ def _combine(group: list[Finding]) -> Finding:
     for audit in audits:
         categories[audit] = next(f.categories[audit] for f in group if audit in f.categories)
     checklist = sorted({item for f in group for item in f.checklist_items})
+    per_audit = {
+        audit: min((f.severity_in(audit) for f in group if audit in f.audits), key=_rank)
+        for audit in audits
+    }
+    severity = min(per_audit.values(), key=_rank)
     combined = best.model_copy(
         update={
-            "severity": min((f.severity for f in group), key=lambda s: s.rank),
+            "severity": severity,
+            "severities": {a: s for a, s in per_audit.items() if s is not severity},
             "audits": audits,
             "categories": categories,
             "checklist_items": checklist,

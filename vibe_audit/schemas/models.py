@@ -109,6 +109,11 @@ class Finding(_Model):
     categories: dict[AuditId, str] = Field(
         description="The Risk Category of the finding in each audit that raised it."
     )
+    severities: dict[AuditId, Severity] = Field(
+        default_factory=dict,
+        description="Its severity in each audit whose severity definitions rank it below "
+        "``severity`` (absent: ``severity``). ``severity`` is the highest over its audits.",
+    )
     title: str
     location: Location
     problem: str
@@ -143,7 +148,13 @@ class Finding(_Model):
     def _categories_match_audits(self) -> Finding:
         if set(self.categories) != set(self.audits):
             raise ValueError("categories must name exactly the finding's audits")
+        if not set(self.severities) <= set(self.audits):
+            raise ValueError("severities must name only the finding's audits")
         return self
+
+    def severity_in(self, audit: AuditId) -> Severity:
+        """Its severity in one audit, by that audit's severity definitions."""
+        return self.severities.get(audit, self.severity)
 
 
 class ChecklistState(StrEnum):
@@ -168,6 +179,11 @@ class Assumption(_Model):
     value: str
     needs_confirmation: bool
     evidence: list[str] = Field(default_factory=list, description="path:line references.")
+    suspicious: bool = Field(
+        default=False,
+        description="A pattern that looks risky but needs confirmation (what to verify, and "
+        "where), not a fact about the environment: listed under Suspicious Patterns.",
+    )
 
 
 class ActionItem(_Model):
@@ -201,7 +217,22 @@ class AuditSection(_Model):
     checklist: list[ChecklistEntry]
     testing_strategy: list[str]
     verification_commands: list[str]
-    monitoring: list[str]
+    monitoring: list[str] = Field(
+        description="Metrics to add, each with the threshold that triggers the fix."
+    )
+    executive_summary: list[str] = Field(
+        default_factory=list,
+        description="2-3 short paragraphs: the posture, what was and was not checked, what "
+        "to do first.",
+    )
+    suspicious_patterns: list[str] = Field(
+        default_factory=list,
+        description="What looks risky but needs confirmation, each saying exactly what to "
+        "verify and where (from the model's needs_confirmation).",
+    )
+    infrastructure: list[str] = Field(
+        default_factory=list, description="Infrastructure and tooling to add."
+    )
 
     @property
     def score_text(self) -> str:
@@ -352,7 +383,7 @@ class Coverage(_Model):
 
 
 class Report(_Model):
-    schema_version: Literal["1.1"] = "1.1"
+    schema_version: Literal["1.2"] = "1.2"
     tool_version: str
     audits: list[AuditId] = Field(min_length=1)
     prompt_versions: dict[AuditId, str] = Field(

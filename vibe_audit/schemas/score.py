@@ -1,22 +1,29 @@
-"""Deterministic per-audit score and the mandatory report sections of each audit.
+"""Per-audit score from the audit document's own rubric, and the audit's report section.
 
-Score formula (the same for every audit; the band text comes from the audit's own rubric):
+The rubric is data: each band of `[[rubric]]` in the audit's template carries the
+conditions that place an audit in it (`when`), evaluated on the audit's distinct issues
+(repeated sites of one pattern count once) at their severity in that audit:
 
-    raw   = 10 - 3 x CRITICAL - 2 x HIGH - 1 x MEDIUM        (MONITOR findings cost nothing)
-    cap   = 4 if any CRITICAL, else 6 if any HIGH, else 8 if any MEDIUM, else 10
-    cap   = min(cap, 8) when no model reviewed the code (the rules check only part of the
-            checklist; the rest is "needs confirmation", so a rules-only run never claims 9-10)
-    score = max(1, min(raw, cap))
+- the worst band (lowest) with a condition that holds is the band;
+- within it, the higher score when no issue goes beyond what the condition needed, else
+  the lower one;
+- the top band (9-10, no conditions) is what is left when none holds: 10 with no issue at
+  all, 9 with MONITOR issues only, and only when a model reviewed the code. A rules-only
+  run checks part of the checklist; the rest needs confirmation, so it never claims 9-10
+  and scores 8, saying why.
 
-Counts are of merged findings (one per defect) in that audit.
+docs/scores.md lists every band's conditions (generated from the templates).
 """
 
 from __future__ import annotations
 
-from vibe_audit.schemas.audit_spec import AuditSpec
+from dataclasses import dataclass
+
+from vibe_audit.schemas.audit_spec import AuditSpec, RubricBand, RubricCondition
 from vibe_audit.schemas.models import (
     ActionItem,
     Assumption,
+    AuditId,
     AuditSection,
     ChecklistEntry,
     ChecklistState,
@@ -24,10 +31,9 @@ from vibe_audit.schemas.models import (
     Finding,
     Severity,
 )
+from vibe_audit.schemas.wording import RepoWords, tailor
 
-PENALTY = {Severity.CRITICAL: 3, Severity.HIGH: 2, Severity.MEDIUM: 1, Severity.MONITOR: 0}
-CAP = {Severity.CRITICAL: 4, Severity.HIGH: 6, Severity.MEDIUM: 8, Severity.MONITOR: 10}
-UNREVIEWED_CAP = 8
+UNREVIEWED_SCORE = 8
 # Used for findings that carry no estimate of their own (hours, low-high).
 DEFAULT_EFFORT = {
     Severity.CRITICAL: (2.0, 4.0),
@@ -37,56 +43,131 @@ DEFAULT_EFFORT = {
 }
 
 
-def issues(findings: list[Finding]) -> list[Finding]:
+@dataclass(frozen=True)
+class Issue:
+    """One distinct issue of an audit: every site of one pattern, at the audit's severity."""
+
+    finding: Finding
+    severity: Severity
+    category: str
+    places: int
+
+
+def issues(findings: list[Finding], audit: AuditId | None = None) -> list[Finding]:
     """One finding per distinct issue: repeated sites of one pattern (the same rule, or the
     same title from a model, at the same severity) count once, however many places."""
-    seen: set[tuple[str, Severity]] = set()
-    distinct = []
+    return [issue.finding for issue in _issues(findings, audit)]
+
+
+def pattern_key(finding: Finding, audit: AuditId | None = None) -> tuple[str, Severity]:
+    """What makes findings sites of one pattern: the rule (or a model's title) and the
+    severity (in ``audit``)."""
+    severity = finding.severity_in(audit) if audit else finding.severity
+    return (finding.rule_id or " ".join(finding.title.lower().split()), severity)
+
+
+def _issues(findings: list[Finding], audit: AuditId | None) -> list[Issue]:
+    grouped: dict[tuple[str, Severity], list[Finding]] = {}
     for finding in findings:
-        key = (finding.rule_id or finding.title.strip().lower(), finding.severity)
-        if key not in seen:
-            seen.add(key)
-            distinct.append(finding)
-    return distinct
+        grouped.setdefault(pattern_key(finding, audit), []).append(finding)
+    out = []
+    for (_, severity), group in grouped.items():
+        first = group[0]
+        category = first.categories.get(audit, "") if audit else ""
+        out.append(Issue(first, severity, category, len(group)))
+    return out
 
 
-def score(findings: list[Finding], model_reviewed: bool) -> int:
-    """10 - 3 per CRITICAL - 2 per HIGH - 1 per MEDIUM issue (repeated sites of one pattern
-    penalised once), capped by the worst severity (4 / 6 / 8) and at 8 without a model."""
-    raw = 10 - sum(PENALTY[f.severity] for f in issues(findings))
-    cap = min((CAP[f.severity] for f in findings), default=10)
+def _qualifies(issue: Issue, condition: RubricCondition) -> bool:
+    if not issue.severity.at_least(condition.severity):
+        return False
+    if not (condition.categories or condition.items or condition.rules):
+        return True
+    finding = issue.finding
+    return (
+        issue.category in condition.categories
+        or bool(set(finding.checklist_items) & set(condition.items))
+        or finding.rule_id in condition.rules
+    )
+
+
+def _matching(condition: RubricCondition, found: list[Issue]) -> list[Issue]:
+    """The issues that make the condition hold (empty when it does not)."""
+    qualifying = [i for i in found if _qualifies(i, condition)]
+    spread = len({i.category for i in qualifying})
+    holds = len(qualifying) >= condition.issues and spread >= condition.spread
+    return qualifying if holds else []
+
+
+@dataclass(frozen=True)
+class Rating:
+    """An audit's score, the band it is in, and why (for the justification)."""
+
+    score: int
+    band: RubricBand
+    why: str
+
+
+def rate(spec: AuditSpec, findings: list[Finding], model_reviewed: bool) -> Rating:
+    """The audit's score from its rubric's conditions (see the module docstring)."""
+    mine = [f for f in findings if spec.id in f.audits]
+    found = _issues(mine, spec.id)
+    above_monitor = [i for i in found if i.severity is not Severity.MONITOR]
+    for band in sorted(spec.rubric, key=lambda b: b.min):
+        for condition in band.when:
+            matching = _matching(condition, found)
+            if not matching:
+                continue
+            beyond = len(above_monitor) > condition.issues
+            ids = ", ".join(i.finding.id for i in matching if i.finding.id)
+            return Rating(
+                band.min if beyond else band.max,
+                band,
+                f"band {band.min}-{band.max}: {condition.describe()}"
+                + (f" ({ids})" if ids else "")
+                + (f"; {len(above_monitor)} issues in all, so its lower score" if beyond else ""),
+            )
+    top = max(spec.rubric, key=lambda b: b.max)
     if not model_reviewed:
-        cap = min(cap, UNREVIEWED_CAP)
-    return max(1, min(raw, cap))
+        return Rating(
+            UNREVIEWED_SCORE,
+            top,
+            f"no condition of a lower band holds, but {top.min}-{top.max} needs a review of "
+            "the whole checklist: a rules-only run scores "
+            f"{UNREVIEWED_SCORE}",
+        )
+    value = top.max if not found else top.min
+    return Rating(value, top, f"band {top.min}-{top.max}: no condition of a lower band holds")
 
 
-def _action(finding: Finding) -> ActionItem:
+def _action(finding: Finding, audit: AuditId) -> ActionItem:
     loc = finding.location
     return ActionItem(
         finding_id=finding.id,
         title=finding.title,
-        severity=finding.severity,
+        severity=finding.severity_in(audit),
         location=f"{loc.path}:{loc.start_line}",
         impact=finding.impact.split(". ")[0].rstrip(".") + ".",
     )
 
 
-def _effort(findings: list[Finding]) -> str:
+def _effort(findings: list[Finding], audit: AuditId) -> str:
     if not findings:
         return "none: no Fix Now items"
     low = high = 0.0
     for finding in findings:
-        lo, hi = finding.effort_hours or DEFAULT_EFFORT[finding.severity]
+        lo, hi = finding.effort_hours or DEFAULT_EFFORT[finding.severity_in(audit)]
         low, high = low + lo, high + hi
     return f"{low:g}-{high:g} hours for {len(findings)} Fix Now item(s)"
 
 
-def impact(finding: Finding) -> tuple[int, int, int, int, str, int]:
-    """Sort key, most impact first: severity, then confidence, then reach (the audits it
-    matters to, the lines it spans), then place (stable)."""
+def impact(finding: Finding, audit: AuditId | None = None) -> tuple[int, int, int, int, str, int]:
+    """Sort key, most impact first: severity (in ``audit``), then confidence, then reach
+    (the audits it matters to, the lines it spans), then place (stable)."""
     loc = finding.location
+    severity = finding.severity_in(audit) if audit else finding.severity
     return (
-        list(Severity).index(finding.severity),
+        severity.rank,
         list(Confidence).index(finding.confidence),
         -len(finding.audits),
         -(loc.end_line - loc.start_line + 1),
@@ -104,6 +185,8 @@ def build_section(
     files_audited: int,
     not_audited: int = 0,
     not_applicable: str | None = None,
+    words: RepoWords | None = None,
+    stack_not_applicable: dict[str, str] | None = None,
 ) -> AuditSection:
     """The audit's section from its (merged, verified, severity-sorted) findings.
 
@@ -113,8 +196,8 @@ def build_section(
     "needs confirmation", never clean by default.
     """
     mine = [f for f in findings if spec.id in f.audits]
-    value = score(mine, model_reviewed)
-    band = spec.band(value)
+    rating = rate(spec, mine, model_reviewed)
+    band = rating.band
     applies = not (not_applicable is not None and files_audited and not mine)
     checklist = []
     for item in spec.checklist:
@@ -123,6 +206,8 @@ def build_section(
             state, note = ChecklistState.VIOLATED, ""
         elif not_applicable is not None and files_audited:
             state, note = ChecklistState.NOT_APPLICABLE, not_applicable
+        elif stack_not_applicable and item.id in stack_not_applicable:
+            state, note = ChecklistState.NOT_APPLICABLE, stack_not_applicable[item.id]
         elif item.id in checked_items and files_audited:
             state, note = ChecklistState.NOT_SEEN, "checked; no violation found"
         else:
@@ -130,37 +215,117 @@ def build_section(
         checklist.append(
             ChecklistEntry(id=item.id, text=item.text, state=state, finding_ids=cited, note=note)
         )
-    fix_now = [f for f in mine if f.severity in (Severity.CRITICAL, Severity.HIGH)]
+    audit = spec.id
+    at = {f.id: f.severity_in(audit) for f in mine}
+    fix_now = [f for f in mine if at[f.id] in (Severity.CRITICAL, Severity.HIGH)]
+    effort = _effort(fix_now, audit)
+    unconfirmed = sum(1 for e in checklist if e.state is ChecklistState.NEEDS_CONFIRMATION)
+    if not applies:
+        band_text = f"not applicable: {not_applicable}"
+    elif rating.score < band.min:
+        band_text = (
+            f"{rating.score} ({band.min}-{band.max} unconfirmed): no issue found by the rules; "
+            f'"{band.text}" needs the {unconfirmed} checklist item(s) marked needs '
+            "confirmation checked (a model review)"
+        )
+    else:
+        band_text = f"{band.min}-{band.max}: {band.text}"
     return AuditSection(
         audit=spec.id,
         title=spec.title,
-        score=value if applies else None,
-        rubric_band=(
-            f"{band.min}-{band.max}: {band.text}"
-            if applies
-            else f"not applicable: {not_applicable}"
-        ),
+        score=rating.score if applies else None,
+        rubric_band=band_text,
         justification=_justification(
-            spec, mine, checklist, model_reviewed, files_audited, not_audited, not_applicable
+            spec,
+            mine,
+            checklist,
+            rating,
+            model_reviewed,
+            files_audited,
+            not_audited,
+            not_applicable,
         ),
-        assumptions=assumptions,
+        assumptions=[a for a in assumptions if not a.suspicious],
+        suspicious_patterns=[f"{a.topic}: {a.value}" for a in assumptions if a.suspicious],
         finding_ids=[f.id for f in mine],
-        top_fixes=[_action(f) for f in sorted(mine, key=impact)[:3]],
-        fix_now=[_action(f) for f in fix_now],
-        fix_soon=[_action(f) for f in mine if f.severity is Severity.MEDIUM],
-        monitor=[_action(f) for f in mine if f.severity is Severity.MONITOR],
-        fix_now_effort=_effort(fix_now),
+        top_fixes=[_action(f, audit) for f in sorted(mine, key=lambda f: impact(f, audit))[:3]],
+        fix_now=[_action(f, audit) for f in fix_now],
+        fix_soon=[_action(f, audit) for f in mine if at[f.id] is Severity.MEDIUM],
+        monitor=[_action(f, audit) for f in mine if at[f.id] is Severity.MONITOR],
+        fix_now_effort=effort,
         checklist=checklist,
-        testing_strategy=spec.testing_strategy,
-        verification_commands=spec.verification_commands,
-        monitoring=spec.monitoring,
+        testing_strategy=tailor(spec.testing_strategy, words),
+        verification_commands=tailor(spec.verification_commands, words),
+        monitoring=tailor(spec.monitoring, words),
+        infrastructure=tailor(spec.infrastructure, words),
+        executive_summary=(
+            _executive_summary(
+                spec,
+                mine,
+                rating,
+                checklist,
+                band_text if applies else None,
+                _effort(fix_now, audit),
+            )
+            if "executive_summary" in spec.report_sections
+            else []
+        ),
     )
+
+
+def _executive_summary(
+    spec: AuditSpec,
+    mine: list[Finding],
+    rating: Rating,
+    checklist: list[ChecklistEntry],
+    band_text: str | None,
+    effort: str,
+) -> list[str]:
+    """Three short paragraphs from the section's own facts: posture, what was and was not
+    checked, what to do first."""
+    found = _issues(mine, spec.id)
+    states = {s: sum(1 for e in checklist if e.state is s) for s in ChecklistState}
+    if band_text is None:
+        return [
+            f"{spec.title}: not applicable; the audited code has no such subject, so nothing "
+            "here was at risk and nothing was verified clean."
+        ]
+    posture = f"{spec.title}: {rating.score}/10, {band_text.rstrip('.')}."
+    ranked = sorted(found, key=lambda i: impact(i.finding, spec.id))
+    if ranked:
+        names = "; ".join(
+            f"{i.finding.title} ({i.severity.value}"
+            + (f", {i.places} places" if i.places > 1 else f", {i.finding.location.path}")
+            + ")"
+            for i in ranked[:3]
+        )
+        posture += f" {len(mine)} finding(s) at {len(found)} distinct issue(s); the worst: {names}."
+    else:
+        posture += " No defect was found in the code that was read."
+    checked = (
+        f"Of {len(checklist)} checklist items, {states[ChecklistState.VIOLATED]} are violated, "
+        f"{states[ChecklistState.NOT_SEEN]} verified clean and "
+        f"{states[ChecklistState.NEEDS_CONFIRMATION]} need confirmation"
+        + (
+            f" ({states[ChecklistState.NOT_APPLICABLE]} not applicable)"
+            if states[ChecklistState.NOT_APPLICABLE]
+            else ""
+        )
+        + ": what needs confirmation was not checked by this run and is not known to be safe."
+    )
+    first = (
+        f"Fix first: {ranked[0].finding.title} ({ranked[0].finding.id}); Fix Now effort: {effort}."
+        if ranked
+        else "Nothing to fix first; confirm the open checklist items (a model review does it)."
+    )
+    return [posture, checked, first]
 
 
 def _justification(
     spec: AuditSpec,
     mine: list[Finding],
     checklist: list[ChecklistEntry],
+    rating: Rating,
     model_reviewed: bool,
     files_audited: int,
     not_audited: int,
@@ -169,14 +334,18 @@ def _justification(
     if not files_audited:
         return [
             "No file was audited (see skipped files), so nothing here is verified clean.",
-            f"Score {score(mine, model_reviewed)} is the formula's value with no findings.",
+            f"Score {rating.score}: {rating.why}.",
         ]
-    counts = {s: sum(1 for f in mine if f.severity is s) for s in Severity}
+    found = _issues(mine, spec.id)
     bullets = []
     if mine:
+        counts = {s: sum(i.places for i in found if i.severity is s) for s in Severity}
         parts = [f"{n} {s.value}" for s, n in counts.items() if n]
-        bullets.append(f"{len(mine)} defect(s) found: " + ", ".join(parts) + ".")
-        worst = mine[0]
+        bullets.append(
+            f"{len(mine)} finding(s) at {len(found)} distinct issue(s) "
+            f"(severities in this audit: {', '.join(parts)})."
+        )
+        worst = min(mine, key=lambda f: impact(f, spec.id))
         bullets.append(
             f"Most severe: {worst.id} {worst.title} "
             f"({worst.location.path}:{worst.location.start_line})."
@@ -201,19 +370,11 @@ def _justification(
         f"{counts_by_state[ChecklistState.NEEDS_CONFIRMATION]} need confirmation "
         f"(of {len(checklist)})."
     )
-    if not model_reviewed:
+    if not model_reviewed and not (not_applicable is not None and not mine):
         bullets.append(
             "Rules-only review (no model configured, or some model requests failed or were "
-            f"skipped): score capped at {UNREVIEWED_CAP}."
+            f"skipped): the top band is not claimed; at most {UNREVIEWED_SCORE}."
         )
-    distinct = len(issues(mine))
-    if distinct < len(mine):
-        bullets.append(
-            f"{len(mine)} findings are {distinct} distinct issue(s): repeated sites of one "
-            "pattern are penalised once."
-        )
-    bullets.append(
-        "Formula: 10 - 3xCRITICAL - 2xHIGH - 1xMEDIUM per distinct issue, capped at 4/6/8 by "
-        "the worst severity."
-    )
+    if not (not_applicable is not None and not mine):
+        bullets.append(f"Score {rating.score}, {rating.why} (rubric conditions: docs/scores.md).")
     return bullets

@@ -116,7 +116,14 @@ def oracle_script(labels: list[dict[str, Any]]) -> Script:
             elif label["line"] in files.get(label["path"], {}):
                 path = label["path"]
                 findings.append(_labelled(label, path, files[path][label["line"]]))
-        return json.dumps({"findings": findings, "needs_confirmation": [], "checked_items": []})
+        return json.dumps(
+            {
+                "findings": findings,
+                "needs_confirmation": [],
+                "checked_items": [],
+                "not_applicable": [],
+            }
+        )
 
     return answer
 

@@ -3,7 +3,8 @@
 Specs: ``openai:<model>``, ``ollama:<model>`` (http://localhost:11434/v1 unless --base-url),
 ``openai-compat:<base-url>#<model>``. The answer is forced with a strict JSON-schema response
 format; a server that rejects json_schema (HTTP 400 naming it) is asked again in JSON mode,
-and the answer is validated by the runner either way.
+where the schema, which the server no longer sees, is stated in prose at the end of the
+system message (generated from the same schema). The runner validates the answer either way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from vibe_audit.errors import (
     UserError,
 )
 from vibe_audit.schemas import RenderedRequest
+from vibe_audit.schemas.answer import schema_prose
 
 OLLAMA_URL = "http://localhost:11434/v1"
 CHAT_URL: Final = "/v1/chat/completions"
@@ -58,6 +60,7 @@ class OpenAIChatProvider:
         self._openai = openai
         self._json_schema_ok = True
         self._strict: dict[int, Any] = {}
+        self._prose: dict[int, str] = {}
         self._client = openai.AsyncOpenAI(
             api_key=settings.api_key or "not-needed",
             base_url=settings.base_url,
@@ -113,7 +116,12 @@ class OpenAIChatProvider:
     ) -> dict[str, Any]:
         """The Chat Completions request body, the same live and in a batch."""
         response_format: dict[str, Any] = {"type": "json_object"}
-        if self._json_schema_ok:
+        if not self._json_schema_ok:  # JSON mode: the model must be told the schema
+            if id(schema) not in self._prose:
+                self._prose[id(schema)] = schema_prose(schema)
+            system = f"{messages[0]['content'].rstrip()}\n\n{self._prose[id(schema)]}"
+            messages = [{**messages[0], "content": system}, *messages[1:]]
+        else:
             if id(schema) not in self._strict:  # the runner passes one schema object per audit
                 self._strict[id(schema)] = strict_schema(schema)
             strict = {"name": "chunk_answer", "strict": True, "schema": self._strict[id(schema)]}

@@ -14,10 +14,10 @@ Why it matters:
     retrieved" in the log, long after the request returned success.
 
 Example:
-    asyncio.create_task(asyncio.to_thread(process_document, doc_id, path))
+    asyncio.create_task(asyncio.to_thread(process_job, job_id, path))
 
 Use instead:
-    task = asyncio.create_task(asyncio.to_thread(process_document, doc_id, path))
+    task = asyncio.create_task(asyncio.to_thread(process_job, job_id, path))
     background_tasks.add(task)
     task.add_done_callback(_log_and_discard)   # logs task.exception(), removes from the set
 """

@@ -15,15 +15,15 @@ Why it matters:
 
 Example:
     try:
-        notify_labelstudio(doc_id)
+        notify_webhook(order_id)
     except Exception:
         pass
 
 Use instead:
     try:
-        notify_labelstudio(doc_id)
+        notify_webhook(order_id)
     except requests.RequestException:
-        log.warning("Label Studio notification failed for %s", doc_id, exc_info=True)
+        log.warning("webhook for %s failed", order_id, exc_info=True)
 """
 
 from __future__ import annotations

@@ -60,18 +60,22 @@ META = RuleMeta(
         "A truncated or corrupt checkpoint raises JSONDecodeError out of the pipeline."
     ),
     scenario=(
-        "After a crash mid-write the checkpoint is half a JSON document; on resume this load "
-        "raises, the stage fails, and a retrying worker crash-loops on the same file."
+        "After a crash mid-write the file {function}() loads holds half a JSON value; on the "
+        "next run {call} raises, the step that needs the file fails, and a retrying worker "
+        "crash-loops on the same file."
     ),
     impact=(
-        "One corrupt file blocks a document permanently and can crash-loop its worker; no "
-        "fallback to the previous good version."
+        "One corrupt file blocks the work it belongs to permanently and can crash-loop its "
+        "worker; no fallback to the previous good version."
     ),
-    how_to_verify="Truncate a checkpoint file to half its size and resume the document.",
+    how_to_verify=(
+        "Truncate a file that {function}() loads to half its size and run {function}() "
+        "again: it raises JSONDecodeError instead of recovering."
+    ),
     fix=(
         "Wrap the load: catch (OSError, ValueError), log the path, move the file aside "
-        "(path + '.corrupt'), and fall back to the previous version or restart the stage; "
-        "validate the parsed data with the stage's pydantic model."
+        "(path + '.corrupt'), and fall back to the previous version or redo the step that "
+        "wrote it; validate the parsed data (e.g. with a pydantic model) before using it."
     ),
     trade_off="Falling back silently can hide bugs: count and alert on corrupt loads.",
     effort_hours=(0.5, 1.5),

@@ -56,13 +56,13 @@ META = RuleMeta(
         "newer version of the code is accepted as is."
     ),
     scenario=(
-        "A deploy changes the stage output (a renamed or new field). Documents checkpointed "
-        "before the deploy resume with the old shape and fail later with a KeyError, or run "
-        "on with a missing value."
+        "A deploy changes what {writers} write (a renamed or new field). Work saved before "
+        "the deploy resumes with the old shape: {readers} accept it, and the code fails "
+        "later with a KeyError, or runs on with a missing value."
     ),
     impact=(
-        "Every in-flight document at each deploy is at risk; failures surface far from the "
-        "load, and nothing tells old files from new ones to migrate them."
+        "Every file written before a deploy is at risk at each deploy; failures surface far "
+        "from the load, and nothing tells old files from new ones to migrate them."
     ),
     how_to_verify=(
         "Write a checkpoint, rename one of its keys by hand, and resume: the load succeeds "

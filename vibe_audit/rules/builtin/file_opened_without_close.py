@@ -14,18 +14,18 @@ What it finds:
 Why it matters:
     The file descriptor stays open until the garbage collector finalizes the object: on an
     exception path, in a long-running worker, or on PyPy that can be much later. A worker
-    processing thousands of documents runs out of descriptors ("Too many open files"),
+    processing thousands of files runs out of descriptors ("Too many open files"),
     and written data may not be flushed when another process reads the file.
 
 Example:
     for path in paths:
         f = open(path)
-        pages.append(f.read())
+        chunks.append(f.read())
 
 Use instead:
     for path in paths:
         with open(path, encoding="utf-8") as f:
-            pages.append(f.read())
+            chunks.append(f.read())
     # or: Path(path).read_text(encoding="utf-8")
 """
 
@@ -53,9 +53,9 @@ META = RuleMeta(
         "descriptor lives until garbage collection, and on an exception it leaks."
     ),
     scenario=(
-        "A long-running worker calls this for every document; when the read or a later "
-        "step raises, the handle is never closed, and after enough documents every open() "
-        "fails with 'OSError: [Errno 24] Too many open files'."
+        "A long-running process calls this code ({where}) once per item it handles; when "
+        "the read or a later step raises, the handle is never closed, and after enough "
+        "items every open() fails with 'OSError: [Errno 24] Too many open files'."
     ),
     impact=(
         "Descriptor exhaustion takes down the worker (and its sockets and database "

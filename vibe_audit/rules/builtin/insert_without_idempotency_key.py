@@ -10,18 +10,18 @@ What it finds:
 
 Why it matters:
     Jobs get retried: after a crash, a timeout, a "retry" button. The second run inserts
-    every child row again, and nothing in the database notices. Pages, line items and events
+    every child row again, and nothing in the database notices. Line items, events and log rows
     are then duplicated for good.
 
 Example:
-    CREATE TABLE pages (id INTEGER PRIMARY KEY AUTOINCREMENT, document_id TEXT, page_no INT)
-    for page in pages:
-        conn.execute("INSERT INTO pages (document_id, page_no) VALUES (?, ?)", ...)
+    CREATE TABLE order_items (id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT, position INT)
+    for item in items:
+        conn.execute("INSERT INTO order_items (order_id, position) VALUES (?, ?)", ...)
 
 Use instead:
-    CREATE TABLE pages (..., UNIQUE (document_id, page_no))
-    conn.execute("INSERT INTO pages (...) VALUES (?, ?) "
-                 "ON CONFLICT (document_id, page_no) DO UPDATE SET text = excluded.text", ...)
+    CREATE TABLE order_items (..., UNIQUE (order_id, position))
+    conn.execute("INSERT INTO order_items (...) VALUES (?, ?) "
+                 "ON CONFLICT (order_id, position) DO UPDATE SET sku = excluded.sku", ...)
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ Why it matters:
     hung call holds its request and memory.
 
 Example:
-    const res = await fetch(`${API}/documents/${id}`, { method: "POST", body });
+    const res = await fetch(`${API}/orders/${id}`, { method: "POST", body });
 
 Use instead:
-    const res = await fetch(`${API}/documents/${id}`, {
+    const res = await fetch(`${API}/orders/${id}`, {
       method: "POST",
       body,
       signal: AbortSignal.timeout(10_000),
@@ -70,7 +70,7 @@ META = RuleMeta(
         "calls), and handle the resulting TimeoutError/AbortError."
     ),
     trade_off=(
-        "Too short a timeout fails slow but healthy requests (large uploads, exports): "
+        "Too short a timeout fails slow but healthy requests (large transfers, exports): "
         "choose it per endpoint and combine with a retry for idempotent calls."
     ),
     effort_hours=(0.25, 0.5),

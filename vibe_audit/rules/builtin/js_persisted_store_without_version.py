@@ -10,16 +10,16 @@ Why it matters:
     The persisted state outlives the code that wrote it. After a release renames a field or
     changes its type, the old shape from localStorage is merged into the new store
     unchanged: components read ``undefined`` where they expect an array, or keep a stale
-    document status forever, and the only fix users find is clearing site data.
+    status forever, and the only fix users find is clearing site data.
 
 Example:
-    persist((set) => ({ documents: [], selectedId: null }), { name: "documents" })
+    persist((set) => ({ items: [], selectedId: null }), { name: "items" })
 
 Use instead:
-    persist((set) => ({ documents: [], selectedId: null }), {
-      name: "documents",
+    persist((set) => ({ items: [], selectedId: null }), {
+      name: "items",
       version: 2,
-      migrate: (state, version) => (version < 2 ? { documents: [], selectedId: null } : state),
+      migrate: (state, version) => (version < 2 ? { items: [], selectedId: null } : state),
     })
 """
 

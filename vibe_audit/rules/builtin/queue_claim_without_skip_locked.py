@@ -10,7 +10,7 @@ What it finds:
 Why it matters:
     Between the SELECT and the UPDATE another worker runs the same SELECT and sees the same
     pending row. Both mark it 'processing' and both process it: duplicate work, duplicate
-    side effects (two OCR calls, two exports, two emails), and results overwriting each
+    side effects (two API calls, two exports, two emails), and results overwriting each
     other.
 
 Example:
@@ -56,6 +56,8 @@ META = RuleMeta(
         "concurrency": "Race Condition",
         "sqlite": "Write Contention",
     },
+    # Double processing is not a lock error: in the SQLite audit it is at most MEDIUM.
+    audit_severity={"sqlite": Severity.MEDIUM},
     checklist=[
         "guardrails.2A",
         "guardrails.6B",

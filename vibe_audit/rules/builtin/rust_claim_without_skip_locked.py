@@ -13,7 +13,7 @@ What it finds:
 
 Why it matters:
     Two workers run the SELECT at the same moment, both see the same pending job, both
-    mark it as theirs and both process it: duplicate side effects (two OCR runs, two
+    mark it as theirs and both process it: duplicate side effects (two API calls, two
     emails, two result rows) and the later finisher overwrites the first one's result.
 
 Example:

@@ -15,18 +15,18 @@ Why it matters:
     the whole process exits. ``fetch_one`` also errors on zero rows.
 
 Example:
-    let doc = sqlx::query_as::<_, Document>("SELECT * FROM documents WHERE id = $1")
+    let order = sqlx::query_as::<_, Order>("SELECT * FROM orders WHERE id = $1")
         .bind(id)
         .fetch_one(&pool)
         .await
         .unwrap();
 
 Use instead:
-    let doc = sqlx::query_as::<_, Document>("SELECT * FROM documents WHERE id = $1")
+    let order = sqlx::query_as::<_, Order>("SELECT * FROM orders WHERE id = $1")
         .bind(id)
         .fetch_optional(&pool)
         .await
-        .context("loading document")?
+        .context("loading order")?
         .ok_or(AppError::NotFound(id))?;
 """
 

@@ -14,21 +14,21 @@ Why it matters:
     Each statement on a pool runs on whichever connection the pool hands out and commits
     on its own. A failure, timeout or cancelled future between them (the client
     disconnects, the task is aborted) leaves the first write committed and the second
-    missing: a document marked done without its result row, a job removed from the queue
+    missing: a job marked done without its result row, a job removed from the queue
     with no result, a child row pointing at nothing. Concurrent callers also see the
     half-done state in between.
 
 Example:
-    sqlx::query("INSERT INTO results (document_id, body) VALUES ($1, $2)")
+    sqlx::query("INSERT INTO results (job_id, body) VALUES ($1, $2)")
         .bind(id).bind(&body).execute(&pool).await?;
-    sqlx::query("UPDATE documents SET status = 'done' WHERE id = $1")
+    sqlx::query("UPDATE jobs SET status = 'done' WHERE id = $1")
         .bind(id).execute(&pool).await?;
 
 Use instead:
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT INTO results (document_id, body) VALUES ($1, $2)")
+    sqlx::query("INSERT INTO results (job_id, body) VALUES ($1, $2)")
         .bind(id).bind(&body).execute(&mut *tx).await?;
-    sqlx::query("UPDATE documents SET status = 'done' WHERE id = $1")
+    sqlx::query("UPDATE jobs SET status = 'done' WHERE id = $1")
         .bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
 """

@@ -22,24 +22,24 @@ What it finds:
 
 Why it matters:
     1. ``SET status = 'processing' WHERE id = $1`` succeeds whatever the current status
-       is: a worker can move a cancelled or already completed document back to
+       is: a worker can move a cancelled or already completed job back to
        processing, and two workers racing on the same row both "win". The expected
        current state belongs in the WHERE clause, checked through rows_affected.
-    2. A page or annotation id taken from the request is trusted to belong to the
-       document in the URL: a stale client, a bug or a malicious user edits a row of
-       another document (or tenant).
+    2. A child row's id taken from the request is trusted to belong to the parent
+       in the URL: a stale client, a bug or a malicious user edits a row of another
+       parent (or tenant).
 
 Example:
-    sqlx::query("UPDATE documents SET status = 'processing' WHERE id = $1")
+    sqlx::query("UPDATE jobs SET status = 'processing' WHERE id = $1")
         .bind(id).execute(&pool).await?;
 
 Use instead:
     let claimed = sqlx::query(
-        "UPDATE documents SET status = 'processing' WHERE id = $1 AND status = 'pending'")
+        "UPDATE jobs SET status = 'processing' WHERE id = $1 AND status = 'pending'")
         .bind(id).execute(&pool).await?;
     if claimed.rows_affected() == 0 { return Err(Error::NotPending(id)); }
 
-    // and for child rows: ... WHERE id = $1 AND document_id = $2
+    // and for child rows: ... WHERE id = $1 AND project_id = $2
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ META = RuleMeta(
     problem="{function}() runs `{sql}`: {reason}.",
     scenario="{scenario}",
     impact=(
-        "Rows move to states the workflow forbids (a completed or cancelled document back "
-        "to processing, two workers owning one job) or another owner's rows are changed; "
+        "{table} rows move to states the workflow forbids (a completed or cancelled row back "
+        "to an earlier state, two workers owning one job) or another owner's rows change; "
         "both are silent and hard to trace."
     ),
     how_to_verify="{verify}",
@@ -96,7 +96,7 @@ _STATUS = {
         "names only the id"
     ),
     "scenario": (
-        "A user cancels a document (or another worker finishes it) just before this "
+        "A user cancels the {table} row (or another worker finishes it) just before this "
         "statement runs: the update still succeeds and moves the row back to the state "
         "this code assumed it was leaving."
     ),

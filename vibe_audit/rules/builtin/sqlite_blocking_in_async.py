@@ -11,14 +11,14 @@ Why it matters:
     and background task on that worker is frozen.
 
 Example:
-    @app.post("/documents/{doc_id}/status")
-    async def set_status(doc_id: str):
+    @app.post("/jobs/{job_id}/status")
+    async def set_status(job_id: str):
         conn = get_connection()
-        conn.execute("UPDATE documents SET status=? WHERE id=?", ("done", doc_id))
+        conn.execute("UPDATE jobs SET status=? WHERE id=?", ("done", job_id))
 
 Use instead:
-    async def set_status(doc_id: str):
-        await asyncio.to_thread(update_status, doc_id, "done")   # or aiosqlite
+    async def set_status(job_id: str):
+        await asyncio.to_thread(update_status, job_id, "done")   # or aiosqlite
 """
 
 from __future__ import annotations

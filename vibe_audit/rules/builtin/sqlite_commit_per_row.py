@@ -13,13 +13,13 @@ Why it matters:
     with "database is locked". A crash midway also leaves a partial import committed.
 
 Example:
-    for page in pages:
-        conn.execute("INSERT INTO pages (doc_id, page_no, text) VALUES (?, ?, ?)", page)
+    for item in items:
+        conn.execute("INSERT INTO items (order_id, position, sku) VALUES (?, ?, ?)", item)
         conn.commit()
 
 Use instead:
     with conn:   # one transaction
-        conn.executemany("INSERT INTO pages (doc_id, page_no, text) VALUES (?, ?, ?)", pages)
+        conn.executemany("INSERT INTO items (order_id, position, sku) VALUES (?, ?, ?)", items)
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ META = RuleMeta(
         "own write transaction, with its own write lock and fsync."
     ),
     scenario=(
-        "A document with 500 pages is saved while the API handles uploads: the loop takes "
-        "and releases the write lock 500 times and fsyncs 500 times, other writers keep "
-        "finding the database locked, and a crash midway leaves half the rows committed."
+        "{function}() runs over 500 rows while other code writes to the same database: the "
+        "loop takes and releases the write lock 500 times and fsyncs 500 times, the other "
+        "writers keep finding the database locked, and a crash midway leaves half the rows "
+        "committed."
     ),
     impact=(
         "Writes 10-100x slower than one batched transaction, 'database is locked' errors for "

@@ -14,14 +14,14 @@ Why it matters:
     file descriptors. ``with sqlite3.connect(...)`` does not close either (it only commits).
 
 Example:
-    async def get_document(doc_id):
+    async def get_order(order_id):
         conn = get_connection()
-        return conn.execute("SELECT ...", (doc_id,)).fetchone()
+        return conn.execute("SELECT ...", (order_id,)).fetchone()
 
 Use instead:
     from contextlib import closing
     with closing(get_connection()) as conn, conn:   # closes; commits or rolls back
-        return conn.execute("SELECT ...", (doc_id,)).fetchone()
+        return conn.execute("SELECT ...", (order_id,)).fetchone()
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ META = RuleMeta(
     fix=(
         'Start the transaction with `conn.execute("BEGIN IMMEDIATE")` so the write lock is '
         "taken (and waited for, up to busy_timeout) before the read; keep the same "
-        "commit/rollback points. With Python's sqlite3 this needs a connection in autocommit "
+        "commit/rollback points. With the sqlite3 module this needs a connection in autocommit "
         "mode (isolation_level=None, or autocommit=True on 3.12+): otherwise the module has "
         "already opened a deferred transaction and BEGIN fails with 'cannot start a "
         "transaction within a transaction'."

@@ -12,7 +12,7 @@ Why it matters:
     orphans, and inserts that reference missing rows succeed.
 
 Example:
-    CREATE TABLE pages (document_id TEXT REFERENCES documents(id))
+    CREATE TABLE order_items (order_id TEXT REFERENCES orders(id))
     conn = sqlite3.connect("app.db")          # foreign_keys is OFF
 
 Use instead:
@@ -41,8 +41,9 @@ META = RuleMeta(
         "integrity rests on application code alone."
     ),
     scenario=(
-        "A document is deleted while a worker still inserts its pages, or a delete path forgets "
-        "the child table: the child rows stay, pointing at nothing."
+        "A parent row is deleted while other code still inserts its child rows, or a delete "
+        "path forgets a child table (see {reference}): the child rows stay, pointing at "
+        "nothing."
     ),
     impact=(
         "Orphaned rows accumulate silently; joins return partial data and cleanup jobs "

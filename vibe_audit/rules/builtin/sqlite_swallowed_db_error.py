@@ -13,11 +13,11 @@ What it finds:
 Why it matters:
     "database is locked" is the normal failure of SQLite under concurrency. Swallowing it
     means the write is lost while the caller believes it happened: the status never
-    changes, the document is stuck, and nothing is logged.
+    changes, the job is stuck, and nothing is logged.
 
 Example:
     try:
-        conn.execute("UPDATE documents SET status=? WHERE id=?", (status, doc_id))
+        conn.execute("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
         conn.commit()
     except Exception:
         pass
@@ -26,7 +26,7 @@ Use instead:
     for attempt in range(5):
         try:
             with conn:
-                conn.execute("UPDATE documents SET status=? WHERE id=?", (status, doc_id))
+                conn.execute("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
             break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or attempt == 4:
@@ -60,12 +60,13 @@ META = RuleMeta(
         "neither committed nor rolled back."
     ),
     scenario=(
-        "Two workers update statuses at once; one gets 'database is locked', the error is "
-        "swallowed, and the document stays in its old status forever with nothing logged."
+        "Two writers reach this code ({where}) at once; one gets 'database is locked', the "
+        "error is swallowed, and the row it meant to change keeps its old values with "
+        "nothing logged."
     ),
     impact=(
-        "Silent data loss and stuck documents under concurrent writes; the failure is "
-        "invisible in logs and metrics."
+        "Silent data loss and rows stuck in an old state under concurrent writes; the "
+        "failure is invisible in logs and metrics."
     ),
     how_to_verify=(
         "Hold a write lock from another connection (`BEGIN IMMEDIATE` in the sqlite3 shell) "

@@ -52,8 +52,8 @@ META = RuleMeta(
         "or silently returns rows from a half-applied transaction."
     ),
     impact=(
-        "The whole database (every document's status and results) can be lost, not just the "
-        "last write; recovery means restoring a backup."
+        "The whole database (every table, not just the last write) can be lost; recovery "
+        "means restoring a backup."
     ),
     how_to_verify=(
         'Run `sqlite3 <db> "PRAGMA synchronous;"` through the app\'s connection: 0 means OFF. '

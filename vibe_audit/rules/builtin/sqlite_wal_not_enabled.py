@@ -41,6 +41,8 @@ META = RuleMeta(
     severity=Severity.HIGH,
     confidence=Confidence.HIGH,
     categories={"sqlite": "WAL Config", "concurrency": "SQLite", "reliability": "Concurrency"},
+    # Readers blocking the writer lose no data: in the integrity audit it is MEDIUM.
+    audit_severity={"concurrency": Severity.MEDIUM},
     checklist=[
         "sqlite.1A",
         "sqlite.pragma.1",
@@ -54,8 +56,8 @@ META = RuleMeta(
         "writer locks out every reader and every other writer for the whole transaction."
     ),
     scenario=(
-        "Concurrent uploads and status updates each open a connection and write; while one "
-        "commits, the others wait for the busy timeout and then fail with "
+        "Concurrent requests or workers each open a connection (as {symbol} does) and "
+        "write; while one commits, the others wait for the busy timeout and then fail with "
         "'sqlite3.OperationalError: database is locked'."
     ),
     impact=(

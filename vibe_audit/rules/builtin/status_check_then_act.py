@@ -43,7 +43,7 @@ META = RuleMeta(
     categories={"concurrency": "Race Condition", "guardrails": "Row Locking"},
     checklist=["concurrency.3A", "concurrency.3B", "guardrails.2A", "guardrails.1B"],
     problem=(
-        "{function}() reads {column} from {table}, decides in Python, then runs "
+        "{function}() reads {column} from {table}, decides in code, then runs "
         "`{update}` whose WHERE clause does not re-check {column}. Nothing stops the row "
         "from changing between the read and the write."
     ),

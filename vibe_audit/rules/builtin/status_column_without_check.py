@@ -15,10 +15,10 @@ Why it matters:
     picked up again and never reported as failed: stuck jobs.
 
 Example:
-    CREATE TABLE documents (id TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'pending')
+    CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'pending')
 
 Use instead:
-    CREATE TABLE documents (
+    CREATE TABLE jobs (
         id TEXT PRIMARY KEY,
         status TEXT NOT NULL DEFAULT 'pending'
             CHECK (status IN ('pending', 'processing', 'done', 'failed'))
@@ -50,9 +50,9 @@ META = RuleMeta(
         "constraint restricts it to the states the code knows."
     ),
     scenario=(
-        "A new code path writes status 'complete' instead of 'done' (or 'Failed'): the row is "
-        "stored, the worker only selects 'pending' and the UI only knows 'done', so the "
-        "document is stuck and no error is raised anywhere."
+        "A new code path writes {column} 'complete' instead of 'done' (or 'Failed'): the "
+        "{table} row is stored, the code that selects work only knows the old values, so the "
+        "row is stuck and no error is raised anywhere."
     ),
     impact=(
         "Jobs stuck in states nothing handles, found only by manual queries; state-machine "

@@ -18,13 +18,13 @@ Why it matters:
     holding its worker slot, and the hung child is never killed.
 
 Example:
-    text = subprocess.check_output(["pdftotext", path, "-"])
+    text = subprocess.check_output(["ffprobe", "-show_format", path])
 
 Use instead:
     try:
-        text = subprocess.check_output(["pdftotext", path, "-"], timeout=60)
+        text = subprocess.check_output(["ffprobe", "-show_format", path], timeout=60)
     except subprocess.TimeoutExpired:
-        log.warning("pdftotext timed out on %s", path)   # run() kills the child for you
+        log.warning("ffprobe timed out on %s", path)   # run() kills the child for you
         raise
 """
 

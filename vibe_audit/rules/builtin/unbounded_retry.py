@@ -18,7 +18,7 @@ Why it matters:
 Example:
     while True:
         try:
-            conn.execute("UPDATE documents SET status=? WHERE id=?", (status, doc_id))
+            conn.execute("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
             conn.commit()
             break
         except sqlite3.OperationalError:

@@ -59,9 +59,9 @@ META = RuleMeta(
         "the repository handles SIGTERM: a stop or redeploy kills it mid-job."
     ),
     scenario=(
-        "A deploy sends SIGTERM while a document is being processed: Python exits "
-        "immediately without running finally blocks, leaving the document 'processing' "
-        "forever, a partial output file, or an uncommitted write."
+        "A deploy sends SIGTERM while {function}() is mid-job: the process exits "
+        "immediately without running finally blocks, leaving the job's row in its "
+        "in-progress status forever, a partial output file, or an uncommitted write."
     ),
     impact=(
         "Every deploy or scale-down can corrupt or strand in-flight work; recovery needs "

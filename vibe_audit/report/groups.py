@@ -1,0 +1,56 @@
+"""One entry per distinct issue for the readable formats (markdown, HTML, terminal).
+
+Repeated sites of one pattern (the same rule, or the same title from a model, at the same
+severity: the key the scores count issues by) are one group with every place listed; its
+problem, scenario and fix are written once. JSON and SARIF keep one result per place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vibe_audit.schemas import Finding, Severity
+from vibe_audit.schemas.score import pattern_key
+
+
+@dataclass(frozen=True)
+class Group:
+    """Every place of one issue; ``lead`` (the first in report order) speaks for them."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def lead(self) -> Finding:
+        return self.findings[0]
+
+    @property
+    def severity(self) -> Severity:
+        return self.lead.severity
+
+    @property
+    def audits(self) -> list[str]:
+        seen: list[str] = []
+        for finding in self.findings:
+            seen += [a for a in finding.audits if a not in seen]
+        return seen
+
+
+def group_findings(findings: list[Finding]) -> list[Group]:
+    """Groups in the order of their first finding (the report's severity order)."""
+    grouped: dict[tuple[str, Severity], list[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault(pattern_key(finding), []).append(finding)
+    return [Group(tuple(members)) for members in grouped.values()]
+
+
+def place(finding: Finding) -> str:
+    """'app/db.py:12-14' of one finding."""
+    loc = finding.location
+    lines = f"{loc.start_line}" + (f"-{loc.end_line}" if loc.end_line != loc.start_line else "")
+    return f"{loc.path}:{lines}"
+
+
+def severity_label(finding: Finding) -> str:
+    """'CRITICAL', or 'CRITICAL; sqlite: MEDIUM' when an audit ranks it lower."""
+    lower = "".join(f"; {a}: {s.value}" for a, s in finding.severities.items())
+    return f"{finding.severity.value}{lower}"
