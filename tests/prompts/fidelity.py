@@ -193,7 +193,8 @@ def _item_text(item: ChecklistItem) -> str:
 def missing(spec: AuditSpec, requirements: list[Requirement]) -> list[Requirement]:
     """The requirements the template does not carry."""
     items = {item.id: item for item in spec.checklist}
-    texts = {normalise(item.text) for item in spec.checklist}
+    # an item reworded for any codebase keeps the document's wording in its own sources
+    texts = {normalise(t) for item in spec.checklist for t in (item.text, *item.sources)}
     sources = {normalise(s) for s in _sources(spec)}
     everything = corpus(spec)
     lost = []

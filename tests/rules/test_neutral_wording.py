@@ -214,3 +214,17 @@ def test_hit_placeholders_come_from_the_hit_and_details_win() -> None:
     module_level = Hit("lib.rs", 3, 3).placeholders()
     assert "function" not in module_level and module_level["language"] == "Rust"
     assert set(HIT_PLACEHOLDERS) >= {"path", "file", "function", "language"}
+
+
+@pytest.mark.parametrize("audit", AUDIT_IDS)
+def test_what_a_report_prints_from_a_template_uses_no_foreign_domain_word(audit: str) -> None:
+    """Checklist rows, environment defaults, severity and band texts reach every report:
+    reworded items keep the document's wording in their sources (for the prompt's fidelity),
+    not in the text a reader of another codebase sees. Zustand may be named as an example
+    only where the row says so ("e.g.")."""
+    spec = load_audits()[audit]  # type: ignore[index]
+    shown = [item.text for item in spec.checklist if "e.g." not in item.text]
+    shown += [f"{e.text} {e.default}" for e in spec.environment]
+    shown += list(spec.severities.values()) + [band.text for band in spec.rubric]
+    leaks = {text: _foreign_words(text, "") for text in shown}
+    assert {t: w for t, w in leaks.items() if w} == {}
