@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import EXAMPLE_APP
 from vibe_audit.agent.run import run_audit
 from vibe_audit.prompts import get_audit
+from vibe_audit.report import RENDERERS
 from vibe_audit.report.groups import group_findings
 from vibe_audit.schemas import AUDIT_IDS, ChecklistState, Report, RunRequest, Severity
 from vibe_audit.schemas.score import rate
@@ -113,6 +114,14 @@ def test_clean_repository_golden(tmp_path: Path) -> None:
         assert sections[audit].rubric_band.startswith("8 (9-10 unconfirmed)")
     # nothing is clean by default: a rules-only run confirms only what a rule verified
     assert not any(e.state is ChecklistState.NOT_SEEN for s in report.sections for e in s.checklist)
+    # an audit with no finding says so in one line instead of empty action lists; one that
+    # does not apply has no plan, tests, commands or metrics for its absent subject
+    markdown = RENDERERS["md"](report)
+    assert markdown.count("No finding in this audit: nothing to fix now or soon") == 2
+    assert "- none" not in markdown and "```bash\n\n```" not in markdown
+    sqlite = markdown.split("## SQLite Concurrency & WAL Audit: n/a", 1)[1].split("\n## ")[0]
+    assert "### Checklist" in sqlite and "### Monitoring to add" not in sqlite
+    assert len(markdown.splitlines()) < 250
 
 
 def test_example_app_has_no_false_clean_row(example: Report) -> None:

@@ -144,10 +144,19 @@ def _section(section: AuditSection) -> str:
         f"{' (' + _e(', '.join(e.finding_ids)) + ')' if e.finding_ids else ''}</li>"
         for e in section.checklist
     )
-    return (
+    head = (
         f'<h2 id="audit-{_e(section.audit)}">{_e(section.title)}: {section.score_text}</h2>'
         f"<p>Rubric band {_e(section.rubric_band)}</p>"
         + _items("Justification", section.justification)
+    )
+    items = (
+        f"<details><summary>Checklist ({len(section.checklist)} items)</summary>"
+        f"<ul>{checklist}</ul></details>"
+    )
+    if section.score is None and not section.finding_ids:
+        return head + items  # not applicable: no plan, tests or metrics for an absent subject
+    return (
+        head
         + "".join(f"<p>{_e(paragraph)}</p>" for paragraph in section.executive_summary)
         + _items("Environment & Assumptions", assumptions)
         + (
@@ -166,7 +175,7 @@ def _section(section: AuditSection) -> str:
         + _items("Monitor", actions(section.monitor))
         + f"<p>Estimated time for the Fix Now items: {_e(section.fix_now_effort)}</p>"
         + _items("Testing strategy", section.testing_strategy)
-        + f"<h4>Verification commands</h4><pre>{_e(commands)}</pre>"
+        + (f"<h4>Verification commands</h4><pre>{_e(commands)}</pre>" if commands else "")
         + _items(
             "Monitoring to add (metric: the threshold that triggers the fix)", section.monitoring
         )
@@ -175,8 +184,7 @@ def _section(section: AuditSection) -> str:
             if section.infrastructure
             else ""
         )
-        + f"<details><summary>Checklist ({len(section.checklist)} items)</summary>"
-        + f"<ul>{checklist}</ul></details>"
+        + items
     )
 
 

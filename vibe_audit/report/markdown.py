@@ -232,6 +232,9 @@ def _section(section: AuditSection, report: Report) -> list[str]:
         *[f"- {line}" for line in section.justification],
         "",
     ]
+    if section.score is None and not section.finding_ids:
+        # Not applicable: no subject, so no plan, tests or metrics to add for it.
+        return [*out, *_checklist(section), ""]
     if section.executive_summary:
         out += ["### Executive summary", ""]
         for paragraph in section.executive_summary:
@@ -249,47 +252,66 @@ def _section(section: AuditSection, report: Report) -> list[str]:
             "None reported: the built-in rules report only what they can confirm; a model "
             "review lists what looks risky and exactly what to verify."
         ]
-    ids = ", ".join(section.finding_ids) or "none"
-    out += ["", f"Findings in this audit: {ids}", "", "### Top 3 fixes", ""]
-    out += [
-        f"{n}. {i.finding_id} {i.title} ({i.location})" for n, i in enumerate(section.top_fixes, 1)
-    ]
-    out += ["- none"] if not section.top_fixes else []
-    out += ["", "### Summary & Action Plan", ""]
-    out += _actions("Fix Now", section.fix_now)
-    out += _actions("Fix Soon", section.fix_soon)
-    out += _actions("Monitor", section.monitor)
-    out += [f"Estimated time for the Fix Now items: {section.fix_now_effort}", ""]
+    if not section.finding_ids:
+        out += [
+            "",
+            "### Top 3 fixes, Summary & Action Plan",
+            "",
+            "No finding in this audit: nothing to fix now or soon; Monitor: the metrics below.",
+            "",
+        ]
+    else:
+        out += ["", f"Findings in this audit: {', '.join(section.finding_ids)}", ""]
+        out += ["### Top 3 fixes", ""]
+        out += [
+            f"{n}. {i.finding_id} {i.title} ({i.location})"
+            for n, i in enumerate(section.top_fixes, 1)
+        ]
+        out += ["", "### Summary & Action Plan", ""]
+        out += _actions("Fix Now", section.fix_now)
+        out += _actions("Fix Soon", section.fix_soon)
+        out += _actions("Monitor", section.monitor)
+        out += [f"Estimated time for the Fix Now items: {section.fix_now_effort}", ""]
     out += ["### Testing strategy", "", *[f"- {t}" for t in section.testing_strategy], ""]
-    out += [
-        "### Verification commands",
-        "",
-        fence("\n".join(section.verification_commands), "bash"),
-        "",
-    ]
+    if section.verification_commands:
+        out += [
+            "### Verification commands",
+            "",
+            fence("\n".join(section.verification_commands), "bash"),
+            "",
+        ]
     out += ["### Monitoring to add (metric: the threshold that triggers the fix)", ""]
     out += [*[f"- {m}" for m in section.monitoring], ""]
     if section.infrastructure:
         out += ["### Infrastructure to add", "", *[f"- {i}" for i in section.infrastructure], ""]
-    out += ["### Checklist", ""]
+    out += _checklist(section)
+    return [*out, ""]
+
+
+def _checklist(section: AuditSection) -> list[str]:
+    out = ["### Checklist", ""]
     # Decided items one per line; the undecided ones (needs confirmation, not applicable)
     # as one line of ids each: their texts are in the JSON report and the template.
     for entry in section.checklist:
         if entry.state in (ChecklistState.VIOLATED, ChecklistState.NOT_SEEN):
             cited = f" ({', '.join(entry.finding_ids)})" if entry.finding_ids else ""
             out.append(f"- {_STATE_MARK[entry.state]} `{entry.id}` {entry.text}{cited}")
-    for state in (ChecklistState.NEEDS_CONFIRMATION, ChecklistState.NOT_APPLICABLE):
-        undecided = [e.id for e in section.checklist if e.state is state]
-        if undecided:
-            note = next(e.note for e in section.checklist if e.state is state)
-            why = f" ({note})" if state is ChecklistState.NOT_APPLICABLE and note else ""
-            out.append(
-                f"- {_STATE_MARK[state]}{why}, {len(undecided)} item(s): "
-                + ", ".join(f"`{i}`" for i in undecided)
-            )
+    # one line per state, and per reason for "not applicable" (the repository has no such
+    # subject, or a model said this stack has none, each with its own reason)
+    lines: dict[tuple[ChecklistState, str], list[str]] = {}
+    for e in section.checklist:
+        if e.state is ChecklistState.NEEDS_CONFIRMATION:
+            lines.setdefault((e.state, ""), []).append(e.id)
+        elif e.state is ChecklistState.NOT_APPLICABLE:
+            lines.setdefault((e.state, e.note), []).append(e.id)
+    for (state, note), ids in lines.items():
+        why = f" ({note})" if note else ""
+        out.append(
+            f"- {_STATE_MARK[state]}{why}, {len(ids)} item(s): " + ", ".join(f"`{i}`" for i in ids)
+        )
     if any(e.state is ChecklistState.NEEDS_CONFIRMATION for e in section.checklist):
         out += ["", f"Item texts: the JSON report, or `vibe-audit prompts show {section.audit}`."]
-    return [*out, ""]
+    return out
 
 
 def _coverage(report: Report) -> list[str]:
