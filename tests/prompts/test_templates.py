@@ -230,11 +230,13 @@ def test_answer_schema_is_closed_to_the_audit() -> None:
         "fix": "f",
         "trade_off": "t",
         "evidence": [{"line": 22, "text": "    conn = get_connection()"}],
+        "absence": None,
     }
     answer = {
         "findings": [finding],
         "needs_confirmation": [],
         "checked_items": ["sqlite.2B"],
+        "hint_verdicts": [{"hint": "H1", "verdict": "confirmed", "reason": "r"}],
         "not_applicable": [{"item": "sqlite.5B", "reason": "no aiosqlite in this code"}],
     }
     jsonschema.validate(answer, schema)

@@ -10,6 +10,7 @@ from vibe_audit.schemas import EvidenceLine, Finding, Location
 from vibe_audit.schemas.answer import ChunkAnswer
 from vibe_audit.schemas.audit_spec import AuditSpec
 from vibe_audit.schemas.fingerprint import fingerprint
+from vibe_audit.schemas.models import AbsenceSearch
 
 
 class AnswerError(ValueError):
@@ -80,6 +81,11 @@ def to_findings(answer: ChunkAnswer, spec: AuditSpec, model: str) -> list[Findin
             trade_off=item.trade_off,
             evidence=[EvidenceLine(line=e.line, text=e.text) for e in item.evidence],
             checklist_items=item.checklist_items,
+            absence=(
+                AbsenceSearch(pattern=item.absence.pattern, scope=item.absence.scope)
+                if item.absence
+                else None
+            ),
             source="model",
             model=model,
         )

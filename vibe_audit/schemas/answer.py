@@ -9,7 +9,7 @@ the same schema in words for the system message.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,7 +70,32 @@ class AnswerFinding(_Answer):
     evidence: list[AnswerEvidence] = Field(
         min_length=1,
         description="The source lines the finding relies on, each copied verbatim with its "
-        "line number.",
+        "line number. For a missing thing (no SIGTERM handler, no busy_timeout anywhere), "
+        "the lines where it belongs (the connection factory, the worker loop).",
+    )
+    absence: AnswerAbsence | None = Field(
+        default=None,
+        description="Only for a defect that is something missing: the search that shows it "
+        "is absent. null otherwise.",
+    )
+
+
+class AnswerAbsence(_Answer):
+    pattern: str = Field(
+        description="A Python regular expression whose absence shows the defect (e.g. "
+        "'busy_timeout|timeout=' for a missing busy timeout); the tool re-runs the search."
+    )
+    scope: Literal["file", "repository"] = Field(
+        description="Search the finding's file, or every audited file."
+    )
+
+
+class HintVerdict(_Answer):
+    hint: str = Field(description="The hint's id as listed under Static-rule hints (H1, H2...).")
+    verdict: Literal["confirmed", "dismissed"]
+    reason: str = Field(
+        description="For a dismissal, why the hint is wrong for this code (what the rule "
+        "missed); for a confirmation, one line."
     )
 
 
@@ -89,6 +114,11 @@ class ChunkAnswer(_Answer):
         "be checked, and where."
     )
     checked_items: list[str] = Field(description="Checklist item ids examined in this slice.")
+    hint_verdicts: list[HintVerdict] = Field(
+        default_factory=list,
+        description="One per static-rule hint of this request: confirmed (the defect is "
+        "real here; do not report it again as a finding) or dismissed (with the reason).",
+    )
     not_applicable: list[NotApplicable] = Field(
         default_factory=list,
         description="Checklist items that cannot apply to this code's stack (no such "
@@ -106,8 +136,11 @@ def answer_json_schema(spec: AuditSpec) -> dict[str, Any]:
     schema["properties"]["checked_items"]["items"]["enum"] = item_ids
     schema["$defs"]["NotApplicable"]["properties"]["item"]["enum"] = item_ids
     # A model is asked for every field (strict structured outputs require it); an answer
-    # without not_applicable still validates (an empty list).
+    # without not_applicable, hint_verdicts or absence still validates (empty, null).
     schema["required"] = list(schema["properties"])
+    schema["$defs"]["AnswerFinding"]["required"] = list(
+        schema["$defs"]["AnswerFinding"]["properties"]
+    )
     return schema
 
 

@@ -94,6 +94,13 @@ class EvidenceLine(_Model):
     text: str
 
 
+class AbsenceSearch(_Model):
+    """What shows that a missing thing is missing: re-run by verification."""
+
+    pattern: str = Field(description="A Python regular expression.")
+    scope: Literal["file", "repository"]
+
+
 class Finding(_Model):
     """One defect, in the seed documents' mandated finding format."""
 
@@ -126,6 +133,11 @@ class Finding(_Model):
     evidence: list[EvidenceLine] = Field(min_length=1)
     checklist_items: list[str] = Field(
         default_factory=list, description="Checklist item ids it violates, e.g. sqlite.1A."
+    )
+    absence: AbsenceSearch | None = Field(
+        default=None,
+        description="For a defect that is something missing: the search that shows it is "
+        "absent (verification re-runs it; a match drops the finding).",
     )
     source: Literal["rule", "model"]
     rule_id: str | None = None
