@@ -23,6 +23,7 @@ from typing import Any
 from vibe_audit.errors import UserError
 
 CACHE_ENV = "VIBE_AUDIT_CACHE_DIR"
+OPEN_PATIENCE_S = 10.0
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_answers",
@@ -91,22 +92,48 @@ class ResponseCache:
             raise UserError(f"cannot open the response cache at {self.path}: {exc}") from exc
 
     def _open(self) -> sqlite3.Connection:
+        """Connect, switch to WAL and apply the migrations. Several processes may do this
+        to a new file at once: switching a new database to WAL can report "database is
+        locked" at once, without waiting for the busy timeout, so the whole setup is retried
+        with a short backoff for up to OPEN_PATIENCE_S."""
+        deadline = time.monotonic() + OPEN_PATIENCE_S
+        delay = 0.01
+        while True:
+            try:
+                return self._setup()
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def _setup(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=True)
+        try:
+            return self._migrate(db)
+        except sqlite3.Error:
+            db.close()
+            raise
+
+    def _migrate(self, db: sqlite3.Connection) -> sqlite3.Connection:
+        db.execute("PRAGMA busy_timeout=5000")  # before anything that may wait for a lock
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-        applied = {row[0] for row in db.execute("SELECT name FROM migrations")}
         for name, sql in MIGRATIONS:
-            if name not in applied:
-                db.execute("BEGIN IMMEDIATE")
-                try:
+            # Checked under the write lock: several processes opening a new cache at once
+            # must not both apply one migration (the loser would fail "already exists").
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                done = db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone()
+                if done is None:
                     db.execute(sql)
                     db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-                    db.execute("COMMIT")
-                except sqlite3.Error:
-                    db.execute("ROLLBACK")
-                    raise
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                db.execute("ROLLBACK")
+                raise
         return db
 
     async def get(self, key: str) -> tuple[str, int, int] | None:
