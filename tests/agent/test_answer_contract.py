@@ -12,7 +12,7 @@ from tests.agent.test_providers_runner import audit, compat
 from tests.conftest import EXAMPLE_APP
 from tests.fakes.servers import FakeModelServer
 from vibe_audit.agent import ModelOptions, run_audit
-from vibe_audit.agent.answers import AnswerError, parse_answer
+from vibe_audit.agent.answers import AnswerError, parse_answer, read_answer
 from vibe_audit.agent.providers import ProviderSettings
 from vibe_audit.agent.providers.base import register
 from vibe_audit.agent.providers.doubles import ScriptedProvider, request_path
@@ -32,11 +32,13 @@ def test_not_applicable_ids_are_validated_like_checked_items() -> None:
         ("concurrency.6B", "no external annotation service")
     ]
     assert parse_answer(json.dumps(EMPTY), spec).not_applicable == []  # older answers
-    unknown = [{"item": "concurrency.99Z", "reason": "r"}]
-    with pytest.raises(AnswerError, match="not_applicable has unknown ids"):
-        parse_answer(json.dumps({**EMPTY, "not_applicable": unknown}), spec)
-    with pytest.raises(AnswerError, match="schema"):  # a reason is required
-        parse_answer(json.dumps({**EMPTY, "not_applicable": [{"item": "concurrency.6B"}]}), spec)
+    # An unknown id, or an entry without its reason, is dropped alone and counted.
+    unknown = [{"item": "concurrency.99Z", "reason": "r"}, {"item": "concurrency.6B"}, *na]
+    parsed = read_answer(json.dumps({**EMPTY, "not_applicable": unknown}), spec)
+    assert [n.item for n in parsed.answer.not_applicable] == ["concurrency.6B"]
+    assert sum(parsed.repaired.values()) == 2
+    with pytest.raises(AnswerError, match="not a JSON object"):  # nothing to use
+        parse_answer(json.dumps([EMPTY]), spec)
 
 
 def _script(request: RenderedRequest, _repair: tuple[str, str] | None) -> str:

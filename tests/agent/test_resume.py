@@ -62,9 +62,12 @@ def test_killed_run_resumes_from_the_cache(tmp_path: Path) -> None:
         report = json.loads(second.stdout)
         jobs = report["stats"]["jobs"]
         total = sum(jobs.values())
-        assert jobs["cached"] == received  # every answer received before the kill
-        assert len(server.requests) - sent_before_kill == total - received
-        assert _cached(cache_dir) == total
+        # Every answer received before the kill is used, never asked for again: each request
+        # sent after it added one answer (a job may hold two: its answer and the one to its
+        # re-ask when the first came back empty on code the rules flag).
+        assert 0 < jobs["cached"] <= received
+        assert len(server.requests) - sent_before_kill == _cached(cache_dir) - received
+        assert total <= _cached(cache_dir) <= 2 * total
 
 
 def test_ctrl_c_is_one_line_exit_130_and_the_answers_stay_cached(tmp_path: Path) -> None:

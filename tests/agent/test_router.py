@@ -38,7 +38,7 @@ def test_build_requests_routes_hints_and_counts_skips() -> None:
         assert per_audit[audit] + skipped.get(audit, 0) == len(chunks)
     assert 0 < per_audit["sqlite"] < len(chunks)
     retry = next(r for r in requests if r.audit == "sqlite" and "#retry@" in r.chunk_id)
-    assert "- sqlite-blocking-call-in-async at line 49:" in retry.user
+    assert "- H1: sqlite-blocking-call-in-async at line 49:" in retry.user
 
 
 def test_router_reads_javascript_and_rust_imports() -> None:

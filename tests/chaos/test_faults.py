@@ -24,7 +24,6 @@ PERSISTENT = {
     "reset": "connection",
     "cut": "connection",
     "truncated": "answer rejected twice",
-    "schema": "answer rejected twice",
 }
 
 
@@ -40,6 +39,21 @@ def test_persistent_fault_gives_a_partial_report(provider: str, fault: str) -> N
     assert all(PERSISTENT[fault] in job.reason for job in failed), [j.reason for j in failed]
     assert {f.source for f in report.findings} == {"rule"}  # the rules' findings survive
     assert report.sections[0].score <= 8  # never a model-reviewed clean score
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_persistent_schema_fault_is_repaired_in_place_not_failed(provider: str) -> None:
+    """Every answer names an unknown category (or checklist id): repaired in place and
+    counted, with no repair call and no failed request."""
+    with FakeModelServer(always={"schema"}) as server:
+        spec = compat(server) if provider == "openai" else "anthropic:fake-claude"
+        report = audit(spec, server, ["sqlite"], runner=RUNNER)
+    assert isinstance(report, Report)
+    assert report.stats.unreviewed_jobs == []
+    events = report.stats.model_events
+    assert not any(k.startswith("repair:") for k in events), events
+    assert any(k.startswith("answer repaired: ") for k in events), events
+    assert any(f.source == "model" for f in report.findings)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])

@@ -101,7 +101,7 @@ def test_a_failed_model_run_is_never_clean(clean_repo: Path) -> None:
     assert f"({sqlite.not_audited} symbols not audited)" in markdown  # next to the score
     assert "No defect found in the audited code by the checks that ran." not in markdown
     assert "this is not a clean result" in markdown
-    assert "| sqlite | 0 | 0 | 0 | 0 | 1 |" in markdown  # coverage table row: README excluded
+    assert "| sqlite | 0 | 0 | 0 | 0 | 0 | 1 |" in markdown  # coverage table row: README excluded
     assert "`store.py:" in markdown and "sqlite: failed (model request failed" in markdown
     assert "NOT CLEAN" in render_summary(report)
     pr = summary(split(report, {"store.py": [(1, 20)]}), "0" * 40)
@@ -166,4 +166,4 @@ def test_full_rules_coverage_passes_require_coverage(clean_repo: Path) -> None:
     assert "**Skipped by routing (1 file(s)), symbols per audit:**" in result.stdout
     assert "- `main.go`: concurrency " in result.stdout
     # store.py: module + 2 functions audited; main.go: 2 symbols skipped; README excluded
-    assert "| sqlite | 3 | 0 | 2 | 0 | 1 | 0 | 100% |" in result.stdout
+    assert "| sqlite | 3 | 0 | 0 | 2 | 0 | 1 | 0 | 100% |" in result.stdout

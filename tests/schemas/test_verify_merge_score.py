@@ -62,9 +62,12 @@ def test_verify_drops_hallucinated_path_and_unmatched_evidence() -> None:
     good = make()
     ghost = make(path="app/nowhere.py")
     wrong_quote = make(text="    return psycopg.connect(dsn)")
-    past_end = make(line=40)
-    kept, dropped = verify([good, ghost, wrong_quote, past_end], files)
-    assert kept == [good]
+    past_end = make(line=40, text="db.drop_all_tables(force=True)")
+    placed = make(line=40)  # past the end, but quoting line 4: placed there, not dropped
+    kept, dropped = verify([good, ghost, wrong_quote, past_end, placed], files)
+    assert kept[0] == good
+    assert (kept[1].location.start_line, kept[1].evidence[0].line) == (4, 4)
+    assert len(kept) == 2
     assert dropped == {
         "path not in audited files": 1,
         "evidence does not match source": 1,

@@ -10,8 +10,10 @@ within a day and bill about half the list price. The flow:
    returns it;
 4. batches are polled with a growing interval until they end (or ``--batch-wait`` passes:
    exit 5, the same command resumes them);
-5. each answer is validated and cached exactly like a live answer. An answer the schema
-   rejects gets the live runner's one repair call; a request the batch failed, expired or
+5. each answer is read and cached exactly like a live answer (finding by finding). An
+   answer nothing of which can be used gets the live runner's one repair call; an answer
+   cut off at the output limit is split live (never sent again unchanged); an empty answer
+   on flagged code is asked once more live; a request the batch failed, expired or
    cancelled is sent again live. So the findings merge exactly as in a live run.
 
 ``--max-cost`` covers batches: each request reserves its worst case at the batch price
@@ -31,16 +33,20 @@ from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.planner import CachePrice, Price
 from vibe_audit.agent.providers.base import BatchProvider, ModelReply
 from vibe_audit.agent.runner import (
+    TRUNCATED,
     Budget,
     Progress,
     Runner,
     RunnerSettings,
     RunResult,
+    Split,
     Tally,
     answer_of,
     cached_answer,
+    empty_reason,
     remember,
     schema_for,
+    was_truncated,
 )
 from vibe_audit.errors import BatchPending, ProviderError, ProviderHTTPError
 from vibe_audit.prompts import get_audit
@@ -97,6 +103,7 @@ class BatchRunner:
         cache_price: CachePrice = (None, None),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        split: Split | None = None,
     ) -> None:
         self.provider, self.price, self.settings, self.batch = provider, price, settings, batch
         self.cache, self.say, self.progress, self.cache_price = cache, say, progress, cache_price
@@ -113,6 +120,9 @@ class BatchRunner:
         )
         self.budget = Budget(settings.max_cost_usd)
         self.events: Counter[str] = Counter()
+        self.split = split
+        self.truncated: set[str] = set()  # job ids whose batch answer was cut off
+        self.reask: list[Job] = []  # answered empty on flagged code: asked again live
 
     async def run(self, jobs: list[Job]) -> RunResult:
         outcomes: dict[str, JobOutcome] = {}
@@ -120,8 +130,13 @@ class BatchRunner:
         todo: dict[str, list[Job]] = {}  # cache key -> jobs asking it (the same request)
         for job in jobs:
             cached = await cached_answer(self.cache, job)
-            if cached is not None:
-                answers[job.id] = cached
+            if cached is None and await was_truncated(self.cache, job):
+                self.reask.append(job)  # cut off before: the live runner splits it at once
+            elif cached is not None and empty_reason(job.request, cached.answer):
+                self.reask.append(job)  # the live runner reads it from the cache, asks again
+            elif cached is not None:
+                self.pricer.count(cached)
+                answers[job.id] = cached.answer
                 self._done(outcomes, _outcome(job, "cached"))
             else:
                 todo.setdefault(job.cache_key, []).append(job)
@@ -142,7 +157,10 @@ class BatchRunner:
             fresh.append(key)
         batches += await self._submit(fresh, todo)
         live, repairs = await self._collect(batches, todo, reserved, outcomes, answers)
+        live += self.reask
         spent, saved = self.budget.spent, self.pricer.saved
+        events, dropped, empty = self.events, self.pricer.dropped, dict(self.pricer.empty)
+        events.update(self.pricer.events)
         if live:
             self.events["batch: sent again live"] += len(live)
             self.say(f"batch: {len(live)} request(s) sent again live (failed or rejected)")
@@ -154,15 +172,18 @@ class BatchRunner:
                 cache=self.cache,
                 progress=self.progress,
                 cache_price=self.cache_price,
+                split=self.split,
             )
-            result = await runner.run(live, repairs)
+            result = await runner.run(live, repairs, self.truncated)
             for outcome in result.outcomes:
                 outcomes[outcome.job_id] = outcome
             answers.update(result.answers)
-            self.events.update(result.events)
+            events.update(result.events)
+            dropped.update(result.dropped)
+            empty.update(result.empty)
             spent, saved = spent + result.spent_usd, saved + result.saved_usd
         ordered = [outcomes[job.id] for job in jobs]
-        return RunResult(ordered, answers, self.events, round(spent, 6), round(saved, 6))
+        return RunResult(ordered, answers, events, round(spent, 6), round(saved, 6), dropped, empty)
 
     def _done(self, outcomes: dict[str, JobOutcome], outcome: JobOutcome) -> None:
         outcomes[outcome.job_id] = outcome
@@ -341,15 +362,24 @@ class BatchRunner:
                 continue
             job = asking[0]
             try:
-                answer = answer_of(reply, get_audit(job.audit))
+                parsed = answer_of(reply, get_audit(job.audit))
             except AnswerError as problem:
-                self.events[f"repair: {problem.kind}"] += 1
                 live += asking
+                if problem.kind == "truncated":  # split live: never sent again unchanged
+                    self.truncated.update(j.id for j in asking)
+                    await remember(self.cache, self.provider, key,
+                                   replace(reply, text=TRUNCATED), job)  # fmt: skip
+                    continue
+                self.events[f"repair: {problem.kind}"] += 1
                 repairs.update({j.id: (reply.text, str(problem)) for j in asking})
                 continue
             await remember(self.cache, self.provider, key, reply, job)
+            if empty_reason(job.request, parsed.answer):
+                live += asking  # the live runner reads it from the cache and asks again
+                continue
+            self.pricer.count(parsed)
             for i, same in enumerate(asking):
-                answers[same.id] = answer
+                answers[same.id] = parsed.answer
                 paid = reply if i == 0 else None
                 self._done(outcomes, _outcome(same, "answered", paid, cost, batch.batch_id))
         return live, repairs

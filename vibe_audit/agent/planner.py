@@ -14,13 +14,13 @@ from importlib import resources
 
 from vibe_audit.agent.cache import cache_key
 from vibe_audit.agent.interaction import InteractionIndex, interaction_budget
-from vibe_audit.agent.requests import hints_for
+from vibe_audit.agent.requests import hint_ids, hints_for
 from vibe_audit.agent.router import applies
 from vibe_audit.chunker.pack import PACK_TOKENS, pack
 from vibe_audit.chunker.tokens import count_tokens_batch
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import render_request
-from vibe_audit.schemas import AuditId, AuditPlan, Chunk, Finding, Job, Plan
+from vibe_audit.schemas import AuditId, AuditPlan, Chunk, ChunkPack, Finding, Job, Plan
 from vibe_audit.schemas.audit_spec import AuditSpec
 from vibe_audit.schemas.resources import Resource, ResourceMap
 
@@ -81,57 +81,44 @@ def plan(
     """The jobs of a run. ``repo_context`` is the repository context pack, one for every
     audit or one per audit. With ``resources`` and ``interaction`` on, each request carries
     the other readers and writers of the resources its code touches (agent/interaction.py)."""
-    jobs: list[Job] = []
-    contexts: dict[tuple[str, ...], list[Resource]] = {}
+    return plan_and_splitter(
+        spec, provider_name, model, price, chunks, audits, rule_findings, repo_context,
+        max_tokens_out, pack_tokens, cache_price, resources, interaction, triaged,
+    )[0]  # fmt: skip
+
+
+def plan_and_splitter(
+    spec: str,
+    provider_name: str,
+    model: str,
+    price: Price | None,
+    chunks: list[Chunk],
+    audits: list[AuditId],
+    rule_findings: list[Finding],
+    repo_context: str | Mapping[AuditId, str],
+    max_tokens_out: int,
+    pack_tokens: int = PACK_TOKENS,
+    cache_price: CachePrice = (None, None),
+    resources: ResourceMap | None = None,
+    interaction: bool = True,
+    triaged: set[tuple[AuditId, str]] | None = None,
+) -> tuple[Plan, Splitter]:
+    """``plan``, and the Splitter that re-plans any of its jobs as two halves."""
     index = InteractionIndex(resources) if interaction and resources is not None else None
+    jobs_of = _JobMaker(
+        provider_name, model, price, cache_price, rule_findings, repo_context, index,
+        max_tokens_out,
+    )  # fmt: skip
+    jobs: list[Job] = []
     summaries: list[AuditPlan] = []
-    params = {"max_tokens": max_tokens_out, "temperature": 0}
     for audit in audits:
         spec_ = get_audit(audit)
-        context = repo_context if isinstance(repo_context, str) else repo_context.get(audit, "")
         routed = [
             c
             for c in chunks
             if _routed(spec_, c, bool(hints_for(c, rule_findings, audit)), triaged)
         ]
-        requests = []
-        for group in pack(routed, pack_tokens):
-            several = len(group.files) > 1
-            hints = [
-                f"{c.path}: {h}" if several else h
-                for c in group.chunks
-                for h in hints_for(c, rule_findings, audit)
-            ]
-            others: list[Resource] = []
-            if index is not None:
-                key = tuple(c.id for c in group.chunks)
-                if key not in contexts:
-                    contexts[key] = index.for_pack(
-                        group.chunks, interaction_budget(len(group.files))
-                    )
-                others = contexts[key]
-            requests.append((group, render_request(spec_, group.chunks, hints, context, others)))
-        counts = count_tokens_batch([r.system + r.user for _, r in requests])
-        audit_jobs = []
-        for (group, request), tokens_in in zip(requests, counts, strict=True):
-            cost = _cost(price, tokens_in, max_tokens_out, cache_price[1])
-            audit_jobs.append(
-                Job(
-                    id=f"{audit}:{group.id}",
-                    audit=audit,
-                    path=group.path,
-                    chunk_ids=[c.id for c in group.chunks],
-                    lines=group.files[0].lines,
-                    files=group.files,
-                    request=request,
-                    cache_key=cache_key(
-                        provider_name, model, spec_.version, request.system + request.user, params
-                    ),
-                    tokens_in=tokens_in,
-                    max_tokens_out=max_tokens_out,
-                    cost_usd=cost,
-                )
-            )
+        audit_jobs = jobs_of(audit, pack(routed, pack_tokens))
         jobs += audit_jobs
         summaries.append(
             AuditPlan(
@@ -143,7 +130,108 @@ def plan(
                 cost_usd=round(sum(j.cost_usd for j in audit_jobs), 6),
             )
         )
-    return Plan(model=spec, priced=price is not None, jobs=jobs, audits=summaries)
+    plan_ = Plan(model=spec, priced=price is not None, jobs=jobs, audits=summaries)
+    return plan_, Splitter(jobs_of, chunks)
+
+
+class _JobMaker:
+    """Renders packs of chunks into jobs (a plan's, and the halves of a split job)."""
+
+    def __init__(
+        self,
+        provider_name: str,
+        model: str,
+        price: Price | None,
+        cache_price: CachePrice,
+        rule_findings: list[Finding],
+        repo_context: str | Mapping[AuditId, str],
+        index: InteractionIndex | None,
+        max_tokens_out: int,
+    ) -> None:
+        self.provider_name, self.model, self.price = provider_name, model, price
+        self.cache_price, self.rule_findings = cache_price, rule_findings
+        self.repo_context, self.index, self.max_tokens_out = repo_context, index, max_tokens_out
+        self.contexts: dict[tuple[str, ...], list[Resource]] = {}
+
+    def __call__(self, audit: AuditId, groups: list[ChunkPack]) -> list[Job]:
+        spec_ = get_audit(audit)
+        context = (
+            self.repo_context
+            if isinstance(self.repo_context, str)
+            else self.repo_context.get(audit, "")
+        )
+        params = {"max_tokens": self.max_tokens_out, "temperature": 0}
+        requests = []
+        for group in groups:
+            several = len(group.files) > 1
+            hints = [
+                f"{c.path}: {h}" if several else h
+                for c in group.chunks
+                for h in hints_for(c, self.rule_findings, audit)
+            ]
+            others: list[Resource] = []
+            if self.index is not None:
+                key = tuple(c.id for c in group.chunks)
+                if key not in self.contexts:
+                    self.contexts[key] = self.index.for_pack(
+                        group.chunks, interaction_budget(len(group.files))
+                    )
+                others = self.contexts[key]
+            requests.append((group, render_request(spec_, group.chunks, hints, context, others)))
+        counts = count_tokens_batch([r.system + r.user for _, r in requests])
+        jobs = []
+        for (group, request), tokens_in in zip(requests, counts, strict=True):
+            cost = _cost(self.price, tokens_in, self.max_tokens_out, self.cache_price[1])
+            jobs.append(
+                Job(
+                    id=f"{audit}:{group.id}",
+                    audit=audit,
+                    path=group.path,
+                    chunk_ids=[c.id for c in group.chunks],
+                    lines=group.files[0].lines,
+                    files=group.files,
+                    request=request,
+                    hints=hint_ids(group.chunks, self.rule_findings, audit),
+                    cache_key=cache_key(
+                        self.provider_name,
+                        self.model,
+                        spec_.version,
+                        request.system + request.user,
+                        params,
+                    ),
+                    tokens_in=tokens_in,
+                    max_tokens_out=self.max_tokens_out,
+                    cost_usd=cost,
+                )
+            )
+        return jobs
+
+
+class Splitter:
+    """Re-plans a job's pack of chunks as two halves, each rendered as its own request with
+    its own hints, interaction context and cache key (agent/runner.py calls it when an
+    answer was cut off at the output limit). A job of one chunk cannot be split: []."""
+
+    def __init__(self, jobs_of: _JobMaker, chunks: list[Chunk]) -> None:
+        self.jobs_of = jobs_of
+        self.by_id = {c.id: c for c in chunks}
+
+    def __call__(self, job: Job) -> list[Job]:
+        chunks = [self.by_id[i] for i in job.chunk_ids if i in self.by_id]
+        if len(chunks) < 2 or len(chunks) != len(job.chunk_ids):
+            return []
+        total, size, cut = sum(c.tokens for c in chunks), 0, 1
+        for n, chunk in enumerate(chunks[:-1], start=1):  # the halves weigh about the same
+            size += chunk.tokens
+            cut = n
+            if size * 2 >= total:
+                break
+        # One pack each (a job's chunks are of one directory): no budget cuts them again.
+        halves = [pack(chunks[:cut], 1 << 62), pack(chunks[cut:], 1 << 62)]
+        if any(len(h) != 1 for h in halves):
+            return []
+        jobs = self.jobs_of(job.audit, [h[0] for h in halves])
+        return [j.model_copy(update={"id": f"{job.id}/{n}"}) for n, j in enumerate(jobs, 1)]
 
 
 def _routed(

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from vibe_audit.agent.router import applies
 from vibe_audit.prompts import get_audit
-from vibe_audit.prompts.render import render_request
+from vibe_audit.prompts.render import hint_id, render_request
 from vibe_audit.schemas import AuditId, Chunk, Finding, RenderedRequest
+
+
+def hint_findings(chunk: Chunk, findings: list[Finding], audit: AuditId) -> list[Finding]:
+    """Static-rule findings of ``audit`` located inside ``chunk``: the chunk's hints."""
+    return [
+        f
+        for f in findings
+        if audit in f.audits
+        and f.location.path == chunk.path
+        and chunk.start_line <= f.location.start_line <= chunk.end_line
+    ]
 
 
 def hints_for(chunk: Chunk, findings: list[Finding], audit: AuditId) -> list[str]:
     """Static-rule findings of ``audit`` located inside ``chunk``, as one-line hints."""
     return [
         f"{f.rule_id} at line {f.location.start_line}: {f.title}"
-        for f in findings
-        if audit in f.audits
-        and f.location.path == chunk.path
-        and chunk.start_line <= f.location.start_line <= chunk.end_line
+        for f in hint_findings(chunk, findings, audit)
     ]
+
+
+def hint_ids(chunks: list[Chunk], findings: list[Finding], audit: AuditId) -> dict[str, str]:
+    """Each hint id of a request for ``chunks`` (H1, H2... in the order it lists them) ->
+    the fingerprint of its rule finding: how the answer's hint_verdicts find their finding."""
+    hinted = [f for chunk in chunks for f in hint_findings(chunk, findings, audit)]
+    return {hint_id(n): f.fingerprint for n, f in enumerate(hinted, start=1)}
 
 
 def build_requests(

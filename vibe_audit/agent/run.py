@@ -7,6 +7,7 @@ model can add findings but cannot hide one the rules found.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,11 +19,11 @@ from vibe_audit.agent.answers import to_findings
 from vibe_audit.agent.batch import BatchRunner, BatchSettings, at_batch_price
 from vibe_audit.agent.cache import ResponseCache
 from vibe_audit.agent.context_pack import context_packs
-from vibe_audit.agent.planner import Price, cache_price_for, plan, price_for
+from vibe_audit.agent.planner import Price, cache_price_for, plan, plan_and_splitter, price_for
 from vibe_audit.agent.providers import ModelProvider, ProviderSettings, get_provider, is_model
 from vibe_audit.agent.providers.base import has_batch_api
 from vibe_audit.agent.providers.static import StaticProvider
-from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult
+from vibe_audit.agent.runner import Progress, Runner, RunnerSettings, RunResult, Split
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, token_counter
 from vibe_audit.chunker.pack import PACK_TOKENS
 from vibe_audit.chunker.testcode import SKIP_REASON as TEST_CODE
@@ -32,6 +33,7 @@ from vibe_audit.rules.context import RepoContext, build_context
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.rules.environment import absent_subject
 from vibe_audit.schemas import (
+    AUDIT_IDS,
     Assumption,
     AuditId,
     Chunk,
@@ -44,9 +46,12 @@ from vibe_audit.schemas import (
     RunStats,
     TriageStats,
 )
+from vibe_audit.schemas.absence import check_absences
+from vibe_audit.schemas.answer import HintVerdict
 from vibe_audit.schemas.coverage import build_coverage
 from vibe_audit.schemas.fingerprint import fingerprint
 from vibe_audit.schemas.merge import merge, number
+from vibe_audit.schemas.models import DismissedFinding
 from vibe_audit.schemas.score import build_section
 from vibe_audit.schemas.suppress import suppress
 from vibe_audit.schemas.verify import RequestScope, Scope, verify
@@ -66,6 +71,7 @@ class ModelOptions:
     triage: str | None = None  # a cheap model's first pass picks the chunks for the model
     batch: BatchSettings | None = None  # --batch: the provider's batch API (agent/batch.py)
     pack_tokens: int = PACK_TOKENS  # code tokens per request (chunker/pack.py)
+    keep_dismissed: bool = False  # rule findings the model dismissed stay scored
 
 
 def run_audit(
@@ -104,8 +110,9 @@ def run_audit(
     repo = build_context(found.files)
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]
     static = StaticProvider().audit(repo, request.audits, request.rules)
-    findings = list(static.findings)
-    scopes: dict[int, RequestScope] = {}
+    model_found: list[tuple[Finding, RequestScope]] = []  # each with what its request showed
+    verdicts: list[tuple[Job, HintVerdict]] = []
+    model_name = ""
     checked = set(static.checked_items)
     # Items a model marked not applicable to the stack, with its reason; an item another
     # request examined without calling it not applicable applies somewhere (applies_to).
@@ -143,7 +150,7 @@ def run_audit(
             if options_.runner.max_cost_usd is not None:
                 left = max(options_.runner.max_cost_usd - triage_spent, 0.0)
                 options_ = replace(options_, runner=replace(options_.runner, max_cost_usd=left))
-        job_plan = plan(
+        job_plan, split = plan_and_splitter(
             request.model,
             provider.name,
             provider.model,
@@ -164,17 +171,22 @@ def run_audit(
             return at_batch_price(job_plan) if options_.batch else job_plan
         how = "in batches " if options_.batch else ""
         say(f"sending {len(job_plan.jobs)} request(s) {how}to {provider.description}")
-        result = _run_jobs(provider, price, options_, job_plan, progress, say, options_.batch)
+        result = _run_jobs(
+            provider, price, options_, job_plan, progress, say, options_.batch, split
+        )
         by_id = {job.id: job for job in job_plan.jobs}
         spent = {o.job_id: o.cost_usd for o in result.outcomes}
-        for job_id, answer in result.answers.items():
-            job = by_id[job_id]
+        model_name = f"{provider.name}:{provider.model}"
+        for job in job_plan.jobs:  # in plan order: nothing depends on the order answers came in
+            if job.id not in result.answers:
+                continue
+            job_id, answer = job.id, result.answers[job.id]
             spec = get_audit(job.audit)
-            raised = to_findings(answer, spec, f"{provider.name}:{provider.model}")
+            raised = to_findings(answer, spec, model_name)
             for finding in raised:
                 finding.cost_usd = round(spent.get(job_id, 0.0) / len(raised), 6)
-                scopes[len(findings)] = _scope(job)
-                findings.append(finding)
+                model_found.append((finding, _scope(job)))
+            verdicts += [(job, verdict) for verdict in answer.hint_verdicts]
             checked |= {i for i in answer.checked_items if i.startswith(f"{job.audit}.")}
             marked = {n.item for n in answer.not_applicable}
             applies_to |= set(answer.checked_items) - marked
@@ -199,7 +211,12 @@ def run_audit(
             for o in result.outcomes
         ]
     lines_by_path = {s.path: s.text.splitlines() for s in found.files}
+    keep = model.keep_dismissed if model else False
+    rule_found, dismissed = _apply_verdicts(static.findings, verdicts, model_name, keep)
+    findings = rule_found + [f for f, _ in model_found]
+    scopes = {len(rule_found) + n: scope for n, (_, scope) in enumerate(model_found)}
     verified, dropped = verify(findings, lines_by_path, scopes)
+    verified = check_absences(verified, lines_by_path, dropped)  # re-run absence searches
     verified = _with_symbols(verified, chunks)
     kept, suppressed = suppress(merge(verified), lines_by_path, set(request.baseline))
     merged: list[Finding] = number(kept)
@@ -210,6 +227,7 @@ def run_audit(
         found.skipped,
         plan=job_plan,
         outcomes=outcomes,
+        empty=result.empty if result else None,
         cleared=cleared,
         rule_languages={
             a: {
@@ -266,7 +284,7 @@ def run_audit(
         ),
         elapsed_s=round(clock() - started, 3),
         rules_run=len(rules_for(request.audits, repo, request.rules)),
-        findings_dropped=dropped,
+        findings_dropped=dict(sorted({**dropped, **(result.dropped if result else {})}.items())),
         suppressed=suppressed,
         jobs=dict(sorted(Counter(o.status for o in outcomes).items())),
         unreviewed_jobs=[o for o in outcomes if o.status in ("failed", "skipped (budget)")],
@@ -289,7 +307,60 @@ def run_audit(
         findings=merged,
         stats=stats,
         coverage=coverage,
+        dismissed=dismissed,
     )
+
+
+def _hint_id(text: str) -> str:
+    """'H3' from 'H3', 'h3', ' H3: ...' (how models echo a hint's id)."""
+    match = re.match(r"\s*H(\d+)", text, re.IGNORECASE)
+    return f"H{int(match.group(1))}" if match else text.strip()
+
+
+def _apply_verdicts(
+    rule_findings: list[Finding],
+    verdicts: list[tuple[Job, HintVerdict]],
+    model: str,
+    keep_dismissed: bool,
+) -> tuple[list[Finding], list[DismissedFinding]]:
+    """The rule findings to score, and those the model dismissed. A rule finding is hinted
+    in each request (of each of its audits) that shows its line: confirmed by any of them,
+    it stays, marked as confirmed by the model (sources rule + model); dismissed by one and
+    confirmed by none, it leaves the scored findings (``keep_dismissed``: it stays) and is
+    listed with the first dismissal's reason (plan order). A hint no answer mentions changes
+    nothing."""
+    said: dict[str, list[tuple[AuditId, HintVerdict]]] = {}
+    for job, verdict in verdicts:
+        target = job.hints.get(_hint_id(verdict.hint))
+        if target is not None:
+            said.setdefault(target, []).append((job.audit, verdict))
+    scored: list[Finding] = []
+    dismissed: list[DismissedFinding] = []
+    for finding in rule_findings:
+        answers = said.get(finding.fingerprint, [])
+        if any(v.verdict == "confirmed" for _, v in answers):
+            finding = finding.model_copy(update={"sources": ["rule", "model"], "model": model})
+        elif answers:
+            dismissed.append(
+                DismissedFinding(
+                    finding=finding,
+                    reason=answers[0][1].reason,
+                    model=model,
+                    audits=[a for a in AUDIT_IDS if any(a == b for b, _ in answers)],
+                    kept=keep_dismissed,
+                )
+            )
+            if not keep_dismissed:
+                continue
+        scored.append(finding)
+    dismissed.sort(
+        key=lambda d: (d.finding.location.path, d.finding.location.start_line, d.finding.rule_id)
+    )
+    numbered = [
+        d.model_copy(update={"finding": d.finding.model_copy(update={"id": f"D{n}"})})
+        for n, d in enumerate(dismissed, start=1)
+    ]
+    return scored, numbered
 
 
 def _scope(job: Job) -> dict[str, Scope]:
@@ -360,7 +431,7 @@ def _triage(
         interaction=options.interaction,
     )  # fmt: skip
     say(f"triage: {len(triage_plan.jobs)} request(s) to {provider.description}")
-    result = _run_jobs(provider, price, options, triage_plan, progress)
+    result = _run_jobs(provider, price, options, triage_plan, progress, reask=False)
     by_chunk = {c.id: c for c in chunks}
     outcomes = {o.job_id: o for o in result.outcomes}
     flagged: set[tuple[AuditId, str]] = set()
@@ -401,6 +472,8 @@ def _run_jobs(
     progress: Callable[[int], Progress] | None,
     say: Callable[[str], None] = lambda _m: None,
     batch: BatchSettings | None = None,
+    split: Split | None = None,
+    reask: bool = True,
 ) -> RunResult:
     """The jobs, live or (``batch``, a provider with a batch API) through its batch API."""
     cache = ResponseCache(options.cache_dir) if options.cache_dir is not None else None
@@ -418,6 +491,7 @@ def _run_jobs(
                     say=say,
                     progress=tick,
                     cache_price=cache_price_for(job_plan.model, provider.local),
+                    split=split,
                 ).run(job_plan.jobs)
             runner = Runner(
                 provider,
@@ -426,6 +500,8 @@ def _run_jobs(
                 cache=cache,
                 progress=tick,
                 cache_price=cache_price_for(job_plan.model, provider.local),
+                split=split,
+                reask=reask,
             )
             return await runner.run(job_plan.jobs)
         finally:

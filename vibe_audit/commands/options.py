@@ -77,6 +77,14 @@ def check_coverage(report: Report, required: float | None) -> None:
         )
 
 
+KeepDismissed = Annotated[
+    bool,
+    typer.Option(
+        "--keep-dismissed",
+        help="Keep the rule findings a model dismissed (answering their hint) among the scored "
+        "findings; they are listed under 'Dismissed by the model' either way.",
+    ),
+]
 NoInteractionContext = Annotated[
     bool,
     typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 from vibe_audit.agent import run_audit
 from vibe_audit.commands.options import (
     IncludeTests,
+    KeepDismissed,
     RequireCoverage,
     RuleSet,
     check_coverage,
@@ -67,6 +69,7 @@ def review(
     require_coverage: RequireCoverage = None,
     include_tests: IncludeTests = False,
     rules: RuleSet = "stable",
+    keep_dismissed: KeepDismissed = False,
 ) -> None:
     """Audit the lines a change touched; post one review and one summary to the PR."""
     if not staged and base is None:
@@ -80,6 +83,7 @@ def review(
         root, model, api_key, base_url, None, None, None, max_cost, False, False, cache_dir,
         audits, say,
     )  # fmt: skip
+    options = dataclasses.replace(options, keep_dismissed=keep_dismissed)
     request = RunRequest(
         target=str(root),
         audits=audits,

@@ -25,6 +25,7 @@ from vibe_audit.commands.options import (
     Exclude,
     Include,
     IncludeTests,
+    KeepDismissed,
     MaxFileBytes,
     NoInteractionContext,
     RequireCoverage,
@@ -35,6 +36,7 @@ from vibe_audit.commands.options import (
 from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, RunError, UserError
 from vibe_audit.prompts import resolve_prompt_ids
 from vibe_audit.report import RENDERERS, render_summary
+from vibe_audit.report.terminal import strict_losses
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.schemas import AuditId, JobOutcome, Plan, RunRequest, Severity
 from vibe_audit.schemas.suppress import baseline_text, read_baseline
@@ -117,10 +119,16 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
     strict: Annotated[
         bool,
-        typer.Option("--strict", help="Exit 3 when a model request failed or was skipped."),
+        typer.Option(
+            "--strict",
+            help="Exit 3 when a model request failed or was skipped, a finding was dropped "
+            "(invalid in an answer, or by verification), or an answer came back empty where "
+            "the rules or the interaction context flag the code.",
+        ),
     ] = False,
     require_coverage: RequireCoverage = None,
     no_interaction_context: NoInteractionContext = False,
+    keep_dismissed: KeepDismissed = False,
     triage: Annotated[
         str | None,
         typer.Option(
@@ -189,6 +197,7 @@ def run(
     options = dataclasses.replace(
         options,
         interaction=not no_interaction_context,
+        keep_dismissed=keep_dismissed,
         triage=triage,
         batch=BatchSettings(poll_s=batch_poll, wait_s=batch_wait) if batch else None,
     )
@@ -223,11 +232,8 @@ def run(
         say(f"baseline of {len(report.findings)} finding(s) written to {write_baseline}")
     if not quiet:
         typer.echo(render_summary(report), err=True)
-    if strict and report.stats.unreviewed_jobs:
-        raise RunError(
-            f"--strict: {len(report.stats.unreviewed_jobs)} model request(s) failed or were "
-            "skipped; the report was written but is partial"
-        )
+    if strict and (lost := strict_losses(report)):
+        raise RunError(f"--strict: {'; '.join(lost)}; the report was written but is partial")
     check_coverage(report, require_coverage)
     if fail_on is not None and report.findings_at_or_above(fail_on):
         raise typer.Exit(EXIT_FINDINGS)

@@ -3,7 +3,8 @@
 The system message is the template: its body, the shared working rules (shared.md), then the
 document's environment topics, checklist, categories, severities and rubric from the front
 matter. The user message is the pack of chunks (of one or more files): a context header per
-file, static-rule hints, the interaction context (other readers and writers of the resources
+file, static-rule hints (each with its id, H1, H2..., for the answer's hint_verdicts), the
+interaction context (other readers and writers of the resources
 the code touches) and the numbered code, each file with its own line numbers.
 Everything taken from the audited repository is fenced between BEGIN/END lines whose token
 occurs neither in the code nor in the interaction context.
@@ -179,6 +180,11 @@ def _by_file(chunks: list[Chunk]) -> list[list[Chunk]]:
     return list(files.values())
 
 
+def hint_id(n: int) -> str:
+    """The id of a request's n-th static-rule hint (1-based): what hint_verdicts answer."""
+    return f"H{n}"
+
+
 def render_user(
     spec: AuditSpec,
     chunks: Chunk | list[Chunk],
@@ -201,7 +207,7 @@ def render_user(
         out += [""] if n else []
         out += _file_header(file)
     out += ["", "## Static-rule hints", ""]
-    out += [f"- {hint}" for hint in hints] or ["- none"]
+    out += [f"- {hint_id(n)}: {hint}" for n, hint in enumerate(hints, start=1)] or ["- none"]
     if others:
         out += [
             "",

@@ -36,6 +36,7 @@ def render_html(report: Report) -> str:
         f"vibe-audit {report.tool_version}"
     )
     body = [_summary(report), _filters(report), _findings(report.findings)]
+    body += [_dismissed(report)] if report.dismissed else []
     body += [_section(section) for section in report.sections]
     body.append(_coverage(report))
     return template.substitute(
@@ -119,6 +120,25 @@ def _findings(findings: list[Finding]) -> str:
             f"<pre>{_e(evidence)}</pre></details></div>"
         )
     return "\n".join(out)
+
+
+def _dismissed(report: Report) -> str:
+    """Rule findings the model dismissed when answering their hint, with its reason."""
+    if not report.dismissed:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(d.finding.severity.value)}</td><td>{_e(d.finding.title)} "
+        f"(<code>{_e(d.finding.rule_id)}</code>){' (kept)' if d.kept else ''}</td>"
+        f"<td><code>{_e(place(d.finding))}</code></td><td>{_e(', '.join(d.audits))}</td>"
+        f"<td>{_e(d.reason)}</td></tr>"
+        for d in report.dismissed
+    )
+    return (
+        "<h2>Dismissed by the model</h2><p>Rule findings the model ruled out when answering "
+        "their hint; not scored, unless marked kept (--keep-dismissed).</p><table><tr><th></th>"
+        "<th>rule finding</th><th>where</th><th>audits</th><th>model's reason</th></tr>"
+        f"{rows}</table>"
+    )
 
 
 def _items(title: str, items: list[str]) -> str:

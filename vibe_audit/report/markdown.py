@@ -41,6 +41,7 @@ def render_markdown(report: Report) -> str:
     out += _header(report)
     out += _summary(report)
     out += _findings(report.findings)
+    out += _dismissed(report)
     for section in report.sections:
         out += _section(section, report)
     out += _coverage(report)
@@ -145,6 +146,30 @@ def _findings(findings: list[Finding]) -> list[str]:
     for g in groups:
         out += _group(g)
     return out
+
+
+def _dismissed(report: Report) -> list[str]:
+    """Rule findings the model dismissed when answering their hint, with its reason."""
+    if not report.dismissed:
+        return []
+    out = [
+        "## Dismissed by the model",
+        "",
+        "Rule findings the model ruled out when answering their hint; not scored, unless "
+        "marked kept (--keep-dismissed).",
+        "",
+        "| | Rule finding | Where | Audits | Model's reason |",
+        "|---|---|---|---|---|",
+    ]
+    for d in report.dismissed:
+        f = d.finding
+        kept = " (kept)" if d.kept else ""
+        reason = " ".join(d.reason.split()).replace("|", "\\|")
+        out.append(
+            f"| {f.severity.value} | {f.title} (`{f.rule_id}`){kept} | `{place(f)}` | "
+            f"{', '.join(d.audits)} | {reason} |"
+        )
+    return [*out, ""]
 
 
 def _group(g: Group) -> list[str]:

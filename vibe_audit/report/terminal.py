@@ -9,10 +9,14 @@ from vibe_audit.schemas import Report, Severity
 TOP = 5
 
 
+EMPTY_EVENT = "answered empty"  # agent/runner.py: no finding on flagged code, asked twice
+
+
 def losses(report: Report) -> list[str]:
     """What the run lost, said where the user looks: model requests that failed or were
-    skipped (their lines were not reviewed), findings verification dropped (by reason),
-    retries and repairs the model needed."""
+    skipped (their lines were not reviewed), answers that came back empty where the rules or
+    the interaction context flag the code, findings dropped from answers (invalid, each
+    alone) and by verification (by reason), repairs, retries and splits the model needed."""
     s = report.stats
     out = []
     if s.unreviewed_jobs:
@@ -24,15 +28,54 @@ def losses(report: Report) -> list[str]:
             f"LOST: {len(s.unreviewed_jobs)} model request(s) not answered ({parts}): their "
             "lines were not reviewed"
         )
-    dropped = {reason: n for reason, n in s.findings_dropped.items() if n}
+    empty = s.model_events.get(EMPTY_EVENT, 0)
+    if empty:
+        out.append(
+            f"EMPTY: {empty} answer(s) with no finding where static-rule hints or the "
+            "interaction context flag the code, after asking twice (coverage details: "
+            f"'{EMPTY_EVENT}'): not a clean bill"
+        )
+    from_answers = {r: n for r, n in s.findings_dropped.items() if n and r.startswith("answer: ")}
+    if from_answers:
+        reasons = ", ".join(
+            f"{r.removeprefix('answer: ')} {n}" for r, n in sorted(from_answers.items())
+        )
+        out.append(
+            f"dropped from answers: {sum(from_answers.values())} invalid finding(s), each "
+            f"alone: {reasons}"
+        )
+    dropped = {r: n for r, n in s.findings_dropped.items() if n and r not in from_answers}
     if dropped:
         reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items()))
         out.append(f"dropped by verification: {sum(dropped.values())} finding(s): {reasons}")
-    events = {cause: n for cause, n in s.model_events.items() if n}
+    repaired = {c: n for c, n in s.model_events.items() if n and c.startswith("answer repaired: ")}
+    if repaired:
+        out.append("repaired in answers: " + ", ".join(
+            f"{c.removeprefix('answer repaired: ')} {n}" for c, n in sorted(repaired.items())
+        ))  # fmt: skip
+    events = {
+        cause: n
+        for cause, n in s.model_events.items()
+        if n and cause not in repaired and cause != EMPTY_EVENT
+    }
     if events:
         out.append("model retries and repairs: " + ", ".join(
             f"{cause} {n}" for cause, n in sorted(events.items())
         ))  # fmt: skip
+    return out
+
+
+def strict_losses(report: Report) -> list[str]:
+    """What --strict fails on (exit 3): model requests that failed or were skipped, findings
+    dropped (from answers or by verification), answers empty on flagged code."""
+    s = report.stats
+    out = []
+    if s.unreviewed_jobs:
+        out.append(f"{len(s.unreviewed_jobs)} model request(s) failed or were skipped")
+    if dropped := sum(s.findings_dropped.values()):
+        out.append(f"{dropped} finding(s) dropped")
+    if empty := s.model_events.get(EMPTY_EVENT, 0):
+        out.append(f"{empty} answer(s) empty on flagged code")
     return out
 
 

@@ -11,12 +11,19 @@ ledger records what became of each slice in each audit:
     excluded            left out on purpose, with the rule: --exclude, .gitignore, vendored
     failed              meant to be read, could not be: the model request failed, unreadable
 
+    answered empty      the request was answered, but emptily (no finding and no verdict
+                        where rules flag the code, or nothing examined at all), also after
+                        being asked once more (agent/runner.py): not read, as far as anyone
+                        can tell; counted against coverage, in the terminal's losses and by
+                        --strict
+
 Coverage of an audit = (audited + cached) / everything but excluded and skipped by routing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from vibe_audit.schemas.models import (
     COVERAGE_STATES,
@@ -31,6 +38,7 @@ from vibe_audit.schemas.models import (
     SkippedFile,
 )
 
+ANSWERED_EMPTY: CoverageState = "answered empty"
 ROUTING_SIGNAL = "none of the audit's applies-to signals (imports, patterns, file kind, rule hit)"
 _FAILED_REASONS = (
     "unreadable",
@@ -56,12 +64,13 @@ def build_coverage(
     outcomes: list[JobOutcome] | None = None,
     rule_languages: dict[AuditId, set[str]] | None = None,
     cleared: dict[tuple[AuditId, str], str] | None = None,
+    empty: Mapping[str, str] | None = None,
 ) -> Coverage:
     """The ledger of a model run (``plan`` + ``outcomes``) or, without a plan, of a rules-only
     run (``rule_languages``: the languages each audit has a built-in rule for)."""
     rows = [_file_row(item, audits) for item in skipped]
     if plan is not None:
-        rows += _model_rows(audits, chunks, plan, outcomes or [], cleared or {})
+        rows += _model_rows(audits, chunks, plan, outcomes or [], cleared or {}, empty or {})
     else:
         languages = rule_languages or {}
         for chunk in chunks:
@@ -113,6 +122,7 @@ def _model_rows(
     plan: Plan,
     outcomes: list[JobOutcome],
     cleared: dict[tuple[AuditId, str], str],
+    empty: Mapping[str, str],
 ) -> list[CoverageRow]:
     by_job = {o.job_id: o for o in outcomes}
     job_of: dict[tuple[AuditId, str], str] = {
@@ -136,6 +146,9 @@ def _model_rows(
             row.states[audit] = state
             if why:
                 row.details[audit] = f"{why}: {outcome.reason}" if outcome.reason else why
+            elif job_id in empty:
+                row.states[audit] = ANSWERED_EMPTY
+                row.details[audit] = empty[job_id]
         rows.append(row)
     return rows
 

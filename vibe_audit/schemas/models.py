@@ -21,6 +21,8 @@ AUDIT_IDS: tuple[AuditId, ...] = (
 )
 
 LineNo = Annotated[int, Field(ge=1)]
+Source = Literal["rule", "model"]
+SOURCES: tuple[Source, ...] = ("rule", "model")
 
 
 class Severity(StrEnum):
@@ -139,9 +141,15 @@ class Finding(_Model):
         description="For a defect that is something missing: the search that shows it is "
         "absent (verification re-runs it; a match drops the finding).",
     )
-    source: Literal["rule", "model"]
+    source: Source
     rule_id: str | None = None
     model: str | None = None
+    sources: list[Source] = Field(
+        default_factory=list,
+        description="Every source that reported or confirmed this defect: a rule finding the "
+        "model confirmed, or fused with a model's finding of the same defect, has both "
+        "(``model`` names the model). Empty on input: ``[source]``.",
+    )
     effort_hours: tuple[float, float] | None = Field(
         default=None, description="Low and high estimate of the time to fix, in hours."
     )
@@ -162,6 +170,8 @@ class Finding(_Model):
             raise ValueError("categories must name exactly the finding's audits")
         if not set(self.severities) <= set(self.audits):
             raise ValueError("severities must name only the finding's audits")
+        if not self.sources:
+            self.sources = [self.source]
         return self
 
     def severity_in(self, audit: AuditId) -> Severity:
@@ -327,16 +337,19 @@ class RunStats(_Model):
     )
 
 
-CoverageState = Literal["audited", "cached", "skipped by routing", "clipped", "excluded", "failed"]
+CoverageState = Literal[
+    "audited", "cached", "answered empty", "skipped by routing", "clipped", "excluded", "failed"
+]
 COVERAGE_STATES: tuple[CoverageState, ...] = (
     "audited",
     "cached",
+    "answered empty",
     "skipped by routing",
     "clipped",
     "excluded",
     "failed",
 )
-NOT_AUDITED: tuple[CoverageState, ...] = ("clipped", "failed")
+NOT_AUDITED: tuple[CoverageState, ...] = ("answered empty", "clipped", "failed")
 """States of code the run meant to read and did not: they count against coverage."""
 
 
@@ -394,6 +407,17 @@ class Coverage(_Model):
         ]
 
 
+class DismissedFinding(_Model):
+    """A rule finding the model dismissed when answering its hint: not scored (unless
+    --keep-dismissed), listed under "Dismissed by the model" with the reason."""
+
+    finding: Finding
+    reason: str = Field(description="The model's reason, from its first dismissal.")
+    model: str
+    audits: list[AuditId] = Field(description="The audits whose requests dismissed it.")
+    kept: bool = Field(default=False, description="Still scored and reported (--keep-dismissed).")
+
+
 class Report(_Model):
     schema_version: Literal["1.2"] = "1.2"
     tool_version: str
@@ -406,6 +430,11 @@ class Report(_Model):
     stats: RunStats
     coverage: Coverage | None = Field(
         default=None, description="The coverage ledger (None in reports from before it existed)."
+    )
+    dismissed: list[DismissedFinding] = Field(
+        default_factory=list,
+        description="Rule findings the model dismissed, with its reason (not in findings "
+        "unless kept with --keep-dismissed).",
     )
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
@@ -530,6 +559,10 @@ class Job(_Model):
         "dropped by verification.",
     )
     request: RenderedRequest
+    hints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hint id in the request (H1, H2...) -> fingerprint of its rule finding.",
+    )
     cache_key: str
     tokens_in: int = Field(ge=0, description="Estimated input tokens.")
     max_tokens_out: int = Field(ge=0)

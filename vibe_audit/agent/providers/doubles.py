@@ -3,7 +3,9 @@
 - ``scripted-test-double``: answers each request with a function's output (tests).
 - ``oracle-test-double:<labels.json>``: answers from labels (the eval suite's upper bound):
   for every label inside the request's code (any of its files) it reports that finding,
-  quoting the line.
+  quoting the line, over the label's lines. Like a perfect model, it answers every
+  static-rule hint of the request: a hint on a labeled defect of the request's audit is
+  confirmed (and that defect not reported again as a finding), any other is dismissed.
   A cross-file label (its ``places`` span more than one file: a check in one file, the
   unguarded write in another) is answered only when EVERY place is visible in the request:
   in its code, or quoted (``path:line | ...``) in its interaction context. It is reported
@@ -26,6 +28,7 @@ from typing import Any
 
 from vibe_audit.agent.providers.base import ModelReply, ProviderSettings, register
 from vibe_audit.errors import UserError
+from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import RenderedRequest
 
 Script = Callable[[RenderedRequest, tuple[str, str] | None], str]
@@ -96,6 +99,30 @@ class ScriptedProvider:
         return None
 
 
+_HINT = re.compile(r"^- (H\d+): (?:(\S+): )?\S+ at line (\d+): ", re.M)
+
+
+def static_hints(request: RenderedRequest) -> list[tuple[str, str, int]]:
+    """(id, path, line) of each static-rule hint the request lists."""
+    if "## Static-rule hints\n" not in request.user:
+        return []
+    section = request.user.split("## Static-rule hints\n", 1)[1].split("\n## ", 1)[0]
+    return [
+        (m.group(1), m.group(2) or request_path(request), int(m.group(3)))
+        for m in _HINT.finditer(section)
+    ]
+
+
+def _places(label: dict[str, Any]) -> list[dict[str, Any]]:
+    return label.get("places") or [
+        {"path": label["path"], "start": label["line"], "end": label["line"]}
+    ]
+
+
+def _covers(label: dict[str, Any], path: str, line: int) -> bool:
+    return any(p["path"] == path and p["start"] <= line <= p["end"] for p in _places(label))
+
+
 def oracle_script(labels: list[dict[str, Any]]) -> Script:
     """Answers with every label whose path and line fall in the request's code; a cross-file
     label only when all its places are visible (see the module docstring)."""
@@ -103,7 +130,7 @@ def oracle_script(labels: list[dict[str, Any]]) -> Script:
     def answer(request: RenderedRequest, _repair: tuple[str, str] | None) -> str:
         files = code_files(request)
         quoted = context_lines(request)
-        findings = []
+        reported: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for label in labels:
             if label["audit"] != request.audit:
                 continue
@@ -112,15 +139,28 @@ def oracle_script(labels: list[dict[str, Any]]) -> Script:
                 place = _cross_file_place(places, files, quoted)
                 if place is not None:
                     path, line = place
-                    findings.append(_labelled(dict(label, line=line), path, files[path][line]))
+                    found = _labelled(dict(label, line=line), path, files[path][line])
+                    reported.append((label, found))
             elif label["line"] in files.get(label["path"], {}):
                 path = label["path"]
-                findings.append(_labelled(label, path, files[path][label["line"]]))
+                reported.append((label, _labelled(label, path, files[path][label["line"]])))
+        verdicts, confirmed = [], set()
+        mine = [label for label in labels if label["audit"] == request.audit]
+        for hint, path, line in static_hints(request):
+            if not any(_covers(label, path, line) for label in mine):
+                reason = "no labeled defect of this audit at this line"
+                verdicts.append({"hint": hint, "verdict": "dismissed", "reason": reason})
+                continue
+            verdicts.append({"hint": hint, "verdict": "confirmed", "reason": "labeled"})
+            confirmed |= {n for n, (lab, _) in enumerate(reported) if _covers(lab, path, line)}
         return json.dumps(
             {
-                "findings": findings,
+                "findings": [f for n, (_, f) in enumerate(reported) if n not in confirmed],
                 "needs_confirmation": [],
-                "checked_items": [],
+                # a perfect model examines every item and says so (an answer that lists
+                # nothing examined is re-asked as empty)
+                "checked_items": [item.id for item in get_audit(request.audit).checklist],
+                "hint_verdicts": verdicts,
                 "not_applicable": [],
             }
         )
@@ -186,6 +226,10 @@ def noisy_oracle_script(labels: list[dict[str, Any]]) -> Script:
 
 def _labelled(label: dict[str, Any], path: str, text: str) -> dict[str, Any]:
     line = label["line"]
+    end = next(
+        (p["end"] for p in _places(label) if p["path"] == path and p["start"] <= line <= p["end"]),
+        line,
+    )
     return {
         "checklist_items": label["checklist_items"],
         "severity": label["severity"],
@@ -193,7 +237,7 @@ def _labelled(label: dict[str, Any], path: str, text: str) -> dict[str, Any]:
         "title": label["title"],
         "path": path,
         "start_line": line,
-        "end_line": line,
+        "end_line": end,
         "symbol": None,
         "problem": label["title"],
         "scenario": "from labels",
