@@ -37,9 +37,9 @@ from vibe_audit.agent.planner import builtin_prices, cache_price_for, plan
 from vibe_audit.agent.providers.static import StaticProvider
 from vibe_audit.chunker import DiscoveryOptions, discover, slice_file
 from vibe_audit.chunker.tokens import count_tokens_batch, token_counter
+from vibe_audit.index import indexed
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import render_system
-from vibe_audit.rules.context import build_context
 from vibe_audit.schemas import AUDIT_IDS, Plan
 
 TARGET = 0.35
@@ -59,7 +59,7 @@ def main() -> int:
     started = time.perf_counter()
     found = discover(root, DiscoveryOptions())
     chunks = [c for source in found.files for c in slice_file(source)]
-    repo = build_context(found.files)
+    repo = indexed(found.files)
     audits = list(AUDIT_IDS)
     static = StaticProvider().audit(repo, audits)
     pack = context_packs(repo.facts, audits)

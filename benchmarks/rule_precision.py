@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from vibe_audit.chunker import DiscoveryOptions, discover  # noqa: E402
 from vibe_audit.evals.labels import LABEL_FILES, Labels, Place, label_file, read_labels  # noqa: E402
 from vibe_audit.evals.metrics import Scores, score_run  # noqa: E402
-from vibe_audit.rules.context import build_context  # noqa: E402
+from vibe_audit.index import indexed  # noqa: E402
 from vibe_audit.rules.engine import run_rules  # noqa: E402
 from vibe_audit.schemas import AUDIT_IDS, Finding  # noqa: E402
 
@@ -41,7 +41,7 @@ def evaluate(directories: list[Path]) -> Scores:
     for directory in directories:
         labels = read_labels(directory)
         found = discover(directory, DiscoveryOptions(exclude=LABEL_FILES))
-        findings = run_rules(build_context(found.files), list(AUDIT_IDS))
+        findings = run_rules(indexed(found.files), list(AUDIT_IDS))
         prefix = f"{directory.name}/"
         for finding in findings:
             finding.location.path = prefix + finding.location.path

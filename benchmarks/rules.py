@@ -66,9 +66,9 @@ def run_rules_only(root: Path) -> tuple[float, int]:
     code = (
         "import json,sys,time;from pathlib import Path;"
         "from vibe_audit.chunker import discover;"
-        "from vibe_audit.rules.context import build_context;"
+        "from vibe_audit.index import indexed;"
         "from vibe_audit.rules.engine import run_rules;from vibe_audit.schemas import AUDIT_IDS;"
-        "t=time.perf_counter();f=run_rules(build_context(discover(Path(sys.argv[1])).files),"
+        "t=time.perf_counter();f=run_rules(indexed(discover(Path(sys.argv[1])).files),"
         "list(AUDIT_IDS));print(json.dumps([time.perf_counter()-t,len(f)]))"
     )
     _, out = _timed([sys.executable, "-c", code, str(root)])

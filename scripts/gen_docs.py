@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 from vibe_audit.cli import app, cli  # noqa: E402
 from vibe_audit.commands.rules import rule_scope  # noqa: E402
+from vibe_audit.findings import score as score_module  # noqa: E402
 from vibe_audit.prompts import get_audit  # noqa: E402
 from vibe_audit.rules.base import Rule  # noqa: E402
 from vibe_audit.rules.engine import load_rules  # noqa: E402
 from vibe_audit.schemas import AUDIT_IDS, Severity  # noqa: E402
-from vibe_audit.schemas import score as score_module  # noqa: E402
 from vibe_audit.schemas.audit_spec import AuditSpec, RubricBand  # noqa: E402
 
 DOCS = ROOT / "docs"

@@ -5,14 +5,15 @@ from pathlib import Path
 import pytest
 
 from vibe_audit.chunker import discover
-from vibe_audit.rules.context import RepoContext, build_context
+from vibe_audit.index import indexed
+from vibe_audit.rules.context import RepoContext
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = ROOT / "examples" / "docstore"
 
 
 def repo_from(path: Path) -> RepoContext:
-    return build_context(discover(path).files)
+    return indexed(discover(path).files)
 
 
 def write_files(root: Path, files: dict[str, str | bytes]) -> Path:

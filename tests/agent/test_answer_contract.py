@@ -14,8 +14,8 @@ from tests.fakes.servers import FakeModelServer
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.answers import AnswerError, parse_answer, read_answer
 from vibe_audit.agent.providers import ProviderSettings
-from vibe_audit.agent.providers.base import register
 from vibe_audit.agent.providers.doubles import ScriptedProvider, request_path
+from vibe_audit.agent.providers.registry import register
 from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import ChecklistState, RenderedRequest, Report, RunRequest

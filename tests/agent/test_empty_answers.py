@@ -14,8 +14,8 @@ from tests.fakes.servers import FakeModelServer
 from tests.test_cli import one_line_error, vibe
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.providers import ProviderSettings
-from vibe_audit.agent.providers.base import register
 from vibe_audit.agent.providers.doubles import ScriptedProvider, code_lines, request_path
+from vibe_audit.agent.providers.registry import register
 from vibe_audit.agent.runner import empty_reason
 from vibe_audit.chunker import DiscoveryOptions, discover, slice_file
 from vibe_audit.errors import EXIT_CLEAN, EXIT_RUN

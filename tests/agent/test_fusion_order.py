@@ -14,8 +14,9 @@ import pytest
 
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.providers import ProviderSettings
-from vibe_audit.agent.providers.base import ModelReply, register
+from vibe_audit.agent.providers.base import ModelReply
 from vibe_audit.agent.providers.doubles import ScriptedProvider, noisy_oracle_script
+from vibe_audit.agent.providers.registry import register
 from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.evals.labels import Labels, read_labels
 from vibe_audit.evals.suite import double_options, oracle_labels, packaged_corpora

@@ -15,8 +15,8 @@ from tests.test_cli import vibe
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.planner import plan
 from vibe_audit.agent.providers import ProviderSettings
-from vibe_audit.agent.providers.base import register
 from vibe_audit.agent.providers.doubles import ScriptedProvider
+from vibe_audit.agent.providers.registry import register
 from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.chunker import discover, slice_file
 from vibe_audit.report import RENDERERS

@@ -12,9 +12,9 @@ from vibe_audit.agent.providers.doubles import code_lines, context_lines
 from vibe_audit.chunker import discover, recount, slice_file
 from vibe_audit.chunker.tokens import count_tokens
 from vibe_audit.evals.suite import CORPORA
+from vibe_audit.index import indexed
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import render_interaction, render_request
-from vibe_audit.rules.context import build_context
 from vibe_audit.schemas import Chunk
 from vibe_audit.schemas.resources import Access, Resource
 
@@ -103,7 +103,7 @@ def test_summary_lines_come_from_the_redacted_source(tmp_path: Path) -> None:
             )
         },
     )
-    resources = build_context(discover(root).files).resources
+    resources = indexed(discover(root).files).resources
     creds = next(r for r in resources.resources if r.name == "creds")
     assert creds.writers[0].symbol == "save"
     assert key not in creds.writers[0].text[0]

@@ -16,6 +16,8 @@ from vibe_audit.agent.run import ModelOptions, _scope, run_audit
 from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.chunker import discover, slice_file
 from vibe_audit.chunker.pack import pack
+from vibe_audit.findings.coverage import build_coverage
+from vibe_audit.findings.verify import verify
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import MAX_IMPORTS, render_request
 from vibe_audit.schemas import (
@@ -29,8 +31,6 @@ from vibe_audit.schemas import (
     RunRequest,
     Severity,
 )
-from vibe_audit.schemas.coverage import build_coverage
-from vibe_audit.schemas.verify import verify
 
 STORE = """import sqlite3
 

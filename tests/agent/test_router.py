@@ -4,8 +4,8 @@ from tests.conftest import EXAMPLE_APP
 from vibe_audit.agent.requests import build_requests
 from vibe_audit.agent.router import applies
 from vibe_audit.chunker import discover, slice_file
+from vibe_audit.index import indexed
 from vibe_audit.prompts import get_audit
-from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import run_rules
 from vibe_audit.schemas import AUDIT_IDS, Chunk
 
@@ -31,7 +31,7 @@ def test_applies_to_signals_route_chunks() -> None:
 def test_build_requests_routes_hints_and_counts_skips() -> None:
     files = discover(EXAMPLE_APP).files
     chunks = [c for s in files for c in slice_file(s)]
-    findings = run_rules(build_context(files), list(AUDIT_IDS))
+    findings = run_rules(indexed(files), list(AUDIT_IDS))
     requests, skipped = build_requests(chunks, list(AUDIT_IDS), findings)
     per_audit = {a: sum(1 for r in requests if r.audit == a) for a in AUDIT_IDS}
     for audit in AUDIT_IDS:

@@ -15,7 +15,7 @@ from vibe_audit.agent.providers import ProviderSettings, get_provider
 from vibe_audit.agent.providers.base import is_model
 from vibe_audit.agent.runner import Runner, RunnerSettings, hint_count
 from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file
-from vibe_audit.rules.context import build_context
+from vibe_audit.index import indexed
 from vibe_audit.schemas import Report
 
 ONE_PACK = 50_000  # the example app (one directory) in one request per audit
@@ -57,7 +57,7 @@ def test_halves_partition_the_pack_with_their_own_hints_and_keys() -> None:
     found = discover(EXAMPLE_APP, DiscoveryOptions())
     chunks = [c for s in found.files for c in slice_file(s)]
     recount(chunks)
-    repo = build_context(found.files)
+    repo = indexed(found.files)
     from vibe_audit.agent.providers.static import StaticProvider
 
     rules = StaticProvider().audit(repo, ["sqlite"]).findings

@@ -7,8 +7,8 @@ import pytest
 from vibe_audit.agent.run import run_audit
 from vibe_audit.chunker import DiscoveryOptions, discover
 from vibe_audit.chunker.testcode import SKIP_REASON, cfg_test_regions, is_test_file
+from vibe_audit.index import indexed
 from vibe_audit.rules.base import Hit, Rule
-from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import load_rules, run_rules
 from vibe_audit.schemas import Report, RunRequest
 
@@ -138,8 +138,8 @@ def test_rule_hits_inside_a_rust_test_module_are_dropped(write_tree) -> None:
     )
     default = discover(root)
     assert default.files[0].test_regions == [(3, 6)]
-    hits = run_rules(build_context(default.files), ["reliability"], rules=[every_fn])
+    hits = run_rules(indexed(default.files), ["reliability"], rules=[every_fn])
     assert [f.location.start_line for f in hits] == [1]
     everything = discover(root, DiscoveryOptions(include_tests=True))
-    hits = run_rules(build_context(everything.files), ["reliability"], rules=[every_fn])
+    hits = run_rules(indexed(everything.files), ["reliability"], rules=[every_fn])
     assert [f.location.start_line for f in hits] == [1, 5]

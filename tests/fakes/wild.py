@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.servers import FakeModelServer
-from vibe_audit.agent.providers.base import ModelReply, ProviderSettings, register
+from vibe_audit.agent.providers.base import ModelReply, ProviderSettings
 from vibe_audit.agent.providers.doubles import (
     Script,
     ScriptedProvider,
@@ -62,6 +62,7 @@ from vibe_audit.agent.providers.doubles import (
     oracle_script,
     request_path,
 )
+from vibe_audit.agent.providers.registry import register
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import AuditId, RenderedRequest

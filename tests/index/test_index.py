@@ -17,7 +17,7 @@ from tests.test_cli import vibe
 from vibe_audit.chunker import discover
 from vibe_audit.commands.index import render_table
 from vibe_audit.evals.suite import CORPORA
-from vibe_audit.rules.context import build_context
+from vibe_audit.index import indexed
 from vibe_audit.schemas.resources import Resource, ResourceMap
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -123,7 +123,7 @@ def test_shared_objects_locks_queues_and_registries(tmp_path: Path) -> None:
             ),
         },
     )
-    resource_map = build_context(discover(root).files).resources
+    resource_map = indexed(discover(root).files).resources
     kinds = {(r.kind, r.name) for r in resource_map.resources}
     assert kinds == {
         ("shared-object", "app/state.py:_cache"),
@@ -152,7 +152,7 @@ def test_sql_keywords_after_for_do_on_are_not_tables(tmp_path: Path) -> None:
             )
         },
     )
-    resource_map = build_context(discover(root).files).resources
+    resource_map = indexed(discover(root).files).resources
     tables = {r.name: ({a.lines[0] for a in r.writers}, {a.lines[0] for a in r.readers})
               for r in resource_map.of_kind("sql-table")}  # fmt: skip
     assert tables == {"jobs": ({3}, {2}), "t": ({4}, set())}
@@ -193,7 +193,7 @@ def test_prose_that_starts_like_sql_is_not_a_table(tmp_path: Path) -> None:
             )
         },
     )
-    tables = build_context(discover(root).files).resources.of_kind("sql-table")
+    tables = indexed(discover(root).files).resources.of_kind("sql-table")
     assert [(r.name, [a.symbol for a in r.readers]) for r in tables] == [
         ("jobs", ["load"]),
         ("v$parameter", ["oracle"]),

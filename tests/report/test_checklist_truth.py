@@ -117,7 +117,7 @@ def test_not_applicable_audits_print_n_a_in_every_format(write_tree) -> None:
 def test_top_fixes_are_ordered_by_impact_not_by_path() -> None:
     """Severity first, then confidence, then reach; the report's own order is by severity
     and location, the top 3 is by impact."""
-    from vibe_audit.schemas.score import impact
+    from vibe_audit.findings.score import impact
 
     report = _report(EXAMPLE)
     by_id = {f.id: f for f in report.findings}

@@ -16,10 +16,10 @@ from tests.report.test_renderers import SARIF_SCHEMA
 from tests.test_cli import one_line_error, vibe
 from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.errors import EXIT_CLEAN, EXIT_COVERAGE
+from vibe_audit.findings.coverage import build_coverage
 from vibe_audit.report import render_markdown, render_sarif, render_summary
 from vibe_audit.review.bot import split, summary
 from vibe_audit.schemas import Chunk, Plan, Report, SkippedFile
-from vibe_audit.schemas.coverage import build_coverage
 
 CLEAN_SQLITE = '''"""A clean repository module: WAL, busy_timeout, closed connections."""
 import sqlite3

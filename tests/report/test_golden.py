@@ -16,11 +16,11 @@ import pytest
 
 from tests.conftest import EXAMPLE_APP
 from vibe_audit.agent.run import run_audit
+from vibe_audit.findings.score import rate
 from vibe_audit.prompts import get_audit
 from vibe_audit.report import RENDERERS
 from vibe_audit.report.groups import group_findings
 from vibe_audit.schemas import AUDIT_IDS, ChecklistState, Report, RunRequest, Severity
-from vibe_audit.schemas.score import rate
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from vibe_audit.findings.score import build_section
 from vibe_audit.prompts import get_audit
 from vibe_audit.report import RENDERERS
 from vibe_audit.schemas import AUDIT_IDS, Assumption, Report
-from vibe_audit.schemas.score import build_section
 
 
 def _section(report: Report, audit: str) -> str:

@@ -191,7 +191,7 @@ def test_a_python_repository_gets_the_python_commands(tmp_path: Path) -> None:
 
 
 def test_templates_use_only_known_placeholders_and_tags() -> None:
-    from vibe_audit.schemas.wording import _LANGUAGE_ALIASES, _TAG, GROUPS
+    from vibe_audit.findings.wording import _LANGUAGE_ALIASES, _TAG, GROUPS
 
     known = {name for names in GROUPS.values() for name in names}
     languages = {"python", "rust", "typescript", "javascript", "go", *_LANGUAGE_ALIASES.values()}

@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from vibe_audit.findings.fingerprint import fingerprint
 from vibe_audit.schemas import EvidenceLine, Finding, Location
 from vibe_audit.schemas.answer import (
     AnswerAbsence,
@@ -41,7 +42,6 @@ from vibe_audit.schemas.answer import (
     NotApplicable,
 )
 from vibe_audit.schemas.audit_spec import AuditSpec
-from vibe_audit.schemas.fingerprint import fingerprint
 from vibe_audit.schemas.models import AbsenceSearch, Confidence, Severity
 
 DROPPED_PREFIX = "answer: "  # findings_dropped keys of findings dropped from an answer

@@ -28,8 +28,17 @@ from vibe_audit.chunker import DiscoveryOptions, discover, recount, slice_file, 
 from vibe_audit.chunker.pack import PACK_TOKENS
 from vibe_audit.chunker.testcode import SKIP_REASON as TEST_CODE
 from vibe_audit.errors import UserError
+from vibe_audit.findings.absence import check_absences
+from vibe_audit.findings.coverage import build_coverage
+from vibe_audit.findings.fingerprint import fingerprint
+from vibe_audit.findings.merge import merge, number
+from vibe_audit.findings.score import build_section
+from vibe_audit.findings.suppress import suppress
+from vibe_audit.findings.verify import RequestScope, Scope, verify
+from vibe_audit.findings.wording import repo_words
+from vibe_audit.index import indexed
 from vibe_audit.prompts import get_audit
-from vibe_audit.rules.context import RepoContext, build_context
+from vibe_audit.rules.context import RepoContext
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.rules.environment import absent_subject
 from vibe_audit.schemas import (
@@ -46,16 +55,8 @@ from vibe_audit.schemas import (
     RunStats,
     TriageStats,
 )
-from vibe_audit.schemas.absence import check_absences
 from vibe_audit.schemas.answer import HintVerdict
-from vibe_audit.schemas.coverage import build_coverage
-from vibe_audit.schemas.fingerprint import fingerprint
-from vibe_audit.schemas.merge import merge, number
 from vibe_audit.schemas.models import DismissedFinding
-from vibe_audit.schemas.score import build_section
-from vibe_audit.schemas.suppress import suppress
-from vibe_audit.schemas.verify import RequestScope, Scope, verify
-from vibe_audit.schemas.wording import repo_words
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def run_audit(
             if any(a <= c.end_line and c.start_line <= b for a, b in focus.get(c.path, []))
         ]
     recount(chunks)
-    repo = build_context(found.files)
+    repo = indexed(found.files)
     parse_errors = [ctx.source.path for ctx in repo.files if ctx.root.has_error]
     static = StaticProvider().audit(repo, request.audits, request.rules)
     model_found: list[tuple[Finding, RequestScope]] = []  # each with what its request showed

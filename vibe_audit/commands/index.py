@@ -17,7 +17,7 @@ from vibe_audit.commands.options import (
     MaxFileBytes,
 )
 from vibe_audit.errors import UserError
-from vibe_audit.rules.context import build_context
+from vibe_audit.index import indexed
 from vibe_audit.schemas.resources import RESOURCE_KINDS, Access, ResourceMap
 
 
@@ -61,7 +61,7 @@ def index(
     if not found.files:
         reasons = ", ".join(f"{r}: {n}" for r, n in found.skip_counts().items()) or "empty"
         raise UserError(f"nothing to index under {path} ({reasons})")
-    resource_map = build_context(found.files).resources
+    resource_map = indexed(found.files).resources
     if kind:
         resource_map = resource_map.model_copy(
             update={"resources": [r for r in resource_map.resources if r.kind in kind]}

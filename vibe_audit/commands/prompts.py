@@ -11,9 +11,9 @@ from vibe_audit.agent.context_pack import build_context_pack
 from vibe_audit.agent.requests import hints_for
 from vibe_audit.chunker import discover, slice_file
 from vibe_audit.errors import UserError
+from vibe_audit.index import indexed
 from vibe_audit.prompts import load_audits, resolve_prompt_ids
 from vibe_audit.prompts.render import render_request, render_system
-from vibe_audit.rules.context import build_context
 from vibe_audit.rules.engine import run_rules
 from vibe_audit.schemas import AuditId
 
@@ -67,7 +67,7 @@ def show(
     if not chosen:
         names = ", ".join(sorted({c.symbol or "" for c in chunks}))
         raise UserError(f"--symbol {symbol}: not in {render}; symbols: {names}")
-    repo = build_context(tree.files)
+    repo = indexed(tree.files)
     findings = run_rules(repo, [audit])
     context = build_context_pack(repo.facts, audit)
     request = render_request(spec, chosen[0], hints_for(chosen[0], findings, audit), context)

@@ -34,12 +34,12 @@ from vibe_audit.commands.options import (
     check_rule_set,
 )
 from vibe_audit.errors import EXIT_FINDINGS, OutputWriteError, RunError, UserError
+from vibe_audit.findings.suppress import baseline_text, read_baseline
 from vibe_audit.prompts import resolve_prompt_ids
 from vibe_audit.report import RENDERERS, render_summary
 from vibe_audit.report.terminal import strict_losses
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.schemas import AuditId, JobOutcome, Plan, RunRequest, Severity
-from vibe_audit.schemas.suppress import baseline_text, read_baseline
 
 MODEL_ENV = "VIBE_AUDIT_MODEL"
 

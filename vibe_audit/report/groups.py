@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vibe_audit.findings.score import pattern_key
 from vibe_audit.schemas import Finding, Severity
-from vibe_audit.schemas.score import pattern_key
 
 
 @dataclass(frozen=True)

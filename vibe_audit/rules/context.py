@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text, parse, parseable
 from vibe_audit.rules import syntax
+from vibe_audit.rules.literals import is_docstring, string_constants
 from vibe_audit.schemas import SourceFile
 
 if TYPE_CHECKING:
@@ -112,12 +112,17 @@ class RepoContext:
     # Files without a grammar (.sql migrations, ...): read as text by the resource index.
     other_sources: list[SourceFile] = field(default_factory=list)
 
-    @cached_property
-    def resources(self) -> ResourceMap:
-        """The resource map (rules/resources.py), built on first use and kept."""
-        from vibe_audit.rules.resources import build_index
+    # The resource index (vibe_audit.index), built by its own step after parsing:
+    # vibe_audit.index.indexed(sources) is build_context + build_index.
+    index: ResourceMap | None = None
 
-        return build_index(self)
+    @property
+    def resources(self) -> ResourceMap:
+        if self.index is None:
+            raise RuntimeError(
+                "the resource index was not built: use vibe_audit.index.indexed(sources)"
+            )
+        return self.index
 
     def in_language(self, *languages: str) -> list[FileContext]:
         return [ctx for ctx in self.files if ctx.source.language in languages]
@@ -313,8 +318,6 @@ _CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\b", re.I)
 
 
 def _module_strings(ctx: FileContext) -> dict[str, str]:
-    from vibe_audit.rules.storage import string_constants
-
     return string_constants(ctx.root)
 
 
@@ -336,8 +339,6 @@ def _bindings(function: tree_sitter.Node, name: str) -> list[str]:
 
 
 def _docstring(string: tree_sitter.Node) -> bool:
-    from vibe_audit.rules.storage import is_docstring  # storage imports this module
-
     return is_docstring(string)
 
 

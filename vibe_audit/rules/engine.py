@@ -8,12 +8,12 @@ import re
 from dataclasses import replace
 from functools import cache
 
+from vibe_audit.findings.fingerprint import fingerprint
 from vibe_audit.prompts import load_audits
 from vibe_audit.rules import builtin, evidence
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import RepoContext
 from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location, Severity
-from vibe_audit.schemas.fingerprint import fingerprint
 
 MAX_EVIDENCE_LINES = 6
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

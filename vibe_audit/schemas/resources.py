@@ -1,6 +1,6 @@
 """The resource map: shared resources of a repository and the symbols that read and write them.
 
-Built once per run by ``vibe_audit.rules.resources.build_index``; printed by
+Built once per run by ``vibe_audit.index.build_index``; printed by
 `vibe-audit index`, summarised into model requests as interaction context, and read by
 repo-level rules.
 """

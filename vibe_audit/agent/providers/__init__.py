@@ -6,9 +6,9 @@ from vibe_audit.agent.providers.base import (
     ProviderResult,
     ProviderSettings,
     StaticAuditor,
-    get_provider,
     is_model,
 )
+from vibe_audit.agent.providers.registry import get_provider, register
 
 __all__ = [
     "ModelProvider",
@@ -18,4 +18,5 @@ __all__ = [
     "StaticAuditor",
     "get_provider",
     "is_model",
+    "register",
 ]

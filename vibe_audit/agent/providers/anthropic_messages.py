@@ -16,7 +16,6 @@ from vibe_audit.agent.providers.base import (
     BatchStatus,
     ModelReply,
     ProviderSettings,
-    register,
     translate_sdk_error,
 )
 from vibe_audit.errors import (
@@ -46,6 +45,7 @@ def user_blocks(request: RenderedRequest) -> list[dict[str, Any]]:
 
 class AnthropicProvider:
     name = "anthropic"
+    supports_batch = True  # Message Batches
     local = False
 
     def __init__(self, model: str, settings: ProviderSettings) -> None:
@@ -177,7 +177,7 @@ class AnthropicProvider:
         await self._client.close()
 
 
-def _anthropic(rest: str, settings: ProviderSettings) -> AnthropicProvider:
+def make_anthropic(rest: str, settings: ProviderSettings) -> AnthropicProvider:
     key = settings.api_key or os.environ.get("ANTHROPIC_API_KEY")
     if not key and not settings.base_url and not settings.plan_only:
         raise UserError(
@@ -186,6 +186,3 @@ def _anthropic(rest: str, settings: ProviderSettings) -> AnthropicProvider:
     return AnthropicProvider(
         rest, ProviderSettings(**{**settings.__dict__, "api_key": key or "none"})
     )
-
-
-register("anthropic", _anthropic)

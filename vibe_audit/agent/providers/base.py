@@ -24,7 +24,6 @@ from vibe_audit.errors import (
     ProviderError,
     ProviderHTTPError,
     ProviderTimeout,
-    UserError,
 )
 from vibe_audit.rules.context import RepoContext
 from vibe_audit.schemas import Assumption, AuditId, Finding, RenderedRequest
@@ -122,25 +121,6 @@ class ProviderSettings:
 
 Provider = StaticAuditor | ModelProvider
 ProviderFactory = Callable[[str, ProviderSettings], Provider]
-_REGISTRY: dict[str, ProviderFactory] = {}
-
-
-def register(prefix: str, factory: ProviderFactory) -> None:
-    _REGISTRY[prefix] = factory
-
-
-def get_provider(spec: str, settings: ProviderSettings | None = None) -> Provider:
-    """A provider for a model spec such as 'static' or 'openai:gpt-4.1-mini'."""
-    # Imported for their registration side effect.
-    from vibe_audit.agent.providers import anthropic_messages, doubles, openai_chat, static  # noqa: F401
-
-    prefix, _, rest = spec.partition(":")
-    factory = _REGISTRY.get(prefix)
-    if factory is None:
-        raise UserError(
-            f"unknown model '{spec}'; model specs start with: {', '.join(sorted(_REGISTRY))}"
-        )
-    return factory(rest, settings or ProviderSettings(spec=spec))
 
 
 def is_model(provider: Provider) -> TypeGuard[ModelProvider]:
@@ -148,8 +128,9 @@ def is_model(provider: Provider) -> TypeGuard[ModelProvider]:
 
 
 def has_batch_api(provider: Provider) -> TypeGuard[BatchProvider]:
-    """Only OpenAI itself and Anthropic have batch APIs (not ollama, vLLM, llama.cpp)."""
-    return is_model(provider) and provider.name in ("openai", "anthropic")
+    """A capability the provider declares (``supports_batch``): OpenAI itself and Anthropic
+    have batch APIs; ollama, vLLM and llama.cpp do not."""
+    return is_model(provider) and bool(getattr(provider, "supports_batch", False))
 
 
 def retry_after_seconds(

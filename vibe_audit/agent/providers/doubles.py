@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vibe_audit.agent.providers.base import ModelReply, ProviderSettings, register
+from vibe_audit.agent.providers.base import ModelReply, ProviderSettings
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import RenderedRequest
@@ -250,7 +250,7 @@ def _labelled(label: dict[str, Any], path: str, text: str) -> dict[str, Any]:
     }
 
 
-def _oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
+def make_oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
     try:
         labels = json.loads(Path(rest).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -260,15 +260,9 @@ def _oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
     return provider
 
 
-register("oracle-test-double", _oracle)
-
-
-def _noisy_oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
-    provider = _oracle(rest, _settings)
+def make_noisy_oracle(rest: str, _settings: ProviderSettings) -> ScriptedProvider:
+    provider = make_oracle(rest, _settings)
     provider._script = noisy_oracle_script(json.loads(Path(rest).read_text(encoding="utf-8")))
     provider.model = f"noisy-oracle:{Path(rest).name}"
     provider.name = "noisy-oracle-test-double"
     return provider
-
-
-register("noisy-oracle-test-double", _noisy_oracle)

@@ -18,7 +18,6 @@ from vibe_audit.agent.providers.base import (
     BatchStatus,
     ModelReply,
     ProviderSettings,
-    register,
     translate_sdk_error,
 )
 from vibe_audit.errors import (
@@ -56,6 +55,7 @@ class OpenAIChatProvider:
         if not model:
             raise UserError(f"model spec '{settings.spec}' names no model")
         self.name, self.model, self.local = name, model, local
+        self.supports_batch = name == "openai"  # the Batch API is OpenAI's own, not a server's
         self._settings = settings
         self._openai = openai
         self._json_schema_ok = True
@@ -243,7 +243,7 @@ def _rejects_json_schema(exc: Exception) -> bool:
     return "json_schema" in text or "response_format" in text
 
 
-def _openai(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
+def make_openai(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
     key = settings.api_key or os.environ.get("OPENAI_API_KEY")
     if not key and not settings.base_url and not settings.plan_only:
         raise UserError("openai: no API key (--api-key, api_key in config, or OPENAI_API_KEY)")
@@ -251,7 +251,7 @@ def _openai(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
     return OpenAIChatProvider("openai", rest, resolved, local=False)
 
 
-def _ollama(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
+def make_ollama(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
     resolved = ProviderSettings(
         **{
             **settings.__dict__,
@@ -261,7 +261,7 @@ def _ollama(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
     return OpenAIChatProvider("ollama", rest, resolved, local=True)
 
 
-def _compat(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
+def make_compat(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
     base_url, _, model = rest.rpartition("#")
     if not base_url.startswith(("http://", "https://")) or not model:
         raise UserError(
@@ -269,8 +269,3 @@ def _compat(rest: str, settings: ProviderSettings) -> OpenAIChatProvider:
         )
     resolved = ProviderSettings(**{**settings.__dict__, "base_url": base_url})
     return OpenAIChatProvider("openai-compat", model, resolved, local=True)
-
-
-register("openai", _openai)
-register("ollama", _ollama)
-register("openai-compat", _compat)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vibe_audit.agent.providers.base import ProviderResult, ProviderSettings, register
+from vibe_audit.agent.providers.base import ProviderResult, ProviderSettings
 from vibe_audit.errors import UserError
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext
@@ -41,6 +41,3 @@ class StaticProvider:
             checked_items=checked,
             model_reviewed=False,
         )
-
-
-register("static", StaticProvider)

@@ -37,12 +37,12 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
+from vibe_audit.rules.literals import string_constants
 from vibe_audit.rules.storage import (
     SELECT_SQL,
     functions_matching,
     own_calls,
     sql_argument,
-    string_constants,
 )
 from vibe_audit.schemas import Confidence, Severity
 

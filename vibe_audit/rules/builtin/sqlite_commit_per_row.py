@@ -33,7 +33,8 @@ from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext, resolved_call
-from vibe_audit.rules.storage import is_sqlite_file, literal_text
+from vibe_audit.rules.literals import literal_text
+from vibe_audit.rules.storage import is_sqlite_file
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(

@@ -36,13 +36,13 @@ import tree_sitter
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
+from vibe_audit.rules.literals import string_constants
 from vibe_audit.rules.storage import (
     SELECT_SQL,
     WRITE_SQL,
     is_sqlite_file,
     own_calls,
     sql_argument,
-    string_constants,
 )
 from vibe_audit.schemas import Confidence, Severity
 

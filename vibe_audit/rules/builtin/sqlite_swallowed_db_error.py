@@ -42,7 +42,7 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import storage, syntax
+from vibe_audit.rules import literals, storage, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
@@ -95,7 +95,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if body is None:
             continue
         if constants is None:
-            constants = storage.string_constants(ctx.root)
+            constants = literals.string_constants(ctx.root)
         if not _writes_sql(body, constants) or _in_cache(ctx, statement):
             continue
         for clause in statement.named_children:

@@ -35,7 +35,8 @@ import tree_sitter
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.rules.storage import Column, Table, create_tables, is_docstring, literal_text
+from vibe_audit.rules.literals import is_docstring, literal_text
+from vibe_audit.rules.storage import Column, Table, create_tables
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(

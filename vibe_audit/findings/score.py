@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vibe_audit.findings.wording import RepoWords, tailor
 from vibe_audit.schemas.audit_spec import AuditSpec, RubricBand, RubricCondition
 from vibe_audit.schemas.models import (
     ActionItem,
@@ -31,7 +32,6 @@ from vibe_audit.schemas.models import (
     Finding,
     Severity,
 )
-from vibe_audit.schemas.wording import RepoWords, tailor
 
 UNREVIEWED_SCORE = 8
 # Used for findings that carry no estimate of their own (hours, low-high).

@@ -5,10 +5,10 @@ is dropped, counted by reason."""
 
 from __future__ import annotations
 
+from vibe_audit.findings.fingerprint import fingerprint
+from vibe_audit.findings.merge import merge
+from vibe_audit.findings.verify import MIN_FUZZY_CHARS, normalise, similarity, verify
 from vibe_audit.schemas import Confidence, EvidenceLine, Finding, Location, Severity
-from vibe_audit.schemas.fingerprint import fingerprint
-from vibe_audit.schemas.merge import merge
-from vibe_audit.schemas.verify import MIN_FUZZY_CHARS, normalise, similarity, verify
 
 TARGET = "    conn.execute(\"UPDATE jobs SET status = 'done' WHERE id = ?\", (job_id,))"
 SOURCE = [

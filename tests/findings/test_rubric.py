@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from vibe_audit.findings.fingerprint import fingerprint
+from vibe_audit.findings.merge import merge
+from vibe_audit.findings.score import build_section, rate
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.engine import load_rules
 from vibe_audit.schemas import AUDIT_IDS, Confidence, EvidenceLine, Finding, Location, Severity
 from vibe_audit.schemas.audit_spec import AuditSpec
-from vibe_audit.schemas.fingerprint import fingerprint
-from vibe_audit.schemas.merge import merge
-from vibe_audit.schemas.score import build_section, rate
 
 CRIT, HIGH, MED, MON = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.MONITOR
 

@@ -9,9 +9,9 @@ import re
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
+from vibe_audit.index.hits import OPENING, Touch, arguments, literal, module_values, touch
 from vibe_audit.rules import foreign, syntax
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.resources.hits import OPENING, Touch, arguments, literal, module_values, touch
 from vibe_audit.schemas.resources import AccessMode
 
 _FUNCTION_TYPES = {

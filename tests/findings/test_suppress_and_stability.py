@@ -11,10 +11,10 @@ from tests.conftest import repo_from
 from tests.test_cli import vibe
 from vibe_audit.agent import run_audit
 from vibe_audit.errors import UserError
+from vibe_audit.findings.suppress import read_baseline
+from vibe_audit.findings.verify import verify
 from vibe_audit.rules.engine import run_rules
 from vibe_audit.schemas import AUDIT_IDS, EvidenceLine, RunRequest
-from vibe_audit.schemas.suppress import read_baseline
-from vibe_audit.schemas.verify import verify
 
 APP = """import json
 import requests

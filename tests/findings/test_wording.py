@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import repo_from, write_files
-from vibe_audit.schemas.wording import RepoWords, repo_words, tailor
+from vibe_audit.findings.wording import RepoWords, repo_words, tailor
 
 LINES = [
     "[python] pytest with asyncio.gather()",

@@ -10,9 +10,9 @@ import re
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
+from vibe_audit.index.hits import OPENING, Touch, touch
 from vibe_audit.rules import syntax
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.resources.hits import OPENING, Touch, touch
 from vibe_audit.schemas import SourceFile
 from vibe_audit.schemas.resources import AccessMode
 

@@ -12,11 +12,11 @@ import pytest
 
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.providers import ProviderSettings
-from vibe_audit.agent.providers.base import register
 from vibe_audit.agent.providers.doubles import ScriptedProvider, code_files
+from vibe_audit.agent.providers.registry import register
 from vibe_audit.agent.runner import RunnerSettings
-from vibe_audit.schemas import RenderedRequest, Report, RunRequest, absence
-from vibe_audit.schemas.absence import (
+from vibe_audit.findings import absence
+from vibe_audit.findings.absence import (
     INVALID,
     REFUTED,
     TIMED_OUT,
@@ -25,6 +25,7 @@ from vibe_audit.schemas.absence import (
     compile_search,
     refutation,
 )
+from vibe_audit.schemas import RenderedRequest, Report, RunRequest
 from vibe_audit.schemas.models import AbsenceSearch, EvidenceLine, Finding, Location
 
 DB = """import sqlite3

@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from vibe_audit.schemas.fingerprint import fingerprint
+from vibe_audit.findings.fingerprint import fingerprint
 from vibe_audit.schemas.models import EvidenceLine, Finding, Location
 
 NEARBY_LINES = 10

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from vibe_audit.findings.fingerprint import fingerprint
+from vibe_audit.findings.merge import merge, number
+from vibe_audit.findings.score import build_section
+from vibe_audit.findings.verify import verify
 from vibe_audit.prompts import get_audit
 from vibe_audit.schemas import (
     ChecklistState,
@@ -9,10 +13,6 @@ from vibe_audit.schemas import (
     Location,
     Severity,
 )
-from vibe_audit.schemas.fingerprint import fingerprint
-from vibe_audit.schemas.merge import merge, number
-from vibe_audit.schemas.score import build_section
-from vibe_audit.schemas.verify import verify
 
 LINES = [
     "import sqlite3",

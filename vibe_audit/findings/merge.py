@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import combinations
 
+from vibe_audit.findings.fingerprint import defect_family, fingerprint
 from vibe_audit.schemas.audit_spec import AuditSpec
-from vibe_audit.schemas.fingerprint import defect_family, fingerprint
 from vibe_audit.schemas.models import AUDIT_IDS, SOURCES, Confidence, Finding, Severity
 
 _CONFIDENCE_RANK = {Confidence.HIGH: 0, Confidence.MEDIUM: 1, Confidence.LOW: 2}

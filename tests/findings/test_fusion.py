@@ -7,10 +7,10 @@ from __future__ import annotations
 import random
 
 from tests.conftest import EXAMPLE_APP, repo_from
+from vibe_audit.findings.fingerprint import fingerprint
+from vibe_audit.findings.merge import groups, merge
 from vibe_audit.rules.engine import run_rules
 from vibe_audit.schemas import AUDIT_IDS, Confidence, EvidenceLine, Finding, Location, Severity
-from vibe_audit.schemas.fingerprint import fingerprint
-from vibe_audit.schemas.merge import groups, merge
 
 LINE = "    r = requests.get(url)"
 

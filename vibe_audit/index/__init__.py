@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import posixpath
 
-from vibe_audit.rules import foreign
-from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.rules.resources.hits import Touch
-from vibe_audit.rules.resources.objects import js_object_hits, python_object_hits
-from vibe_audit.rules.resources.paths import STATE_SUFFIXES, is_resource, path_hits
-from vibe_audit.rules.resources.tables import (
+from vibe_audit.index.hits import Touch
+from vibe_audit.index.objects import js_object_hits, python_object_hits
+from vibe_audit.index.paths import STATE_SUFFIXES, is_resource, path_hits
+from vibe_audit.index.tables import (
     SQL_WORDS,
     STRING_TYPES,
     sql_accesses,
     sql_file_hits,
     sql_hits,
 )
+from vibe_audit.rules import foreign
+from vibe_audit.rules.context import FileContext, RepoContext, build_context
+from vibe_audit.schemas import SourceFile
 from vibe_audit.schemas.resources import (
     RESOURCE_KINDS,
     Access,
@@ -145,3 +146,11 @@ def _checkpoint_dirs(hits: list[Touch]) -> list[Touch]:
 def _line(sources: dict[str, list[str]], path: str, number: int) -> str:
     lines = sources.get(path, [])
     return lines[number - 1].strip() if 0 < number <= len(lines) else ""
+
+
+def indexed(sources: list[SourceFile]) -> RepoContext:
+    """The repository parsed (rules.context.build_context) with its resource index built:
+    what the rules, the router and the interaction context read."""
+    repo = build_context(sources)
+    repo.index = build_index(repo)
+    return repo

@@ -8,9 +8,9 @@ import re
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
+from vibe_audit.index.hits import Touch, module_values, named_js_function, touch
 from vibe_audit.rules import foreign, syntax
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.resources.hits import Touch, module_values, named_js_function, touch
 from vibe_audit.schemas.resources import AccessMode, ResourceKind
 
 _MUTATORS = frozenset(
