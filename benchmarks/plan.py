@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.corpus import corpus
 from vibe_audit.agent.batch import BATCH_DISCOUNT
 from vibe_audit.agent.context_pack import context_packs
-from vibe_audit.agent.planner import builtin_prices, cache_price_for, plan
+from vibe_audit.agent.planner import PlanInputs, builtin_prices, cache_price_for, plan
 from vibe_audit.agent.providers.static import StaticProvider
 from vibe_audit.chunker import DiscoveryOptions, discover, slice_file
 from vibe_audit.chunker.tokens import count_tokens_batch, token_counter
@@ -67,9 +67,13 @@ def main() -> int:
     def planned(spec: str, triaged: set[tuple[str, str]] | None = None) -> Plan:
         provider, model = spec.split(":", 1)
         return plan(
-            spec, provider, model, prices[spec], chunks, audits, static.findings, pack,
-            MAX_OUT, cache_price=cache_price_for(spec, False), resources=repo.resources,
-            triaged=triaged,  # type: ignore[arg-type]
+            PlanInputs(
+                spec=spec, provider_name=provider, model=model, price=prices[spec],
+                chunks=chunks, audits=audits, max_tokens_out=MAX_OUT,
+                rule_findings=static.findings, repo_context=pack,
+                cache_price=cache_price_for(spec, False), resources=repo.resources,
+                triaged=triaged,  # type: ignore[arg-type]
+            )
         )  # fmt: skip
 
     live = planned(args.model)

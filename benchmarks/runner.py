@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vibe_audit.agent.planner import plan  # noqa: E402
+from vibe_audit.agent.planner import PlanInputs, plan  # noqa: E402
 from vibe_audit.agent.providers import ProviderSettings, get_provider, is_model  # noqa: E402
 from vibe_audit.agent.runner import Runner, RunnerSettings  # noqa: E402
 from vibe_audit.chunker import discover, slice_file  # noqa: E402
@@ -36,7 +36,11 @@ EXAMPLE = ROOT / "examples" / "docstore"
 def _jobs(count: int, spec: str) -> list[Job]:
     """``count`` distinct jobs built from the example app's real requests."""
     chunks = [c for s in discover(EXAMPLE).files for c in slice_file(s)]
-    base = plan(spec, "openai-compat", "fake", (0.0, 0.0), chunks, ["sqlite"], [], "", 1024).jobs
+    inputs = PlanInputs(
+        spec=spec, provider_name="openai-compat", model="fake", price=(0.0, 0.0), chunks=chunks,
+        audits=["sqlite"], max_tokens_out=1024,
+    )  # fmt: skip
+    base = plan(inputs).jobs
     return [
         base[n % len(base)].model_copy(update={"id": f"job-{n}", "cache_key": f"key-{n}"})
         for n in range(count)

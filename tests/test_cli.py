@@ -13,9 +13,14 @@ import jsonschema
 import pytest
 
 from tests.conftest import EXAMPLE_APP
+from vibe_audit.agent.config import BACKOFF_ENV
 from vibe_audit.cli import cli
 from vibe_audit.commands import run as run_module
 from vibe_audit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_RUN, EXIT_USAGE
+
+# A failing fake server is retried with backoff: 10 ms before the first retry, not 1 s, so the
+# tests of exit 3 (--strict) and exit 4 (--require-coverage) do not spend their time sleeping.
+FAST_RETRIES = {BACKOFF_ENV: "0.01"}
 
 
 def vibe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,6 +28,7 @@ def vibe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     full_env = {
         k: v for k, v in os.environ.items() if not k.startswith("VIBE_AUDIT") and k not in secret
     }
+    full_env.update(FAST_RETRIES)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "vibe_audit", *args],

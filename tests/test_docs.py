@@ -8,6 +8,7 @@ from tests.conftest import ROOT
 from vibe_audit import errors
 from vibe_audit.commands.rules import markdown_table
 from vibe_audit.rules.engine import load_rules
+from vibe_audit.schemas import AUDIT_IDS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -66,8 +67,8 @@ def test_changelog_lists_every_current_template_version() -> None:
     from vibe_audit.prompts import get_audit
 
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    for audit in ("concurrency", "checkpoint", "sqlite", "reliability", "guardrails"):
-        version = get_audit(audit).version  # type: ignore[arg-type]
+    for audit in AUDIT_IDS:
+        version = get_audit(audit).version
         assert f"| `{audit}` | `{version}` |" in changelog, (
             f"CHANGELOG.md does not list {audit} template version {version}"
         )

@@ -1,7 +1,11 @@
 """Every ```console block of README.md is run: each `$ ` command from the repository root
 (offline, no keys, vibe-audit from this environment), and every line shown under it must
 appear in what it printed, in that order (`...` stands for lines left out). The manual's
-samples are real output and cannot drift."""
+samples are real output and cannot drift.
+
+A command writes only under ``${TMPDIR:-/tmp}``, never in the repository nor at a fixed path
+(two runs at once would share it): the test gives each block a fresh TMPDIR, and shows that
+folder as ``/tmp`` in what it compares, as a user with the default TMPDIR sees it."""
 
 from __future__ import annotations
 
@@ -41,6 +45,10 @@ def test_the_readme_has_console_samples() -> None:
     commands = [command for block in BLOCKS for command, _ in block]
     assert len(commands) >= 10
     assert all(c.startswith(("vibe-audit ", "bash examples/")) for c in commands)
+    # Outputs go to the temporary folder only, so a test run leaves nothing behind.
+    fixed = [c for c in commands if "/tmp" in c.replace("${TMPDIR:-/tmp}", "")]
+    assert not fixed, f"a fixed /tmp path instead of ${{TMPDIR:-/tmp}}: {fixed}"
+    assert not [c for c in commands if re.search(r"--out(-dir)? (?![\"']?\$\{TMPDIR)", c)]
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b[0][0] for b in BLOCKS])
@@ -53,11 +61,22 @@ def test_readme_console_block(block: list[tuple[str, list[str]]], tmp_path: Path
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["HOME"] = str(tmp_path)  # no user config, an empty cache
+    env.pop("XDG_CACHE_HOME", None)
+    env.pop("XDG_CONFIG_HOME", None)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env["TMPDIR"] = str(scratch)  # every output of the block lands here
     for command, expected in block:
         result = subprocess.run(
             ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
         )
-        _assert_shown(command, expected, result)
+        shown = subprocess.CompletedProcess(
+            result.args,
+            result.returncode,
+            result.stdout.replace(str(scratch), "/tmp"),
+            result.stderr,
+        )
+        _assert_shown(command, expected, shown)
 
 
 def _assert_shown(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from tests.conftest import EXAMPLE_APP, repo_from
 from vibe_audit.agent.context_pack import (
+    FACTS,
     MAX_FUNCTIONS,
     MAX_PRAGMAS,
     build_context_pack,
@@ -9,6 +10,7 @@ from vibe_audit.agent.context_pack import (
 )
 from vibe_audit.agent.requests import build_requests
 from vibe_audit.chunker import discover, slice_file
+from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import Pragma, RepoFacts, Site
 from vibe_audit.schemas import AUDIT_IDS
 
@@ -42,6 +44,16 @@ def test_each_audit_gets_only_the_facts_its_checklist_uses() -> None:
         assert text.startswith("- Frameworks and drivers imported: "), audit
         assert len(text) < len(build_context_pack(facts)), audit
         assert set(text.splitlines()) <= set(build_context_pack(facts).splitlines()), audit
+
+
+def test_each_audit_pack_lists_its_template_facts_in_order() -> None:
+    facts = repo_from(EXAMPLE_APP).facts
+    everything = build_context_pack(facts).splitlines()
+    assert len(everything) == len(FACTS)
+    for audit in AUDIT_IDS:
+        lines = build_context_pack(facts, audit).splitlines()
+        expected = [everything[list(FACTS).index(n)] for n in get_audit(audit).context_facts]
+        assert lines == expected, audit
 
 
 def test_long_fact_lists_are_capped() -> None:

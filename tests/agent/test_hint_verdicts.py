@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import EXAMPLE_APP, repo_from
 from tests.test_cli import vibe
 from vibe_audit.agent import ModelOptions, run_audit
-from vibe_audit.agent.planner import plan
+from vibe_audit.agent.planner import PlanInputs, plan
 from vibe_audit.agent.providers import ProviderSettings
 from vibe_audit.agent.providers.doubles import ScriptedProvider
 from vibe_audit.agent.providers.registry import register
@@ -68,8 +68,11 @@ def test_every_hint_has_an_id_that_the_job_maps_to_its_rule_finding() -> None:
     chunks = [c for s in files for c in slice_file(s)]
     rules = run_rules(repo_from(EXAMPLE_APP), ["reliability"])
     jobs = plan(
-        "x", "scripted-test-double", "s", None, chunks, ["reliability"], rules, "", 512
-    ).jobs
+        PlanInputs(
+            spec="x", provider_name="scripted-test-double", model="s", price=None, chunks=chunks,
+            audits=["reliability"], max_tokens_out=512, rule_findings=rules,
+        )
+    ).jobs  # fmt: skip
     by_fingerprint = {f.fingerprint: f for f in rules}
     hinted = 0
     for job in jobs:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.conftest import repo_from, write_files
 from vibe_audit.agent.interaction import INTERACTION_TOKENS, interaction_for
-from vibe_audit.agent.planner import plan
+from vibe_audit.agent.planner import PlanInputs, plan
 from vibe_audit.agent.providers.doubles import code_lines, context_lines
 from vibe_audit.chunker import discover, recount, slice_file
 from vibe_audit.chunker.tokens import count_tokens
@@ -30,8 +30,11 @@ def _chunks(root: Path) -> list[Chunk]:
 def _plan(root: Path, interaction: bool) -> list[str]:
     repo = repo_from(root)
     result = plan(
-        "x", "scripted-test-double", "script", None, _chunks(root), ["concurrency"], [], "",
-        1024, resources=repo.resources, interaction=interaction,
+        PlanInputs(
+            spec="x", provider_name="scripted-test-double", model="script", price=None,
+            chunks=_chunks(root), audits=["concurrency"], max_tokens_out=1024,
+            resources=repo.resources, interaction=interaction,
+        )
     )  # fmt: skip
     return [job.request.user for job in result.jobs]
 

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from vibe_audit.agent.planner import plan
+from vibe_audit.agent.model_pass import request_scope
+from vibe_audit.agent.planner import PlanInputs, plan
 from vibe_audit.agent.providers import ProviderSettings
 from vibe_audit.agent.providers.doubles import code_files, code_lines
-from vibe_audit.agent.run import ModelOptions, _scope, run_audit
+from vibe_audit.agent.run import ModelOptions, run_audit
 from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.chunker import discover, slice_file
 from vibe_audit.chunker.pack import pack
 from vibe_audit.findings.coverage import build_coverage
-from vibe_audit.findings.verify import verify
+from vibe_audit.findings.verify import ScopedFinding, verify
 from vibe_audit.prompts import get_audit
 from vibe_audit.prompts.render import MAX_IMPORTS, render_request
 from vibe_audit.schemas import (
@@ -67,7 +68,14 @@ def _chunks(root: Path) -> list[Chunk]:
 
 def _jobs(root: Path) -> list[Job]:
     chunks = _chunks(root)
-    return plan("x", "oracle-test-double", "o", None, chunks, ["sqlite"], [], "", 512).jobs
+    return plan(_inputs(chunks)).jobs
+
+
+def _inputs(chunks: list[Chunk]) -> PlanInputs:
+    return PlanInputs(
+        spec="x", provider_name="oracle-test-double", model="o", price=None, chunks=chunks,
+        audits=["sqlite"], max_tokens_out=512,
+    )  # fmt: skip
 
 
 def test_a_pack_holds_the_files_of_one_directory_in_path_order(repo: Path) -> None:
@@ -136,7 +144,7 @@ def test_verification_holds_a_finding_to_the_files_of_its_request(repo: Path) ->
         _finding("other/store.py", 6, store_line),  # audited, but not in this request
         _finding("svc/reader.py", 6, store_line),  # the store's line claimed in the reader
     ]
-    kept, dropped = verify(findings, lines, dict.fromkeys(range(len(findings)), _scope(job)))
+    kept, dropped = verify([ScopedFinding(f, request_scope(job)) for f in findings], lines)
     assert [(f.location.path, f.location.start_line) for f in kept] == [("svc/store.py", 6)]
     assert dropped == {"path not in the request": 1, "evidence does not match source": 1}
 
@@ -164,7 +172,7 @@ def test_the_oracle_finds_a_defect_in_the_second_file_of_a_pack(repo: Path, tmp_
 
 def test_the_coverage_ledger_marks_every_chunk_of_a_multi_file_pack(repo: Path) -> None:
     chunks = _chunks(repo)
-    job_plan = plan("x", "oracle-test-double", "o", None, chunks, ["sqlite"], [], "", 512)
+    job_plan = plan(_inputs(chunks))
     jobs = job_plan.jobs
     failed = next(j for j in jobs if len(j.files) == 2)
     outcomes = [

@@ -48,8 +48,12 @@ def test_many_concurrent_requests_to_a_vllm_server(tmp_path: Path) -> None:
     assert isinstance(report, Report)
     sent = len(server.requests)
     assert sent >= 40 and report.stats.jobs == {"answered": sent}
-    in_flight = _most_in_flight([t for t, _, _ in server.requests])
-    assert 6 <= in_flight <= 12, in_flight  # parallel, never above --concurrency
+    # Parallel, never above --concurrency. Counted by the server: how many requests were in
+    # their latency wait at once (arrival times alone undercount on a loaded machine, where
+    # the client's sends spread out); no answer is sent during the wait, so a client slot
+    # cannot have a second request there.
+    assert 6 <= server.most_waiting <= 12, server.most_waiting
+    assert _most_in_flight([t for t, _, _ in server.requests]) <= 12
     bodies = [json.loads(b) for b in server.bodies]
     assert {b["model"] for b in bodies} == {VLLM_MODEL}
     assert all(b["response_format"]["type"] == "json_schema" for b in bodies)

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.agent.test_providers_runner import FAST, audit, compat
 from tests.conftest import EXAMPLE_APP
 from tests.fakes.servers import FakeModelServer
-from vibe_audit.agent.planner import plan_and_splitter
+from vibe_audit.agent.planner import PlanInputs, plan_and_splitter
 from vibe_audit.agent.providers import ProviderSettings, get_provider
 from vibe_audit.agent.providers.base import is_model
 from vibe_audit.agent.runner import Runner, RunnerSettings, hint_count
@@ -62,8 +62,11 @@ def test_halves_partition_the_pack_with_their_own_hints_and_keys() -> None:
 
     rules = StaticProvider().audit(repo, ["sqlite"]).findings
     plan, split = plan_and_splitter(
-        "x", "openai-compat", "m", None, chunks, ["sqlite"], rules, "", 1024, pack_tokens=ONE_PACK
-    )
+        PlanInputs(
+            spec="x", provider_name="openai-compat", model="m", price=None, chunks=chunks,
+            audits=["sqlite"], max_tokens_out=1024, rule_findings=rules, pack_tokens=ONE_PACK,
+        )
+    )  # fmt: skip
     (job,) = plan.jobs
     halves = split(job)
     assert len(halves) == 2
@@ -87,8 +90,10 @@ def test_a_single_chunk_cut_off_is_asked_once_more_briefly_never_unchanged() -> 
         provider = get_provider(spec, ProviderSettings(spec=spec, base_url=f"{server.url}/v1"))
         assert is_model(provider)
         plan, _split = plan_and_splitter(
-            spec, provider.name, provider.model, None, one, ["sqlite"], [], "", 1024,
-            pack_tokens=1,
+            PlanInputs(
+                spec=spec, provider_name=provider.name, model=provider.model, price=None,
+                chunks=one, audits=["sqlite"], max_tokens_out=1024, pack_tokens=1,
+            )
         )  # fmt: skip
         job = plan.jobs[0]
 

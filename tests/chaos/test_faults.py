@@ -15,7 +15,10 @@ from vibe_audit.agent.runner import RunnerSettings
 from vibe_audit.errors import EXIT_CLEAN, EXIT_RUN
 from vibe_audit.schemas import Report
 
-RUNNER = RunnerSettings(concurrency=4, timeout_s=1.0, backoff_base_s=0.01, backoff_max_s=0.05)
+RUNNER = RunnerSettings(concurrency=4, timeout_s=30.0, backoff_base_s=0.01, backoff_max_s=0.05)
+# Only the hang needs a short per-call timeout; everywhere else a generous one, so a stall of a
+# loaded machine never turns a 500 (or a cut answer) into a timeout and changes the reason.
+HANGS = RunnerSettings(concurrency=4, timeout_s=1.0, backoff_base_s=0.01, backoff_max_s=0.05)
 # fault -> what the failed requests' reasons say
 PERSISTENT = {
     "429": "http 429",
@@ -30,9 +33,10 @@ PERSISTENT = {
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 @pytest.mark.parametrize("fault", sorted(PERSISTENT))
 def test_persistent_fault_gives_a_partial_report(provider: str, fault: str) -> None:
-    with FakeModelServer(always={fault}, retry_after=0.01, hang=1.5) as server:
+    # The hang is far longer than the timeout: the client gives up first, however late.
+    with FakeModelServer(always={fault}, retry_after=0.01, hang=30.0) as server:
         spec = compat(server) if provider == "openai" else "anthropic:fake-claude"
-        report = audit(spec, server, ["sqlite"], runner=RUNNER)
+        report = audit(spec, server, ["sqlite"], runner=HANGS if fault == "timeout" else RUNNER)
     assert isinstance(report, Report)
     failed = report.stats.unreviewed_jobs
     assert failed and report.stats.jobs == {"failed": len(failed)}

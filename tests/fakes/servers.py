@@ -17,12 +17,19 @@ of the request containing ``marker`` (or no finding). ``faults`` maps a request 
     "cut"            the answer's body cut off mid-stream (Content-Length says more)
 
 A fault set ``always`` applies to every request (e.g. {"500"} for a dead server).
+
+``abandoned`` counts the requests whose client was gone (killed, or gave up) before the
+answer was sent: a request in flight when its client died. ``wait_quiet()`` waits until no
+request is being served and none has arrived for a while, so a test counts requests only
+after everything a killed client sent has reached the server.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +102,12 @@ class FakeModelServer(ThreadingHTTPServer):
         self.bodies: list[str] = []  # raw request bodies, for leak checks
         self.answered: list[str] = []  # user messages whose answer was sent in full
         self.cached_prefixes: set[str] = set()  # prompt-cache prefixes seen
+        self.abandoned = 0  # requests whose client was gone before the answer
+        self.serving = 0  # connections being served now
+        self.waiting = 0  # requests in their latency wait now (their clients wait for them)
+        self.most_waiting = 0  # the most at once: how many requests were truly concurrent
+        self._hold_at = 0  # a request number held unanswered until release_hold()
+        self._held, self._released = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -109,6 +122,45 @@ class FakeModelServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.serving += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.lock:
+                self.serving -= 1
+
+    def wait_quiet(self, quiet_s: float = 0.5, timeout_s: float = 60.0) -> int:
+        """Wait until no connection is being served and no request arrived for ``quiet_s``;
+        the number of requests then. Raises TimeoutError if it never gets quiet."""
+        deadline = time.monotonic() + timeout_s
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self.lock:
+                count, busy = len(self.requests), self.serving
+            if count != seen or busy:
+                seen, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return count
+            time.sleep(0.02)
+        raise TimeoutError(f"the fake server still busy after {timeout_s:g} s")
+
+    def hold_request(self, number: int) -> threading.Event:
+        """Hold request ``number`` (1-based) unanswered until ``release_hold()``; the event
+        is set once it arrived, so a test can kill its client while it is in flight."""
+        with self.lock:
+            self._hold_at = number
+            self._held.clear()
+            self._released.clear()
+        return self._held
+
+    def release_hold(self) -> None:
+        self._released.set()
+
     def next_fault(self, route: str) -> str:
         with self.lock:
             number = len(self.requests) + 1
@@ -116,6 +168,8 @@ class FakeModelServer(ThreadingHTTPServer):
             if not fault and self.always:
                 fault = next(iter(self.always))
             self.requests.append((time.monotonic(), route, fault))
+            if number == self._hold_at:
+                fault = "hold"
             return fault
 
     def prompt_cache(self, body: dict[str, Any], anthropic: bool) -> tuple[int, int]:
@@ -204,6 +258,16 @@ def _text(content: Any) -> str:
     return str(content)
 
 
+def _client_gone(connection: socket.socket) -> bool:
+    """True when the client closed its end (or reset it) while waiting for its answer: a
+    client waiting for an answer sends nothing more, so a readable socket means EOF."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: FakeModelServer
 
@@ -223,8 +287,22 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw)
         anthropic = self.path.endswith("/messages")
         fault = self.server.next_fault("anthropic" if anthropic else "openai")
+        if fault == "hold":
+            self.server._held.set()
+            self.server._released.wait(60)
+            fault = ""
         if self.server.latency:
+            with self.server.lock:
+                self.server.waiting += 1
+                self.server.most_waiting = max(self.server.most_waiting, self.server.waiting)
             time.sleep(self.server.latency)
+            with self.server.lock:
+                self.server.waiting -= 1
+        if _client_gone(self.connection):
+            with self.server.lock:
+                self.server.abandoned += 1
+            self.close_connection = True
+            return
         if fault == "timeout":
             time.sleep(self.server.hang)
             return

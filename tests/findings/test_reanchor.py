@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from vibe_audit.findings.fingerprint import fingerprint
 from vibe_audit.findings.merge import merge
-from vibe_audit.findings.verify import MIN_FUZZY_CHARS, normalise, similarity, verify
+from vibe_audit.findings.verify import (
+    MIN_FUZZY_CHARS,
+    ScopedFinding,
+    normalise,
+    similarity,
+    verify,
+)
 from vibe_audit.schemas import Confidence, EvidenceLine, Finding, Location, Severity
 
 TARGET = "    conn.execute(\"UPDATE jobs SET status = 'done' WHERE id = ?\", (job_id,))"
@@ -97,9 +103,9 @@ def test_a_quote_far_from_its_claim_is_found_in_the_whole_file() -> None:
 
 def test_whole_file_search_stays_inside_the_request_scope() -> None:
     far = finding(35)
-    kept, dropped = verify([far], FILES, scopes={0: {PATH: (20, 42)}})
+    kept, dropped = verify([ScopedFinding(far, {PATH: (20, 42)})], FILES)
     assert kept == [] and dropped == {"evidence does not match source": 1}
-    (kept_one,), _ = verify([far], FILES, scopes={0: {PATH: (1, 42)}})
+    (kept_one,), _ = verify([ScopedFinding(far, {PATH: (1, 42)})], FILES)
     assert kept_one.location.start_line == 8
 
 

@@ -12,7 +12,7 @@ from tests.test_cli import vibe
 from vibe_audit.agent import run_audit
 from vibe_audit.errors import UserError
 from vibe_audit.findings.suppress import read_baseline
-from vibe_audit.findings.verify import verify
+from vibe_audit.findings.verify import ScopedFinding, verify
 from vibe_audit.rules.engine import run_rules
 from vibe_audit.schemas import AUDIT_IDS, EvidenceLine, RunRequest
 
@@ -115,11 +115,11 @@ def test_evidence_found_elsewhere_in_the_chunk_moves_the_finding(write_tree) -> 
             "evidence": [EvidenceLine(line=2, text=timeout.evidence[0].text)],
         }
     )
-    (moved,), dropped = verify([wrong], {"app.py": lines}, scopes={0: (1, len(lines))})
+    (moved,), dropped = verify([ScopedFinding(wrong, (1, len(lines)))], {"app.py": lines})
     assert dropped == {}
     at = lines.index("    return requests.get(url)") + 1
     assert moved.location.start_line == timeout.location.start_line == at
-    (_, dropped) = verify([wrong], {"app.py": lines}, scopes={0: (1, 9)})
+    (_, dropped) = verify([ScopedFinding(wrong, (1, 9))], {"app.py": lines})
     assert dropped == {"evidence does not match source": 1}  # not inside that chunk
-    (_, dropped) = verify([wrong], {"app.py": lines}, scopes={0: (5, 7)})
+    (_, dropped) = verify([ScopedFinding(wrong, (5, 7))], {"app.py": lines})
     assert dropped == {"line range outside chunk": 1}

@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pytest
 
 from tests.conftest import ROOT
+from vibe_audit.agent.context_pack import FACTS
 from vibe_audit.prompts import load_audits
 from vibe_audit.prompts.catalog import parse_template
 from vibe_audit.prompts.render import TOKEN_PREFIX, data_token, render_request
-from vibe_audit.schemas import AUDIT_IDS, Chunk
+from vibe_audit.schemas import AUDIT_IDS, AuditId, Chunk
 from vibe_audit.schemas.answer import answer_json_schema
+from vibe_audit.schemas.audit_spec import AuditSpec, ContextFact
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 SEED_FILES = {
@@ -68,6 +71,30 @@ def test_all_five_templates_load_and_validate() -> None:
     for spec in audits.values():
         assert re.fullmatch(r"[0-9a-f]{12}", spec.version)
         assert spec.body.startswith("# {title}")
+
+
+def test_the_audit_ids_are_the_template_files() -> None:
+    """AuditId (a type, so not read from the files) names exactly the templates present:
+    a new audit is its template file plus its tests, and the id added to AuditId."""
+    files = {p.stem for p in (ROOT / "vibe_audit" / "prompts" / "audits").glob("*.md")}
+    assert set(get_args(AuditId)) == set(AUDIT_IDS) == files
+    assert {spec.id for spec in load_audits().values()} == files
+
+
+def test_every_fact_a_template_names_has_a_builder() -> None:
+    assert set(FACTS) == set(get_args(ContextFact))
+    for spec in load_audits().values():
+        assert spec.context_facts and set(spec.context_facts) <= set(FACTS), spec.id
+    with pytest.raises(ValueError, match="context_facts"):
+        _with_front_matter(load_audits()["sqlite"], 'context_facts = ["frameworks", "mood"]')
+    with pytest.raises(ValueError, match="duplicate context_facts"):
+        _with_front_matter(load_audits()["sqlite"], 'context_facts = ["locks", "locks"]')
+
+
+def _with_front_matter(spec: AuditSpec, line: str) -> AuditSpec:
+    raw = (ROOT / "vibe_audit" / "prompts" / "audits" / f"{spec.id}.md").read_text("utf-8")
+    raw = re.sub(r"(?m)^context_facts = .*$", line, raw)
+    return parse_template(raw)
 
 
 @needs_seeds

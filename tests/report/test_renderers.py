@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT
 from vibe_audit.report import render_html, render_markdown, render_sarif
 from vibe_audit.report.groups import group_findings
-from vibe_audit.report.sarif import FINGERPRINT_KEY
+from vibe_audit.report.sarif import FINGERPRINT_KEY, BaselineState
 from vibe_audit.report.terminal import render_summary
 from vibe_audit.schemas import Report
 
@@ -72,6 +72,32 @@ def test_sarif_validates_against_the_official_schema(fixed_report: Report) -> No
     broken = dict(sarif, version="3.0")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+@pytest.mark.skipif(
+    not SARIF_SCHEMA.is_file(),
+    reason=f"SARIF schema not found at {SARIF_SCHEMA} (../shared absent)",
+)
+def test_sarif_baseline_state_is_on_every_result_or_none(fixed_report: Report) -> None:
+    """A review's SARIF: each result's baselineState (new / updated / unchanged) from the
+    map it is given, valid against the schema; a map missing a finding is refused, because
+    the spec wants the state on all results of a run or on none."""
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    findings = fixed_report.findings
+    states: list[BaselineState] = ["new", "updated", "unchanged"]
+    baseline = {f.fingerprint: states[i % 3] for i, f in enumerate(findings)}
+    sarif = json.loads(render_sarif(fixed_report, baseline=baseline))
+    jsonschema.validate(sarif, schema)
+    results = sarif["runs"][0]["results"]
+    assert [r["baselineState"] for r in results] == [baseline[f.fingerprint] for f in findings]
+    plain = json.loads(render_sarif(fixed_report))
+    assert not any("baselineState" in r for r in plain["runs"][0]["results"])
+    with pytest.raises(ValueError, match="no baselineState"):
+        render_sarif(fixed_report, baseline={findings[0].fingerprint: "new"})
+    wrong = json.loads(json.dumps(sarif))
+    wrong["runs"][0]["results"][0]["baselineState"] = "changed"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(wrong, schema)
 
 
 def test_terminal_summary(fixed_report: Report) -> None:

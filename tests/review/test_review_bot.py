@@ -8,8 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
+import pytest
+
+from tests.conftest import ROOT
 from tests.fakes.github import PR, REPO, FakeGitHub
 from vibe_audit.review.diff import parse_diff
+
+SARIF_SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
 
 BASE = """import requests
 
@@ -155,6 +161,69 @@ def test_step_summary_and_event_payload(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert [w[0] for w in server.writes] == ["POST", "POST"]
     assert step.read_text().startswith("<!-- vibe-audit:summary -->\n## vibe-audit review")
+
+
+# Three defects of one kind: fetch_project's call is re-indented under a new `if` (touched,
+# there before: updated), fetch_user's is not touched (unchanged), run_ocr's is added (new).
+TWO = """import requests
+
+
+def fetch_project(base, project_id):
+    return requests.get(f"{base}/api/projects/{project_id}").json()
+
+
+def fetch_user(base, user_id):
+    return requests.get(f"{base}/api/users/{user_id}").json()
+"""
+TWO_CHANGED = """import requests
+
+
+def fetch_project(base, project_id):
+    if project_id:
+        return requests.get(f"{base}/api/projects/{project_id}").json()
+    return None
+
+
+def fetch_user(base, user_id):
+    return requests.get(f"{base}/api/users/{user_id}").json()
+
+
+def run_ocr(url, payload):
+    response = requests.post(url, json=payload)
+    return response.json()
+"""
+
+
+@pytest.mark.skipif(
+    not SARIF_SCHEMA.is_file(),
+    reason=f"SARIF schema not found at {SARIF_SCHEMA} (../shared absent)",
+)
+def test_review_sarif_marks_new_updated_and_unchanged(tmp_path: Path) -> None:
+    """The review's SARIF says what the change did to each result (baselineState), so code
+    scanning can show only what a pull request brought; the posted review agrees."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    base = commit(root, TWO, "base")
+    head = commit(root, TWO_CHANGED, "guard the project fetch, add OCR")
+    sarif = tmp_path / "review.sarif"
+    with FakeGitHub(head_sha=head) as server:
+        result = review(root, server, base, "--sarif", str(sarif))
+        assert result.returncode == 0, result.stderr
+        (_, _, posted), _summary = server.writes
+    log = json.loads(sarif.read_text())
+    jsonschema.validate(log, json.loads(SARIF_SCHEMA.read_text(encoding="utf-8")))
+    results = log["runs"][0]["results"]
+    by_line = {
+        r["locations"][0]["physicalLocation"]["region"]["startLine"]: r["baselineState"]
+        for r in results
+        if r["ruleId"] == "http-call-without-timeout"
+    }
+    assert by_line == {6: "updated", 11: "unchanged", 15: "new"}
+    assert all("baselineState" in r for r in results)  # on every result of the run
+    # Inline comments go on both touched findings, the updated and the new; never on the
+    # untouched one.
+    assert sorted(c["line"] for c in posted["comments"]) == [6, 15]
 
 
 def test_parse_diff_ranges() -> None:

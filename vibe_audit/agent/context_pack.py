@@ -4,15 +4,18 @@ It makes cross-file defects visible from any one chunk: where SQLite connections
 and configured, which frameworks and drivers are in use, where checkpoints are written and
 whether anything renames them into place. Each audit gets only the facts its checklist
 uses (the SQLite audit has no use for JSON writes, the checkpoint audit none for PRAGMAs),
-and every list is capped: the pack is repeated in every request of the audit.
+named in its template's front matter (``context_facts``), and every list is capped: the pack
+is repeated in every request of the audit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoFacts, Site
 from vibe_audit.schemas import AuditId
+from vibe_audit.schemas.audit_spec import ContextFact
 
 MAX_SITES = 6
 MAX_PRAGMAS = 8  # PRAGMA names listed, one site each
@@ -86,23 +89,26 @@ def _async(facts: RepoFacts) -> str:
 
 
 Fact = Callable[[RepoFacts], str]
-ALL_FACTS: tuple[Fact, ...] = (
-    _frameworks, _connections, _timeouts, _pragmas, _sync_db, _json_writes, _renames, _locks,
-    _foreign_keys, _async,
-)  # fmt: skip
-AUDIT_FACTS: dict[AuditId, tuple[Fact, ...]] = {
-    "concurrency": (_frameworks, _connections, _pragmas, _sync_db, _locks, _async),
-    "checkpoint": (_frameworks, _json_writes, _renames, _locks),
-    "sqlite": (_frameworks, _connections, _timeouts, _pragmas, _sync_db, _async),
-    "reliability": (_frameworks, _connections, _timeouts, _locks, _async),
-    "guardrails": (_frameworks, _connections, _pragmas, _locks, _foreign_keys),
+# Every fact a template's ``context_facts`` can name, in the order of the full pack.
+FACTS: dict[ContextFact, Fact] = {
+    "frameworks": _frameworks,
+    "connections": _connections,
+    "connect_timeouts": _timeouts,
+    "pragmas": _pragmas,
+    "sync_db_functions": _sync_db,
+    "json_writes": _json_writes,
+    "renames": _renames,
+    "locks": _locks,
+    "foreign_keys": _foreign_keys,
+    "async_functions": _async,
 }
 
 
 def build_context_pack(facts: RepoFacts, audit: AuditId | None = None) -> str:
-    """The facts ``audit``'s checklist uses (every fact without an audit), one line each."""
-    chosen = ALL_FACTS if audit is None else AUDIT_FACTS[audit]
-    return "\n".join(fact(facts) for fact in chosen)
+    """The facts ``audit``'s checklist uses, named in its template (every fact without an
+    audit), one line each."""
+    chosen = list(FACTS) if audit is None else get_audit(audit).context_facts
+    return "\n".join(FACTS[name](facts) for name in chosen)
 
 
 def context_packs(facts: RepoFacts, audits: list[AuditId]) -> dict[AuditId, str]:

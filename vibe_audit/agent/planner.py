@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -62,63 +63,53 @@ def price_for(spec: str, local: bool, overrides: dict[str, Price]) -> Price | No
     return overrides.get(spec) or builtin_prices().get(spec)
 
 
-def plan(
-    spec: str,
-    provider_name: str,
-    model: str,
-    price: Price | None,
-    chunks: list[Chunk],
-    audits: list[AuditId],
-    rule_findings: list[Finding],
-    repo_context: str | Mapping[AuditId, str],
-    max_tokens_out: int,
-    pack_tokens: int = PACK_TOKENS,
-    cache_price: CachePrice = (None, None),
-    resources: ResourceMap | None = None,
-    interaction: bool = True,
-    triaged: set[tuple[AuditId, str]] | None = None,
-) -> Plan:
-    """The jobs of a run. ``repo_context`` is the repository context pack, one for every
-    audit or one per audit. With ``resources`` and ``interaction`` on, each request carries
-    the other readers and writers of the resources its code touches (agent/interaction.py)."""
-    return plan_and_splitter(
-        spec, provider_name, model, price, chunks, audits, rule_findings, repo_context,
-        max_tokens_out, pack_tokens, cache_price, resources, interaction, triaged,
-    )[0]  # fmt: skip
+@dataclass(frozen=True, kw_only=True)
+class PlanInputs:
+    """What a plan is made of. ``repo_context`` is the repository context pack, one for
+    every audit or one per audit. With ``resources`` and ``interaction`` on, each request
+    carries the other readers and writers of the resources its code touches
+    (agent/interaction.py). ``triaged``: after a triage pass, the (audit, chunk id) pairs it
+    flagged (a chunk no rule hit goes to the model only then)."""
+
+    spec: str  # the model spec as given, e.g. "openai:gpt-4.1-mini"
+    provider_name: str
+    model: str
+    price: Price | None
+    chunks: list[Chunk]
+    audits: list[AuditId]
+    max_tokens_out: int
+    rule_findings: list[Finding] = field(default_factory=list)
+    repo_context: str | Mapping[AuditId, str] = ""
+    pack_tokens: int = PACK_TOKENS
+    cache_price: CachePrice = (None, None)
+    resources: ResourceMap | None = None
+    interaction: bool = True
+    triaged: set[tuple[AuditId, str]] | None = None
 
 
-def plan_and_splitter(
-    spec: str,
-    provider_name: str,
-    model: str,
-    price: Price | None,
-    chunks: list[Chunk],
-    audits: list[AuditId],
-    rule_findings: list[Finding],
-    repo_context: str | Mapping[AuditId, str],
-    max_tokens_out: int,
-    pack_tokens: int = PACK_TOKENS,
-    cache_price: CachePrice = (None, None),
-    resources: ResourceMap | None = None,
-    interaction: bool = True,
-    triaged: set[tuple[AuditId, str]] | None = None,
-) -> tuple[Plan, Splitter]:
+def plan(inputs: PlanInputs) -> Plan:
+    """The jobs of a run."""
+    return plan_and_splitter(inputs)[0]
+
+
+def plan_and_splitter(inputs: PlanInputs) -> tuple[Plan, Splitter]:
     """``plan``, and the Splitter that re-plans any of its jobs as two halves."""
-    index = InteractionIndex(resources) if interaction and resources is not None else None
+    chunks, shared = inputs.chunks, inputs.resources if inputs.interaction else None
+    index = InteractionIndex(shared) if shared is not None else None
     jobs_of = _JobMaker(
-        provider_name, model, price, cache_price, rule_findings, repo_context, index,
-        max_tokens_out,
+        inputs.provider_name, inputs.model, inputs.price, inputs.cache_price,
+        inputs.rule_findings, inputs.repo_context, index, inputs.max_tokens_out,
     )  # fmt: skip
     jobs: list[Job] = []
     summaries: list[AuditPlan] = []
-    for audit in audits:
+    for audit in inputs.audits:
         spec_ = get_audit(audit)
         routed = [
             c
             for c in chunks
-            if _routed(spec_, c, bool(hints_for(c, rule_findings, audit)), triaged)
+            if _routed(spec_, c, bool(hints_for(c, inputs.rule_findings, audit)), inputs.triaged)
         ]
-        audit_jobs = jobs_of(audit, pack(routed, pack_tokens))
+        audit_jobs = jobs_of(audit, pack(routed, inputs.pack_tokens))
         jobs += audit_jobs
         summaries.append(
             AuditPlan(
@@ -130,7 +121,7 @@ def plan_and_splitter(
                 cost_usd=round(sum(j.cost_usd for j in audit_jobs), 6),
             )
         )
-    plan_ = Plan(model=spec, priced=price is not None, jobs=jobs, audits=summaries)
+    plan_ = Plan(model=inputs.spec, priced=inputs.price is not None, jobs=jobs, audits=summaries)
     return plan_, Splitter(jobs_of, chunks)
 
 

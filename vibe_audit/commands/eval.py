@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vibe_audit.agent.run import ModelOptions
+from vibe_audit.commands.options import ApiKey, BaseUrl, Concurrency, Prompt, Quiet, Timeout
 from vibe_audit.commands.run import model_options, say_line, write_atomic
 from vibe_audit.errors import UserError
 from vibe_audit.evals.labels import LabelError, label_file
@@ -40,9 +41,7 @@ def evaluate(
             "such as openai:gpt-4.1-mini, anthropic:claude-sonnet-4-6.",
         ),
     ] = "static,oracle",
-    prompt: Annotated[
-        str, typer.Option("--prompt", "-p", help="Audit ids, comma-separated, or 'all'.")
-    ] = "all",
+    prompt: Prompt = "all",
     repeat: Annotated[
         int, typer.Option("--repeat", min=1, max=20, help="Runs per model (stability).")
     ] = 1,
@@ -57,13 +56,11 @@ def evaluate(
         Path,
         typer.Option("--out-dir", help="Where leaderboard.{md,json,html,png} are written."),
     ] = Path("vibe-audit-eval"),
-    api_key: Annotated[str | None, typer.Option("--api-key", help="API key for models.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Model base URL.")] = None,
-    concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="Parallel model requests.")
-    ] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", min=1)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
+    quiet: Quiet = False,
     triage: Annotated[
         str | None,
         typer.Option(
@@ -91,13 +88,29 @@ def evaluate(
         if spec == "static" or spec.split(":", 1)[0] in DOUBLES.values():
             return double_options(spec)
         _, options, _ = model_options(
-            Path("."), spec, api_key, base_url, concurrency, timeout, None, None, False,
-            True, None, audits, say,
-        )  # fmt: skip
+            Path("."),
+            audits=audits,
+            say=say,
+            model=spec,
+            api_key=api_key,
+            base_url=base_url,
+            concurrency=concurrency,
+            timeout=timeout,
+            no_cache=True,
+        )
         return options
 
     try:
-        result = run_eval(names, audits, corpora, repeat, options_for, say, max_cost, triage)
+        result = run_eval(
+            models=names,
+            audits=audits,
+            corpora=corpora,
+            repeat=repeat,
+            options_for=options_for,
+            say=say,
+            max_cost=max_cost,
+            triage=triage,
+        )
     except LabelError as exc:
         raise UserError(str(exc)) from exc
     markdown = render_markdown(result)
@@ -123,5 +136,8 @@ def compare(
 ) -> None:
     """Per model in both results: each metric in A and B and the change."""
     typer.echo(
-        render_compare(load_result(before), load_result(after), before.name, after.name), nl=False
+        render_compare(
+            load_result(before), load_result(after), a_name=before.name, b_name=after.name
+        ),
+        nl=False,
     )

@@ -1,14 +1,72 @@
-"""Options shared by commands that read a tree."""
+"""Options shared by the commands, declared once: those of every command that reads a tree
+(chunks, index, run, review) and those of the commands that call a model (run, review, eval).
+
+Each is an ``Annotated`` type a command's parameter takes, with its default beside it.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from vibe_audit.chunker.discover import MAX_FILE_BYTES
 from vibe_audit.errors import CoverageError, UserError
-from vibe_audit.schemas import Report
+from vibe_audit.report import RENDERERS
+from vibe_audit.schemas import AUDIT_IDS, Report
+
+MODEL_ENV = "VIBE_AUDIT_MODEL"
+
+# The report formats are the renderers' names: a new renderer is a new --format choice.
+OutputFormat = StrEnum(  # type: ignore[misc]  # members come from the registry, not literals
+    "OutputFormat", [(name, name) for name in RENDERERS]
+)
+DEFAULT_FORMAT = OutputFormat("md")
+ReportFormat = Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")]
+Out = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write the report to FILE (default: stdout).")
+]
+Prompt = Annotated[
+    str,
+    typer.Option(
+        "--prompt",
+        "-p",
+        help=f"Audit id ({', '.join(AUDIT_IDS)}), a comma-separated list, or 'all'.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")]
+
+# The model options of run, review and eval; model_options() in commands/run.py resolves
+# them against the config file and the environment.
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="static | openai:<model> | anthropic:<model> | ollama:<model> | "
+        f"openai-compat:<base-url>#<model> (default: config, then ${MODEL_ENV}, then static).",
+    ),
+]
+ApiKey = Annotated[
+    str | None, typer.Option("--api-key", help="API key (default: config, then environment).")
+]
+BaseUrl = Annotated[
+    str | None, typer.Option("--base-url", help="Send model requests to this base URL.")
+]
+Concurrency = Annotated[
+    int | None, typer.Option("--concurrency", min=1, help="Parallel model requests (8).")
+]
+Timeout = Annotated[
+    float | None, typer.Option("--timeout", min=1, help="Seconds per model call (60).")
+]
+MaxCost = Annotated[
+    float | None, typer.Option("--max-cost", min=0, help="Stop spending at this many USD.")
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help="Response cache folder (default: ~/.cache/vibe-audit)."),
+]
 
 Include = Annotated[
     list[str] | None,
@@ -46,7 +104,7 @@ IncludeTests = Annotated[
     typer.Option(
         "--include-tests",
         help="Audit test code too (test folders, test_*.py, *.spec.ts, conftest.py, fixtures, "
-        "Rust #[cfg(test)] modules). Skipped by default and counted as 'test code (skipped)'.",
+        "Rust #\\[cfg(test)] modules). Skipped by default and counted as 'test code (skipped)'.",
     ),
 ]
 RequireCoverage = Annotated[

@@ -12,8 +12,15 @@ import typer
 
 from vibe_audit.agent import run_audit
 from vibe_audit.commands.options import (
+    ApiKey,
+    BaseUrl,
+    CacheDir,
     IncludeTests,
     KeepDismissed,
+    MaxCost,
+    Model,
+    Prompt,
+    Quiet,
     RequireCoverage,
     RuleSet,
     check_coverage,
@@ -22,8 +29,7 @@ from vibe_audit.commands.options import (
 from vibe_audit.commands.run import model_options, progress_reporter, say_line, write_atomic
 from vibe_audit.errors import EXIT_FINDINGS, UserError
 from vibe_audit.prompts import resolve_prompt_ids
-from vibe_audit.report import render_sarif
-from vibe_audit.review.bot import post, split, summary
+from vibe_audit.review.bot import post, review_sarif, split, summary
 from vibe_audit.review.diff import changed_lines, repo_root, resolve
 from vibe_audit.review.github import GitHub
 from vibe_audit.schemas import Plan, RunRequest, Severity
@@ -40,12 +46,12 @@ def review(
         bool, typer.Option("--staged", help="Review the staged changes (pre-commit).")
     ] = False,
     path: Annotated[Path, typer.Option("--path", help="Inside the git work tree.")] = Path("."),
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Audit ids or 'all'.")] = "all",
-    model: Annotated[str | None, typer.Option("--model", help="Model spec (see run).")] = None,
-    api_key: Annotated[str | None, typer.Option("--api-key", help="Model API key.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Model base URL.")] = None,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", min=0, help="USD.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Response cache.")] = None,
+    prompt: Prompt = "all",
+    model: Model = None,
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    max_cost: MaxCost = None,
+    cache_dir: CacheDir = None,
     repo: Annotated[
         str | None, typer.Option("--repo", help="owner/name (default: $GITHUB_REPOSITORY).")
     ] = None,
@@ -65,7 +71,7 @@ def review(
             help="Exit 1 when a finding introduced by the change is at or above this.",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    quiet: Quiet = False,
     require_coverage: RequireCoverage = None,
     include_tests: IncludeTests = False,
     rules: RuleSet = "stable",
@@ -77,12 +83,18 @@ def review(
     audits = resolve_prompt_ids(prompt)
     say = (lambda _m: None) if quiet else say_line
     root = repo_root(path)
-    changed = changed_lines(root, base, head, staged=staged)
+    changed = changed_lines(root, base=base, head=head, staged=staged)
     say(f"{sum(len(r) for r in changed.values())} changed hunk(s) in {len(changed)} file(s)")
     spec, options, config = model_options(
-        root, model, api_key, base_url, None, None, None, max_cost, False, False, cache_dir,
-        audits, say,
-    )  # fmt: skip
+        root,
+        audits=audits,
+        say=say,
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        max_cost=max_cost,
+        cache_dir=cache_dir,
+    )
     options = dataclasses.replace(options, keep_dismissed=keep_dismissed)
     request = RunRequest(
         target=str(root),
@@ -103,7 +115,8 @@ def review(
     text = summary(outcome, head_sha)
     typer.echo(text, nl=False)
     if sarif is not None:
-        write_atomic(sarif, render_sarif(result), echo_on_failure=False)
+        text_sarif = review_sarif(outcome, root, base=base, head=head, staged=staged)
+        write_atomic(sarif, text_sarif, echo_on_failure=False)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:

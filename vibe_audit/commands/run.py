@@ -7,7 +7,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,20 +15,33 @@ import typer
 from vibe_audit.agent import ModelOptions, run_audit
 from vibe_audit.agent.batch import BatchSettings
 from vibe_audit.agent.cache import default_cache_dir
-from vibe_audit.agent.config import FileConfig, load_config
+from vibe_audit.agent.config import FileConfig, load_config, retry_backoff
 from vibe_audit.agent.planner import render_plan
 from vibe_audit.agent.providers import ProviderSettings
 from vibe_audit.agent.runner import Progress, RunnerSettings
 from vibe_audit.commands.options import (
+    DEFAULT_FORMAT,
     DEFAULT_MAX_FILE_BYTES,
+    MODEL_ENV,
+    ApiKey,
+    BaseUrl,
+    CacheDir,
+    Concurrency,
     Exclude,
     Include,
     IncludeTests,
     KeepDismissed,
+    MaxCost,
     MaxFileBytes,
+    Model,
     NoInteractionContext,
+    Out,
+    Prompt,
+    Quiet,
+    ReportFormat,
     RequireCoverage,
     RuleSet,
+    Timeout,
     check_coverage,
     check_rule_set,
 )
@@ -41,15 +53,6 @@ from vibe_audit.report.terminal import strict_losses
 from vibe_audit.rules.engine import rules_for
 from vibe_audit.schemas import AuditId, JobOutcome, Plan, RunRequest, Severity
 
-MODEL_ENV = "VIBE_AUDIT_MODEL"
-
-
-class OutputFormat(StrEnum):
-    md = "md"
-    json = "json"
-    sarif = "sarif"
-    html = "html"
-
 
 def say_line(message: str) -> None:
     typer.echo(f"vibe-audit: {message}", err=True)
@@ -59,64 +62,32 @@ def run(
     path: Annotated[Path, typer.Argument(help="Repository, directory or file to audit.")] = Path(
         "."
     ),
-    prompt: Annotated[
-        str,
-        typer.Option(
-            "--prompt",
-            "-p",
-            help="Audit id (concurrency, checkpoint, sqlite, reliability, guardrails), a "
-            "comma-separated list, or 'all'.",
-        ),
-    ] = "all",
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Report format.")
-    ] = OutputFormat.md,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the report to FILE (default: stdout).")
-    ] = None,
+    prompt: Prompt = "all",
+    output_format: ReportFormat = DEFAULT_FORMAT,
+    out: Out = None,
     fail_on: Annotated[
         Severity | None,
         typer.Option(
             "--fail-on", case_sensitive=False, help="Exit 1 when a finding is at or above this."
         ),
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="static | openai:<model> | anthropic:<model> | ollama:<model> | "
-            f"openai-compat:<base-url>#<model> (default: config, then ${MODEL_ENV}, then static).",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", help="API key (default: config, then environment).")
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Send model requests to this base URL.")
-    ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="Parallel model requests (8).")
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", min=1, help="Seconds per model call (60).")
-    ] = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = None,
+    timeout: Timeout = None,
     max_output_tokens: Annotated[
         int | None, typer.Option("--max-output-tokens", min=64, help="Per answer (4096).")
     ] = None,
-    max_cost: Annotated[
-        float | None, typer.Option("--max-cost", min=0, help="Stop spending at this many USD.")
-    ] = None,
+    max_cost: MaxCost = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (jobs, tokens, cost); call nothing.")
     ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the cache.")
     ] = False,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option("--cache-dir", help="Response cache folder (default: ~/.cache/vibe-audit)."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+    cache_dir: CacheDir = None,
+    quiet: Quiet = False,
     strict: Annotated[
         bool,
         typer.Option(
@@ -187,9 +158,20 @@ def run(
     known = read_baseline(baseline) if baseline is not None else set()
     say = (lambda _m: None) if quiet else say_line
     spec, options, config = model_options(
-        path, model, api_key, base_url, concurrency, timeout, max_output_tokens, max_cost,
-        dry_run, no_cache, cache_dir, audits, say,
-    )  # fmt: skip
+        path,
+        audits=audits,
+        say=say,
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_output_tokens=max_output_tokens,
+        max_cost=max_cost,
+        dry_run=dry_run,
+        no_cache=no_cache,
+        cache_dir=cache_dir,
+    )
     if triage is not None and spec == "static":
         raise UserError("--triage needs --model: it picks the chunks a model reads")
     if batch and spec == "static":
@@ -241,21 +223,25 @@ def run(
 
 def model_options(
     path: Path,
-    model: str | None,
-    api_key: str | None,
-    base_url: str | None,
-    concurrency: int | None,
-    timeout: float | None,
-    max_output_tokens: int | None,
-    max_cost: float | None,
-    dry_run: bool,
-    no_cache: bool,
-    cache_dir: Path | None,
+    *,
     audits: list[AuditId],
     say: Callable[[str], None],
+    model: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    max_output_tokens: int | None = None,
+    max_cost: float | None = None,
+    dry_run: bool = False,
+    no_cache: bool = False,
+    cache_dir: Path | None = None,
 ) -> tuple[str, ModelOptions, FileConfig]:
-    """The model spec and options: flags, then config, then environment, then defaults."""
+    """The model spec and options: flags, then config, then environment, then defaults.
+
+    ``path`` is where the config file is looked for (the audited tree)."""
     config = load_config(path)
+    backoff, backoff_max = retry_backoff(config)
     spec = model or config.model or os.environ.get(MODEL_ENV) or "static"
     if spec == "static":
         chosen = model or config.model or os.environ.get(MODEL_ENV)
@@ -274,6 +260,8 @@ def model_options(
             concurrency=concurrency or config.concurrency or 8,
             timeout_s=timeout or config.timeout or 60.0,
             max_cost_usd=max_cost if max_cost is not None else config.max_cost,
+            backoff_base_s=RunnerSettings.backoff_base_s if backoff is None else backoff,
+            backoff_max_s=RunnerSettings.backoff_max_s if backoff_max is None else backoff_max,
         ),
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
         prices={k: (v.input, v.output) for k, v in config.pricing.items()},
@@ -320,7 +308,7 @@ def progress_reporter(total: int) -> Progress:
     return line
 
 
-def write_atomic(out: Path, text: str | bytes, echo_on_failure: bool = True) -> None:
+def write_atomic(out: Path, text: str | bytes, *, echo_on_failure: bool = True) -> None:
     """Write via a temp file + os.replace; on failure the report goes to stdout, not lost."""
     tmp_name = None
     data = text.encode("utf-8") if isinstance(text, str) else text

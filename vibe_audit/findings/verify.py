@@ -42,6 +42,7 @@ removed from a finding whose other quotes were placed.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -96,17 +97,21 @@ class _File:
     normalised: list[str]
 
 
-def verify(
-    findings: list[Finding],
-    lines_by_path: dict[str, list[str]],
-    scopes: dict[int, RequestScope] | None = None,
-) -> tuple[list[Finding], dict[str, int]]:
-    """The verified (placed) findings and the count of dropped ones by reason.
+@dataclass(frozen=True)
+class ScopedFinding:
+    """A finding with what its request showed (the line range of its chunk, or the lines of
+    each file of its request): it may point only there."""
 
-    ``scopes`` maps a finding's index in ``findings`` to the line range of the chunk it came
-    from, or to the line range of each file its request showed; findings without a scope may
-    point anywhere in their file.
-    """
+    finding: Finding
+    scope: RequestScope
+
+
+def verify(
+    findings: Sequence[Finding | ScopedFinding],
+    lines_by_path: dict[str, list[str]],
+) -> tuple[list[Finding], dict[str, int]]:
+    """The verified (placed) findings and the count of dropped ones by reason. A finding
+    without a scope (a plain Finding, e.g. a rule's) may point anywhere in its file."""
     kept: list[Finding] = []
     dropped: dict[str, int] = {}
     files: dict[str, _File] = {}
@@ -114,13 +119,14 @@ def verify(
     def drop(reason: str) -> None:
         dropped[reason] = dropped.get(reason, 0) + 1
 
-    for index, finding in enumerate(findings):
+    for item in findings:
+        finding = item.finding if isinstance(item, ScopedFinding) else item
         path = finding.location.path
         lines = lines_by_path.get(path)
         if lines is None:
             drop("path not in audited files")
             continue
-        scope = (scopes or {}).get(index, (1, len(lines)))
+        scope = item.scope if isinstance(item, ScopedFinding) else (1, len(lines))
         if isinstance(scope, dict):
             if path not in scope:
                 drop("path not in the request")

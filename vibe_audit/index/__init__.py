@@ -29,15 +29,10 @@ import posixpath
 from vibe_audit.index.hits import Touch
 from vibe_audit.index.objects import js_object_hits, python_object_hits
 from vibe_audit.index.paths import STATE_SUFFIXES, is_resource, path_hits
-from vibe_audit.index.tables import (
-    SQL_WORDS,
-    STRING_TYPES,
-    sql_accesses,
-    sql_file_hits,
-    sql_hits,
-)
-from vibe_audit.rules import foreign
+from vibe_audit.index.tables import SQL_WORDS, STRING_TYPES, sql_file_hits, sql_hits
+from vibe_audit.rules import js
 from vibe_audit.rules.context import FileContext, RepoContext, build_context
+from vibe_audit.rules.sqltext import sql_accesses
 from vibe_audit.schemas import SourceFile
 from vibe_audit.schemas.resources import (
     RESOURCE_KINDS,
@@ -75,7 +70,7 @@ def _file_hits(ctx: FileContext) -> list[Touch]:
     found += path_hits(ctx)
     if language == "python":
         found += python_object_hits(ctx)
-    elif language in foreign.JS_LANGUAGES:
+    elif language in js.JS_LANGUAGES:
         found += js_object_hits(ctx)
     return found
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
+from vibe_audit.rules import js, rust, syntax
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas.resources import AccessMode, ResourceKind
 
@@ -39,9 +39,7 @@ def symbol_of(ctx: FileContext, node: tree_sitter.Node) -> tuple[str | None, str
     elif language == "rust":
         function = syntax.enclosing(node, "function_item")
         symbol = (
-            ".".join(
-                filter(None, [foreign.rust_symbol(function), foreign.rust_function_name(function)])
-            )
+            ".".join(filter(None, [rust.rust_symbol(function), rust.rust_function_name(function)]))
             if function is not None
             else None
         )
@@ -56,18 +54,18 @@ def _js_symbol(ctx: FileContext, node: tree_sitter.Node) -> tuple[str | None, st
     """A JS/TS access's symbol: the named function around it, else the variable a wrapped
     callback is assigned to (``const createNote = db.transaction((x) => ...)``), else the
     ``variable.key`` of a module-level object property (``stmts.insert``)."""
-    function = foreign.enclosing_function(node)
+    function = js.enclosing_function(node)
     anonymous = None
     while function is not None:
-        name = foreign.js_function_name(function)
+        name = js.js_function_name(function)
         if name == "<anonymous>":
             name = _declared_through_call(function)
         if name != "<anonymous>":
-            outer = foreign.js_symbol(function)
+            outer = js.js_symbol(function)
             symbol = f"{outer}.{name}" if outer else name
             return symbol, ctx.lines[function.start_point.row].strip()
         anonymous = anonymous or function
-        function = foreign.enclosing_function(function)
+        function = js.enclosing_function(function)
     pair = syntax.enclosing(node, "pair")
     declarator = syntax.enclosing(node, "variable_declarator")
     if pair is not None and declarator is not None:
@@ -94,9 +92,9 @@ def _declared_through_call(function: tree_sitter.Node) -> str:
 
 def named_js_function(node: tree_sitter.Node) -> tree_sitter.Node | None:
     """The nearest enclosing JS/TS function that has a name (callbacks are skipped)."""
-    current = foreign.enclosing_function(node)
-    while current is not None and foreign.js_function_name(current) == "<anonymous>":
-        current = foreign.enclosing_function(current)
+    current = js.enclosing_function(node)
+    while current is not None and js.js_function_name(current) == "<anonymous>":
+        current = js.enclosing_function(current)
     return current
 
 
@@ -151,9 +149,9 @@ def arguments(call: tree_sitter.Node) -> list[tree_sitter.Node]:
 def literal(node: tree_sitter.Node) -> str | None:
     if node.type == "string":
         value = syntax.string_value(node)
-        return value or foreign.js_string(node)
+        return value or js.js_string(node)
     if node.type in {"string_literal", "raw_string_literal"}:
-        return foreign.rust_string(node)
+        return rust.rust_string(node)
     if node.type == "template_string":
-        return foreign.js_string(node)
+        return js.js_string(node)
     return None

@@ -9,7 +9,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.index.hits import Touch, module_values, named_js_function, touch
-from vibe_audit.rules import foreign, syntax
+from vibe_audit.rules import js, syntax
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas.resources import AccessMode, ResourceKind
 
@@ -168,7 +168,7 @@ def js_object_hits(ctx: FileContext) -> list[Touch]:
     candidates: dict[str, ResourceKind] = {}
     for node in ctx.root.named_children:
         for name, value in module_values(node):
-            kind = _object_kind(name, foreign.unwrap(value))
+            kind = _object_kind(name, js.unwrap(value))
             if kind is not None and not (name.isupper() and value.type in {"array", "object"}):
                 candidates[name] = kind
     if not candidates:

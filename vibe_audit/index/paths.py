@@ -10,7 +10,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.index.hits import OPENING, Touch, arguments, literal, module_values, touch
-from vibe_audit.rules import foreign, syntax
+from vibe_audit.rules import js, syntax
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas.resources import AccessMode
 
@@ -241,7 +241,7 @@ def _functions(ctx: FileContext) -> list[tree_sitter.Node]:
     language = ctx.source.language
     if language in _FUNCTION_TYPES:
         return list(syntax.of_type(ctx.root, *_FUNCTION_TYPES[language]))
-    return list(syntax.of_type(ctx.root, *sorted(foreign.JS_FUNCTION_TYPES)))
+    return list(syntax.of_type(ctx.root, *sorted(js.JS_FUNCTION_TYPES)))
 
 
 def _params(function: tree_sitter.Node) -> list[str]:
@@ -283,7 +283,7 @@ def _returned(function: tree_sitter.Node) -> tree_sitter.Node | None:
 
 
 def _all_function_types() -> frozenset[str]:
-    return frozenset({"function_definition", "function_item", *foreign.JS_FUNCTION_TYPES})
+    return frozenset({"function_definition", "function_item", *js.JS_FUNCTION_TYPES})
 
 
 def path_hits(ctx: FileContext) -> list[Touch]:
@@ -346,7 +346,7 @@ def _function_key(function: tree_sitter.Node) -> str:
     if function.type in {"function_definition", "function_item"}:
         name = function.child_by_field_name("name")
         return node_text(name) if name is not None else ""
-    js_name = foreign.js_function_name(function)
+    js_name = js.js_function_name(function)
     return "" if js_name == "<anonymous>" else js_name
 
 

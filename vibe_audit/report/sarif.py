@@ -4,13 +4,19 @@ One SARIF rule per defect family: a built-in rule's id, or ``<audit>/<category>`
 model finding. Levels: CRITICAL and HIGH are errors, MEDIUM warnings, MONITOR notes. Each
 result carries its stable fingerprint in ``partialFingerprints`` so viewers track it across
 pushes.
+
+A review's SARIF also says, for every result, what the change did to it (``baselineState``,
+SARIF 2.1.0 section 3.27.24): ``new`` (introduced by the change), ``updated`` (there before,
+on lines the change edited) or ``unchanged`` (there before, lines untouched). The spec wants
+it on every result of a run or on none, so it is given for all or for none.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from vibe_audit import __version__
 from vibe_audit.rules.engine import load_rules
@@ -18,6 +24,7 @@ from vibe_audit.schemas import NOT_AUDITED, Finding, Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "vibeAuditFingerprint/v1"
+BaselineState = Literal["new", "updated", "unchanged"]
 LEVEL = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
@@ -61,7 +68,9 @@ def _rule(rule_id: str, finding: Finding) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+def _result(
+    finding: Finding, rule_index: int, baseline: BaselineState | None = None
+) -> dict[str, Any]:
     loc = finding.location
     region: dict[str, Any] = {
         "startLine": loc.start_line,
@@ -83,6 +92,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "message": {"text": f"[{finding.severity.value}] {finding.title}: {finding.problem}"},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        **({"baselineState": baseline} if baseline is not None else {}),
         "properties": {
             "severity": finding.severity.value,
             **({"severityReason": finding.severity_reason} if finding.severity_reason else {}),
@@ -145,7 +155,14 @@ def _notifications(report: Report) -> list[dict[str, Any]]:
     return out
 
 
-def render_sarif(report: Report) -> str:
+def render_sarif(report: Report, baseline: Mapping[str, BaselineState] | None = None) -> str:
+    """The report as SARIF. ``baseline`` (a review's) maps each finding's fingerprint to its
+    ``baselineState``; it must name every finding, since a run carries the state on all its
+    results or on none."""
+    if baseline is not None:
+        missing = [f.fingerprint for f in report.findings if f.fingerprint not in baseline]
+        if missing:
+            raise ValueError(f"no baselineState for finding(s) {', '.join(missing)}")
     rule_ids: list[str] = []
     rules: list[dict[str, Any]] = []
     results = []
@@ -154,7 +171,8 @@ def render_sarif(report: Report) -> str:
         if rule_id not in rule_ids:
             rule_ids.append(rule_id)
             rules.append(_rule(rule_id, finding))
-        results.append(_result(finding, rule_ids.index(rule_id)))
+        state = baseline[finding.fingerprint] if baseline is not None else None
+        results.append(_result(finding, rule_ids.index(rule_id), state))
     root = report.stats.root.rstrip("/") + "/"
     sarif = {
         "$schema": SARIF_SCHEMA,

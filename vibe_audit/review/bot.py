@@ -7,16 +7,23 @@
 - Idempotent: each inline comment carries a hidden marker with the finding's fingerprint
   and is never posted twice; the summary comment carries its own marker and is edited in
   place, only when its text changed. Re-running on the same head posts nothing.
+- The review's SARIF gives every result a ``baselineState`` from the diff and the base
+  revision, so a viewer can show only what the change brought (``baseline_states``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from vibe_audit.review.diff import Ranges, touches
+from vibe_audit.chunker.languages import language_for
+from vibe_audit.chunker.slicer import slice_file
+from vibe_audit.report.sarif import BaselineState, render_sarif
+from vibe_audit.review.diff import Ranges, base_revision, old_paths, text_at, touches
 from vibe_audit.review.github import GitHub
-from vibe_audit.schemas import AuditId, Finding, Report
+from vibe_audit.schemas import AuditId, Finding, Report, SourceFile
 
 SUMMARY_MARKER = "<!-- vibe-audit:summary -->"
 FINDING_MARKER = "<!-- vibe-audit:finding:{} -->"
@@ -42,6 +49,66 @@ def split(report: Report, changed: Ranges) -> Review:
         else:
             review.nearby.append(finding)
     return review
+
+
+def baseline_states(
+    review: Review, base_texts: Mapping[str, str | None]
+) -> dict[str, BaselineState]:
+    """Each finding's fingerprint -> what the change did to it, for the SARIF ``baselineState``.
+
+    - ``unchanged``: on lines the change did not touch (there before, as it was).
+    - ``updated``: on lines the change touched, but the same defect was already at the base:
+      the base version of the file (``base_texts``, by new path; None for a new file) has the
+      finding's evidence line in the same symbol, the parts its fingerprint hashes (the
+      path and the rule followed through a rename).
+    - ``new``: on lines the change touched, and not at the base.
+    """
+    touched = {id(f) for f in review.introduced}
+    states: dict[str, BaselineState] = {}
+    for finding in review.report.findings:
+        if id(finding) not in touched:
+            state: BaselineState = "unchanged"
+        elif _at_base(finding, base_texts.get(finding.location.path)):
+            state = "updated"
+        else:
+            state = "new"
+        # One fingerprint, one defect: if two findings share it, the most changed state wins.
+        before = states.get(finding.fingerprint, state)
+        states[finding.fingerprint] = max(before, state, key=_CHANGED.index)
+    return states
+
+
+_CHANGED: list[BaselineState] = ["unchanged", "updated", "new"]
+
+
+def _normal(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _at_base(finding: Finding, text: str | None) -> bool:
+    """The finding's evidence line is in the base text, inside the same symbol."""
+    if text is None or not finding.evidence:
+        return False
+    evidence = _normal(finding.evidence[0].text)
+    lines = text.splitlines()
+    spans = [(1, len(lines))]
+    symbol = finding.location.symbol
+    spec = language_for(finding.location.path)
+    if symbol and spec is not None and spec.grammar is not None:
+        source = SourceFile(path=finding.location.path, language=spec.name, text=text, sha256="")
+        spans = [(c.start_line, c.end_line) for c in slice_file(source) if c.symbol == symbol]
+    return any(_normal(line) == evidence for a, b in spans for line in lines[a - 1 : b])
+
+
+def review_sarif(
+    review: Review, root: Path, *, base: str | None, head: str | None, staged: bool
+) -> str:
+    """The review's SARIF: the report's results, each with its ``baselineState``."""
+    revision = base_revision(root, base=base, head=head, staged=staged)
+    renamed = old_paths(root, base=base, head=head, staged=staged)
+    paths = {f.location.path for f in review.introduced}
+    texts = {p: text_at(root, revision, renamed.get(p, p)) for p in paths}
+    return render_sarif(review.report, baseline=baseline_states(review, texts))
 
 
 def _comment_line(finding: Finding, ranges: list[tuple[int, int]]) -> int:

@@ -71,3 +71,51 @@ def changed_lines(root: Path, base: str | None, head: str | None, staged: bool =
 
 def touches(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(a <= end and start <= b for a, b in ranges)
+
+
+def base_revision(root: Path, *, base: str | None, head: str | None, staged: bool = False) -> str:
+    """The revision the change's new side is compared with: the merge base of base and head
+    (what ``base...head`` diffs from), or HEAD for staged changes ('' before any commit)."""
+    if staged:
+        try:
+            return resolve(root, "HEAD")
+        except UserError:
+            return ""
+    assert base is not None
+    return _git(root, "merge-base", resolve(root, base), resolve(root, head or "HEAD")).strip()
+
+
+def old_paths(
+    root: Path, *, base: str | None, head: str | None, staged: bool = False
+) -> dict[str, str]:
+    """Each changed file of the new side -> its path at the base revision ('' when the change
+    added it); renames are followed."""
+    args = ["diff", "--name-status", "-z", "-M", "--no-color", "--no-ext-diff"]
+    if staged:
+        args.append("--cached")
+    else:
+        assert base is not None
+        args.append(f"{resolve(root, base)}...{resolve(root, head or 'HEAD')}")
+    fields = _git(root, *args).split("\0")
+    out: dict[str, str] = {}
+    at = 0
+    while at < len(fields) and fields[at]:
+        status = fields[at]
+        if status[0] in "RC":
+            out[fields[at + 2]] = fields[at + 1] if status[0] == "R" else ""
+            at += 3
+            continue
+        if status[0] != "D":
+            out[fields[at + 1]] = "" if status[0] == "A" else fields[at + 1]
+        at += 2
+    return out
+
+
+def text_at(root: Path, revision: str, path: str) -> str | None:
+    """A file's text at a revision; None when it is not there (or not text)."""
+    if not revision or not path:
+        return None
+    try:
+        return _git(root, "show", f"{revision}:{path}")
+    except (UserError, UnicodeDecodeError):
+        return None

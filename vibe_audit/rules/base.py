@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+import tree_sitter
 from pydantic import BaseModel, ConfigDict, Field
 
+from vibe_audit.rules import js, rust, syntax
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.schemas import AuditId, Confidence, Severity
 
@@ -79,6 +81,38 @@ class Hit:
         (``HIT_PLACEHOLDERS``), overridden by the rule's own ``details``."""
         known = {name: read(self) for name, read in HIT_PLACEHOLDERS.items()}
         return {name: value for name, value in known.items() if value} | self.details
+
+
+# The name of the definitions around a node ('Class.method'), by the file's language.
+_SYMBOL: dict[str, Callable[[tree_sitter.Node], str | None]] = {
+    "python": syntax.qualified_name,
+    "javascript": js.js_symbol,
+    "typescript": js.js_symbol,
+    "tsx": js.js_symbol,
+    "rust": rust.rust_symbol,
+}
+
+
+def node_hit(
+    ctx: FileContext,
+    node: tree_sitter.Node,
+    *,
+    until: tree_sitter.Node | None = None,
+    named_by: tree_sitter.Node | None = None,
+    details: dict[str, str] | None = None,
+    replacement: str | None = None,
+) -> Hit:
+    """A hit in ``ctx``'s file from ``node``'s first line to the last line of ``until``
+    (default: ``node``), named by the definitions around ``named_by`` (default: ``node``;
+    give the function to name the hit after it)."""
+    return Hit(
+        path=ctx.source.path,
+        start_line=syntax.line(node),
+        end_line=syntax.end_line(until if until is not None else node),
+        symbol=_SYMBOL[ctx.source.language](named_by if named_by is not None else node),
+        details=details or {},
+        replacement=replacement,
+    )
 
 
 # Language names by file suffix, for the {language} placeholder.

@@ -15,6 +15,7 @@ import tree_sitter
 from vibe_audit.chunker.parsing import node_text, parse, parseable
 from vibe_audit.rules import syntax
 from vibe_audit.rules.literals import is_docstring, string_constants
+from vibe_audit.rules.sqltext import BEGIN, CHECK, MENTIONS_CREATE_TABLE, REFERENCES, pragmas
 from vibe_audit.schemas import SourceFile
 
 if TYPE_CHECKING:
@@ -26,12 +27,6 @@ _LOCKS = frozenset(
     {"asyncio.Lock", "threading.Lock", "threading.RLock", "fcntl.flock", "fcntl.lockf",
      "filelock.FileLock", "FileLock", "portalocker.lock"}
 )  # fmt: skip
-# A column's REFERENCES other(col) or a FOREIGN KEY clause; prose ("file references the
-# lock") has no parenthesised column list. Docstrings are not read (storage.is_docstring).
-_REFERENCES = re.compile(r"\bREFERENCES\s+[\w\"`\[\]]+\s*\(|\bFOREIGN\s+KEY\s*\(", re.I)
-_CHECK = re.compile(r"\bCHECK\s*\(", re.I)
-_BEGIN = re.compile(r"^\W*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\b", re.I)
-_PRAGMA = re.compile(r"PRAGMA\s+([a-z_]+)\s*(?:=\s*['\"]?([A-Za-z0-9_-]+)|\(([^)]*)\))?", re.I)
 
 
 @dataclass(frozen=True)
@@ -259,11 +254,8 @@ def database_kind(call: tree_sitter.Node) -> str:
     ):
         return "caller"
     database = next(iter(syntax.positional_args(call)), None)
-    if database is None and arguments is not None:
-        for arg in arguments.named_children:
-            key = arg.child_by_field_name("name")
-            if arg.type == "keyword_argument" and key is not None and node_text(key) == "database":
-                database = arg.child_by_field_name("value")
+    if database is None:
+        database = syntax.keyword_value(call, "database")
     if database is None:
         return "owned"
     text = node_text(database)
@@ -306,19 +298,14 @@ def _creates_schema(call: tree_sitter.Node, ctx: FileContext) -> bool:
     if function is None:
         return False
     text = node_text(function)
-    if _CREATE_TABLE.search(text):
+    if MENTIONS_CREATE_TABLE.search(text):
         return True
     constants = [
-        name for name, value in _module_strings(ctx).items() if _CREATE_TABLE.search(value)
+        name
+        for name, value in string_constants(ctx.root).items()
+        if MENTIONS_CREATE_TABLE.search(value)
     ]
     return any(re.search(rf"\b{re.escape(name)}\b", text) for name in constants)
-
-
-_CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\b", re.I)
-
-
-def _module_strings(ctx: FileContext) -> dict[str, str]:
-    return string_constants(ctx.root)
 
 
 def _code_only(text: str) -> str:
@@ -336,10 +323,6 @@ def _bindings(function: tree_sitter.Node, name: str) -> list[str]:
         if left is not None and right is not None and node_text(left) == name:
             texts.append(node_text(right))
     return texts
-
-
-def _docstring(string: tree_sitter.Node) -> bool:
-    return is_docstring(string)
 
 
 def _gather(ctx: FileContext, facts: RepoFacts) -> None:
@@ -373,15 +356,16 @@ def _gather(ctx: FileContext, facts: RepoFacts) -> None:
         text = node_text(string)
         lowered = text.lower()
         facts.pragma_mentions |= {name for name in _PRAGMA_NAMES if name in lowered}
-        for match in _PRAGMA.finditer(text):
-            value = (match.group(2) or match.group(3) or "").strip().lower()
-            pragma = Pragma(ctx.site_in(string, text, match.start()), value)
-            facts.pragmas.setdefault(match.group(1).lower(), []).append(pragma)
-        prose = _docstring(string)
+        for said in pragmas(text):
+            # Filed as read so far: "PRAGMA main.x = 1" under "main", with no value.
+            name, value = (said.schema, "") if said.schema else (said.name, said.written)
+            pragma = Pragma(ctx.site_in(string, text, said.offset), value)
+            facts.pragmas.setdefault(name.lower(), []).append(pragma)
+        prose = is_docstring(string)
         for pattern, sites in (
-            (_REFERENCES, facts.schema_references),
-            (_CHECK, facts.check_constraints),
-            (_BEGIN, facts.begin_statements),
+            (REFERENCES, facts.schema_references),
+            (CHECK, facts.check_constraints),
+            (BEGIN, facts.begin_statements),
         ):
             found = None if prose else pattern.search(text)
             if found:

@@ -1,6 +1,6 @@
 """Python string literals in tree-sitter trees: docstrings, literal texts, and the names
 bound to string constants. Shared by the repository facts (rules/context.py) and the
-storage helpers (rules/storage.py), which imports the context: kept apart so neither
+SQL helpers (rules/sql.py), which import the context: kept apart so neither
 imports the other lazily."""
 
 from __future__ import annotations

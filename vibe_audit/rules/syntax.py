@@ -8,6 +8,7 @@ node of a large repository costs more than parsing it.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 
@@ -141,6 +142,22 @@ def keyword_names(call: tree_sitter.Node) -> set[str]:
     return names
 
 
+def keyword_value(call: tree_sitter.Node, name: str) -> tree_sitter.Node | None:
+    """The value node of keyword argument ``name`` of ``call``."""
+    arguments = call.child_by_field_name("arguments")
+    for arg in arguments.named_children if arguments is not None else []:
+        if arg.type == "keyword_argument":
+            key, value = arg.child_by_field_name("name"), arg.child_by_field_name("value")
+            if key is not None and value is not None and node_text(key) == name:
+                return value
+    return None
+
+
+def own_calls(function: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """Calls in a function's own body (not in nested functions), in source order."""
+    return [n for n in body_nodes(function) if n.type == "call"]
+
+
 def positional_args(call: tree_sitter.Node) -> list[tree_sitter.Node]:
     args = call.child_by_field_name("arguments")
     if args is None:
@@ -239,3 +256,12 @@ def is_rename(call: tree_sitter.Node) -> bool:
     return (
         last_name(name) in {"replace", "rename"} and "." in name and len(positional_args(call)) == 1
     )
+
+
+# JS/TS and Rust test, spec, bench and example files (Python test code: chunker.testcode).
+_TEST_FILE = re.compile(r"(^|/)(__tests__|tests?|spec|e2e|benches|examples)/|\.(test|spec)\.")
+
+
+def is_test_path(path: str) -> bool:
+    """A test, spec, bench or example file by its path (``foo.test.ts``, ``tests/x.rs``)."""
+    return bool(_TEST_FILE.search(path))

@@ -121,6 +121,22 @@ class EnvironmentTopic(BaseModel):
     default: str = Field(description="Best-practice default shown when it cannot be inferred.")
 
 
+# The repository-wide facts a context pack can list (agent/context_pack.py builds each line);
+# each audit names the ones its checklist uses in its template's ``context_facts``.
+ContextFact = Literal[
+    "frameworks",
+    "connections",
+    "connect_timeouts",
+    "pragmas",
+    "sync_db_functions",
+    "json_writes",
+    "renames",
+    "locks",
+    "foreign_keys",
+    "async_functions",
+]
+
+
 class AuditSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -153,6 +169,11 @@ class AuditSpec(BaseModel):
         default_factory=list, description="What the document says the score weighs."
     )
     applies_to: AppliesTo
+    context_facts: list[ContextFact] = Field(
+        min_length=1,
+        description="The repository facts the audit's checklist uses, in the order its "
+        "context pack lists them (the pack is repeated in every request of the audit).",
+    )
     body: str = Field(description="The template's Markdown body (role, goal, focus).")
     version: str = Field(description="Content hash of the template file.")
 
@@ -175,6 +196,8 @@ class AuditSpec(BaseModel):
                     raise ValueError(f"{self.id}: rubric names unknown checklist items {unknown}")
         if set(self.severities) != set(Severity):
             raise ValueError(f"{self.id}: every severity needs a definition")
+        if len(self.context_facts) != len(set(self.context_facts)):
+            raise ValueError(f"{self.id}: duplicate context_facts")
         ids = [item.id for item in self.checklist]
         if len(ids) != len(set(ids)):
             raise ValueError(f"{self.id}: duplicate checklist ids")

@@ -7,18 +7,14 @@ Nothing else crosses a folder boundary.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# One per template file vibe_audit/prompts/audits/<id>.md, in the documents' order (a type
+# cannot be read from the files; tests/prompts/test_templates.py checks the two agree).
 AuditId = Literal["concurrency", "checkpoint", "sqlite", "reliability", "guardrails"]
-AUDIT_IDS: tuple[AuditId, ...] = (
-    "concurrency",
-    "checkpoint",
-    "sqlite",
-    "reliability",
-    "guardrails",
-)
+AUDIT_IDS: tuple[AuditId, ...] = get_args(AuditId)
 
 LineNo = Annotated[int, Field(ge=1)]
 Source = Literal["rule", "model"]

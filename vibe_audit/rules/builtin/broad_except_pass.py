@@ -34,7 +34,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import pyflow, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.builtin.sqlite_swallowed_db_error import runs_sql
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
@@ -96,11 +96,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue  # SQL writes: sqlite-swallowed-db-error reports this handler
         first = next((s for s in body.named_children if s.type != "comment"), body)
         handler = pyflow.handler_block(clause)
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(clause),
-            end_line=syntax.end_line(clause),
-            symbol=syntax.qualified_name(clause),
+        yield node_hit(
+            ctx,
+            clause,
             details={
                 "caught": caught or "(bare)",
                 "body": node_text(handler).strip() if handler is not None else "pass",

@@ -34,7 +34,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import evidence, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -96,11 +96,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         function = syntax.enclosing(call, "function_definition")
         if function is None or _guarded(call, function):
             continue
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.end_line(call),
-            symbol=syntax.qualified_name(call),
+        yield node_hit(
+            ctx,
+            call,
             details={"function": syntax.function_name(function), "call": node_text(call)},
         )
 

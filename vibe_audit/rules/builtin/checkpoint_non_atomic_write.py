@@ -45,7 +45,7 @@ from dataclasses import replace
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import evidence, pyflow, storage, syntax
+from vibe_audit.rules import evidence, files, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.builtin.checkpoint_load_unguarded import unguarded_loads
 from vibe_audit.rules.context import FileContext, RepoContext
@@ -242,7 +242,7 @@ def _scratch_path(call: tree_sitter.Node) -> bool:
     if not target:
         function = call.child_by_field_name("function")
         target = node_text(function) if function is not None else ""
-    return bool(storage.SCRATCH.search(target))
+    return bool(files.SCRATCH.search(target))
 
 
 def _creates_missing(call: tree_sitter.Node) -> bool:

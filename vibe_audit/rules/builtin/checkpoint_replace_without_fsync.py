@@ -36,15 +36,14 @@ from collections.abc import Iterator
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.storage import (
+from vibe_audit.rules.files import (
     RENAME_TEXT,
     WRITE_TEXT,
     aliases,
     fsyncs,
     functions_matching,
-    own_calls,
     regenerable,
     rename_source,
     scratch_destination,
@@ -107,7 +106,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     if not WRITE_TEXT.search(ctx.source.text):
         return
     for function in functions_matching(ctx, RENAME_TEXT):
-        renames = [c for c in own_calls(function) if syntax.is_rename(c)]
+        renames = [c for c in syntax.own_calls(function) if syntax.is_rename(c)]
         if not renames:
             continue
         written = written_files(function)
@@ -120,11 +119,10 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                 continue
             if scratch_destination(function, rename) or regenerable(ctx, function, rename):
                 continue
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(rename),
-                end_line=syntax.end_line(rename),
-                symbol=syntax.qualified_name(function),
+            yield node_hit(
+                ctx,
+                rename,
+                named_by=function,
                 details={
                     "function": syntax.function_name(function),
                     "temp": f"`{source}`",

@@ -32,12 +32,11 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.storage import (
+from vibe_audit.rules.files import (
     TEMP_FACTORIES,
     aliases,
-    own_calls,
     rename_source,
     scratch_destination,
     temp_names,
@@ -99,7 +98,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     if "tempfile" not in ctx.imports or "tempfile.tempdir" in text:
         return
     for function in syntax.functions(ctx.root):
-        calls = own_calls(function)
+        calls = syntax.own_calls(function)
         temps: dict[str, tree_sitter.Node] = {}
         for call in calls:
             if syntax.callee(call) in TEMP_FACTORIES and not _has_dir(call):
@@ -114,11 +113,10 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                 continue
             if scratch_destination(function, rename):
                 continue
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(rename),
-                end_line=syntax.end_line(rename),
-                symbol=syntax.qualified_name(function),
+            yield node_hit(
+                ctx,
+                rename,
+                named_by=function,
                 details={
                     "function": syntax.function_name(function),
                     "factory": syntax.callee(factory) + "(...)",

@@ -32,7 +32,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -119,11 +119,9 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         in_file = sorted(
             {syntax.function_name(f) + "()" for c, f, _ in writers if c is ctx},
         )
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.end_line(call),
-            symbol=syntax.qualified_name(call),
+        yield node_hit(
+            ctx,
+            call,
             details={"writers": ", ".join(in_file), "readers": reader_names},
         )
 

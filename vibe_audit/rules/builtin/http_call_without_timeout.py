@@ -26,7 +26,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -80,11 +80,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             continue
         if name in _URLOPEN and len(syntax.positional_args(call)) >= 3:
             continue  # urlopen(url, data, timeout) passed positionally
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.end_line(call),
-            symbol=syntax.qualified_name(call),
+        yield node_hit(
+            ctx,
+            call,
             details={"call": name, "text": node_text(call)},
             replacement=_with_timeout(ctx, call),
         )

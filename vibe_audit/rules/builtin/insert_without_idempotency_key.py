@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import RepoContext
 from vibe_audit.rules.sql import declared_tables, sql_calls
 from vibe_audit.schemas import Confidence, Severity
@@ -96,11 +96,9 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 table = tables.get(insert.table)
                 if table is None or table.natural_key:
                     continue
-                yield Hit(
-                    path=ctx.source.path,
-                    start_line=syntax.line(insert.call),
-                    end_line=syntax.end_line(insert.call),
-                    symbol=syntax.qualified_name(insert.call),
+                yield node_hit(
+                    ctx,
+                    insert.call,
                     details={"function": syntax.function_name(function), "table": insert.table},
                 )
                 break  # one finding per function

@@ -35,8 +35,8 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import js, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -74,7 +74,7 @@ META = RuleMeta(
         "choose it per endpoint and combine with a retry for idempotent calls."
     ),
     effort_hours=(0.25, 0.5),
-    languages=foreign.JS_LANGUAGES,
+    languages=js.JS_LANGUAGES,
 )
 
 _FETCH = frozenset({"fetch", "window.fetch", "globalThis.fetch", "self.fetch", "global.fetch"})
@@ -91,21 +91,17 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         return
     requests = _request_variables(ctx.root) if "new Request" in text else set()
     for call in syntax.of_type(ctx.root, "call_expression"):
-        name = foreign.js_callee(call)
+        name = js.js_callee(call)
         if name not in _FETCH or not _lacks_signal(call, requests) or _raced(call):
             continue
-        function = foreign.enclosing_function(call)
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.end_line(call),
-            symbol=foreign.js_symbol(call),
+        function = js.enclosing_function(call)
+        yield node_hit(
+            ctx,
+            call,
             details={
                 "call": f"{name}(...)",
                 "function": (
-                    f"{foreign.js_function_name(function)}()"
-                    if function is not None
-                    else "module code"
+                    f"{js.js_function_name(function)}()" if function is not None else "module code"
                 ),
                 "text": node_text(call),
             },
@@ -133,7 +129,7 @@ def _fetch_is_redefined(ctx: FileContext) -> bool:
                 return True
         elif node.type == "import_statement" and "fetch" in _bound_names(node):
             source = node.child_by_field_name("source")
-            module = foreign.js_string(source) if source is not None else None
+            module = js.js_string(source) if source is not None else None
             if module and not module.startswith(_STANDARD_FETCH):
                 return True
         elif node.type in {"lexical_declaration", "variable_declaration"}:
@@ -180,33 +176,33 @@ def _request_variables(root: tree_sitter.Node) -> set[str]:
     """Variables the file initialises with ``new Request(...)`` (they may carry a signal)."""
     return {
         name
-        for name, value in foreign.declared_values(root).items()
-        if foreign.unwrap(value).type == "new_expression"
-        and node_text(foreign.unwrap(value)).startswith("new Request")
+        for name, value in js.declared_values(root).items()
+        if js.unwrap(value).type == "new_expression"
+        and node_text(js.unwrap(value)).startswith("new Request")
     }
 
 
 def _lacks_signal(call: tree_sitter.Node, requests: set[str]) -> bool:
-    args = foreign.js_arguments(call)
+    args = js.js_arguments(call)
     if not args or args[0].type == "spread_element":
         return False
-    first = foreign.unwrap(args[0])
+    first = js.unwrap(args[0])
     if first.type == "new_expression" or node_text(first) in requests:
         return False
     if len(args) == 1:
         return True
-    init = foreign.unwrap(args[1])
+    init = js.unwrap(args[1])
     if init.type != "object":
         return False  # a variable or call: its keys cannot be seen
-    keys = foreign.object_keys(init)
+    keys = js.object_keys(init)
     return not keys & {"signal", "timeout", "..."}
 
 
 def _raced(call: tree_sitter.Node) -> bool:
     """The fetch is an element of ``Promise.race([...])`` / ``Promise.any([...])``."""
     current = call.parent
-    while current is not None and current.type not in foreign.JS_FUNCTION_TYPES:
-        if current.type == "call_expression" and foreign.js_callee(current) in {
+    while current is not None and current.type not in js.JS_FUNCTION_TYPES:
+        if current.type == "call_expression" and js.js_callee(current) in {
             "Promise.race",
             "Promise.any",
         }:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
+from vibe_audit.rules import js, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
@@ -69,7 +69,7 @@ META = RuleMeta(
         "state is simpler but loses the user's preferences."
     ),
     effort_hours=(0.5, 1.5),
-    languages=foreign.JS_LANGUAGES,
+    languages=js.JS_LANGUAGES,
 )
 
 _GUARD_KEYS = frozenset({"version", "migrate", "merge", "..."})
@@ -80,25 +80,25 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         return
     # {local name: index of the options argument}
     targets = {
-        name: 1 for name, imported in foreign.named_imports(ctx.root, "zustand").items()
+        name: 1 for name, imported in js.named_imports(ctx.root, "zustand").items()
         if imported == "persist"
     }  # fmt: skip
     targets |= {
-        name: 0 for name, imported in foreign.named_imports(ctx.root, "redux-persist").items()
+        name: 0 for name, imported in js.named_imports(ctx.root, "redux-persist").items()
         if imported == "persistReducer"
     }  # fmt: skip
     if not targets:
         return
-    constants = foreign.declared_values(ctx.root)
+    constants = js.declared_values(ctx.root)
     for call in syntax.of_type(ctx.root, "call_expression"):
-        name = foreign.js_callee(call)
+        name = js.js_callee(call)
         if name not in targets:
             continue
-        args = foreign.js_arguments(call)
+        args = js.js_arguments(call)
         if len(args) <= targets[name]:
             continue
         options = _object(args[targets[name]], constants)
-        if options is None or foreign.object_keys(options) & _GUARD_KEYS:
+        if options is None or js.object_keys(options) & _GUARD_KEYS:
             continue
         # The options object literal is where `version` and `migrate` belong: point at it.
         anchor = options if options.id == args[targets[name]].id else call
@@ -106,7 +106,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             path=ctx.source.path,
             start_line=syntax.line(anchor),
             end_line=syntax.end_line(anchor) if anchor is options else syntax.line(call),
-            symbol=foreign.js_symbol(call),
+            symbol=js.js_symbol(call),
             details={"call": name, "name": _store_name(options), "text": node_text(options)},
         )
 
@@ -115,9 +115,9 @@ def _object(
     node: tree_sitter.Node, constants: dict[str, tree_sitter.Node]
 ) -> tree_sitter.Node | None:
     """The object literal ``node`` is, or the one a same-file constant it names holds."""
-    node = foreign.unwrap(node)
+    node = js.unwrap(node)
     if node.type == "identifier" and node_text(node) in constants:
-        node = foreign.unwrap(constants[node_text(node)])
+        node = js.unwrap(constants[node_text(node)])
     return node if node.type == "object" else None
 
 
@@ -126,7 +126,7 @@ def _store_name(options: tree_sitter.Node) -> str:
         key = pair.child_by_field_name("key") if pair.type == "pair" else None
         value = pair.child_by_field_name("value") if pair.type == "pair" else None
         if key is not None and value is not None and node_text(key) in {"name", "key"}:
-            return foreign.js_string(value) or node_text(value)
+            return js.js_string(value) or node_text(value)
     return "?"
 
 

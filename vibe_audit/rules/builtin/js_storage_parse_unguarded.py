@@ -34,8 +34,8 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import js, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -70,7 +70,7 @@ META = RuleMeta(
     trade_off="Falling back silently hides format bugs: log the discarded value once.",
     effort_hours=(0.25, 0.5),
     experimental=True,  # below the precision gate on real code: benchmarks/precision.py
-    languages=foreign.JS_LANGUAGES,
+    languages=js.JS_LANGUAGES,
 )
 
 _STORAGES = ("localStorage", "sessionStorage")
@@ -81,24 +81,20 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     if "JSON.parse" not in text or not any(s in text for s in _STORAGES):
         return
     for call in syntax.of_type(ctx.root, "call_expression"):
-        if foreign.js_callee(call) != "JSON.parse" or foreign.in_try_body(call):
+        if js.js_callee(call) != "JSON.parse" or js.in_try_body(call):
             continue
-        args = foreign.js_arguments(call)
+        args = js.js_arguments(call)
         storage = _storage_read(args[0], call) if args else None
         if storage is None:
             continue
-        function = foreign.enclosing_function(call)
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(call),
-            end_line=syntax.end_line(call),
-            symbol=foreign.js_symbol(call),
+        function = js.enclosing_function(call)
+        yield node_hit(
+            ctx,
+            call,
             details={
                 "storage": storage,
                 "function": (
-                    f"{foreign.js_function_name(function)}()"
-                    if function is not None
-                    else "Module code"
+                    f"{js.js_function_name(function)}()" if function is not None else "Module code"
                 ),
                 "text": node_text(call),
             },
@@ -107,13 +103,13 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
 
 def _without_fallback(node: tree_sitter.Node) -> tree_sitter.Node:
     """``x`` of ``x ?? "{}"`` / ``x || "null"`` (and of parentheses / ``!`` around it)."""
-    node = foreign.unwrap(node)
+    node = js.unwrap(node)
     while node.type == "binary_expression":
         operator = node.child_by_field_name("operator")
         left = node.child_by_field_name("left")
         if operator is None or node_text(operator) not in {"??", "||"} or left is None:
             break
-        node = foreign.unwrap(left)
+        node = js.unwrap(left)
     return node
 
 
@@ -121,7 +117,7 @@ def _storage_of(node: tree_sitter.Node) -> str | None:
     """'localStorage' for ``(window.)localStorage.getItem(...)``, else None."""
     if node.type != "call_expression":
         return None
-    name = foreign.js_callee(node).removeprefix("window.")
+    name = js.js_callee(node).removeprefix("window.")
     for storage in _STORAGES:
         if name == f"{storage}.getItem":
             return storage
@@ -134,10 +130,10 @@ def _storage_read(arg: tree_sitter.Node, call: tree_sitter.Node) -> str | None:
     found = _storage_of(value)
     if found is not None or value.type != "identifier":
         return found
-    scope = foreign.enclosing_function(call)
+    scope = js.enclosing_function(call)
     if scope is None:
         scope = _root(call)
-    initial = foreign.declared_values(scope).get(node_text(value))
+    initial = js.declared_values(scope).get(node_text(value))
     return _storage_of(_without_fallback(initial)) if initial is not None else None
 
 

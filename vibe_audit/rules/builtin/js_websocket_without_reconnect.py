@@ -41,8 +41,8 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import js, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -80,7 +80,7 @@ META = RuleMeta(
         "after an outage; stop reconnecting on deliberate close (logout, unmount)."
     ),
     effort_hours=(0.5, 2.0),
-    languages=foreign.JS_LANGUAGES,
+    languages=js.JS_LANGUAGES,
 )
 
 _WRAPPERS = ("reconnecting-websocket", "partysocket", "sockette", "react-use-websocket")
@@ -90,7 +90,7 @@ _CONSTRUCTORS = frozenset({"WebSocket", "window.WebSocket", "globalThis.WebSocke
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if "WebSocket(" not in text or "message" not in text or foreign.is_test_path(ctx.source.path):
+    if "WebSocket(" not in text or "message" not in text or syntax.is_test_path(ctx.source.path):
         return
     if any(name.startswith(_WRAPPERS) for name in ctx.imports) or _MENTIONS_RETRY.search(text):
         return
@@ -117,9 +117,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         return
     functions = _functions_by_name(ctx.root)
     openers = {
-        foreign.js_function_name(function)
+        js.js_function_name(function)
         for socket in sockets
-        if (function := foreign.enclosing_function(socket)) is not None
+        if (function := js.enclosing_function(socket)) is not None
     }
     if any(_reconnects(handler, functions, openers) for handler in handlers):
         return
@@ -129,11 +129,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         else "nothing handles its close event"
     )
     for socket in sockets:
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(socket),
-            end_line=syntax.end_line(socket),
-            symbol=foreign.js_symbol(socket),
+        yield node_hit(
+            ctx,
+            socket,
             details={"close_handling": close_handling, "text": node_text(socket)},
         )
 
@@ -150,11 +148,11 @@ def _assigned_event(assignment: tree_sitter.Node) -> str | None:
 
 def _listener(call: tree_sitter.Node) -> tuple[str | None, tree_sitter.Node | None]:
     """('close', handler) for ``x.addEventListener("close", handler)`` / ``x.on("close", h)``."""
-    name = foreign.js_callee(call)
+    name = js.js_callee(call)
     if not name.endswith((".addEventListener", ".on", ".once")):
         return None, None
-    args = foreign.js_arguments(call)
-    event = foreign.js_string(args[0]) if args else None
+    args = js.js_arguments(call)
+    event = js.js_string(args[0]) if args else None
     if event not in {"close", "message"}:
         return None, None
     return event, args[1] if len(args) > 1 else None
@@ -163,8 +161,8 @@ def _listener(call: tree_sitter.Node) -> tuple[str | None, tree_sitter.Node | No
 def _functions_by_name(root: tree_sitter.Node) -> dict[str, tree_sitter.Node]:
     """Every named function, method and function-valued variable of the file."""
     found: dict[str, tree_sitter.Node] = {}
-    for node in syntax.of_type(root, *foreign.JS_FUNCTION_TYPES):
-        name = foreign.js_function_name(node)
+    for node in syntax.of_type(root, *js.JS_FUNCTION_TYPES):
+        name = js.js_function_name(node)
         if name != "<anonymous>":
             found.setdefault(name, node)
     return found
@@ -174,7 +172,7 @@ def _reconnects(
     handler: tree_sitter.Node, functions: dict[str, tree_sitter.Node], openers: set[str]
 ) -> bool:
     """The handler (or a function of the file it names or calls) schedules a reconnect."""
-    handler = foreign.unwrap(handler)
+    handler = js.unwrap(handler)
     if handler.type in {"identifier", "member_expression"}:
         target = functions.get(node_text(handler).rsplit(".", 1)[-1])
         if target is None:
@@ -193,8 +191,7 @@ def _reconnects(
 def _called_names(scope: tree_sitter.Node) -> set[str]:
     """Last names of the functions called under ``scope`` ('connect' for this.connect())."""
     return {
-        foreign.js_callee(call).rsplit(".", 1)[-1]
-        for call in syntax.of_type(scope, "call_expression")
+        js.js_callee(call).rsplit(".", 1)[-1] for call in syntax.of_type(scope, "call_expression")
     }
 
 

@@ -35,15 +35,12 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
+from vibe_audit.rules.files import functions_matching
 from vibe_audit.rules.literals import string_constants
-from vibe_audit.rules.storage import (
-    SELECT_SQL,
-    functions_matching,
-    own_calls,
-    sql_argument,
-)
+from vibe_audit.rules.sql import sql_argument
+from vibe_audit.rules.sqltext import SELECT_SQL
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -128,11 +125,10 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if found is None:
             continue
         select, status = found
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(select),
-            end_line=syntax.end_line(select),
-            symbol=syntax.qualified_name(function),
+        yield node_hit(
+            ctx,
+            select,
+            named_by=function,
             details={"function": syntax.function_name(function), "status": status},
         )
 
@@ -141,7 +137,7 @@ def _claim(
     function: tree_sitter.Node, constants: dict[str, str]
 ) -> tuple[tree_sitter.Node, str] | None:
     """The unlocked SELECT of a select-then-update claim in ``function``, and its status."""
-    calls = own_calls(function)
+    calls = syntax.own_calls(function)
     if any("with_for_update" in syntax.callee(c) for c in calls):
         return None
     select: tuple[tree_sitter.Node, str] | None = None

@@ -36,8 +36,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vibe_audit.rules import foreign, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import rust, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -83,22 +83,21 @@ META = RuleMeta(
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if "UPDATE" not in text.upper() or foreign.is_test_path(ctx.source.path):
+    if "UPDATE" not in text.upper() or syntax.is_test_path(ctx.source.path):
         return
     sqlite = "sqlite" in text.lower()
-    constants = foreign.string_constants(ctx.root)
-    for function in foreign.rust_functions(ctx.root):
-        claims = foreign.unlocked_claims(function, constants, sqlite)
-        if not claims or foreign.is_rust_test(function, ctx.source.path):
+    constants = rust.string_constants(ctx.root)
+    for function in rust.rust_functions(ctx.root):
+        claims = rust.unlocked_claims(function, constants, sqlite)
+        if not claims or rust.is_rust_test(function, ctx.source.path):
             continue
         for claim in claims:
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(claim.select),
-                end_line=syntax.end_line(claim.update),
-                symbol=foreign.rust_symbol(claim.select),
+            yield node_hit(
+                ctx,
+                claim.select,
+                until=claim.update,
                 details={
-                    "function": foreign.rust_function_name(function),
+                    "function": rust.rust_function_name(function),
                     "table": claim.table,
                 },
             )

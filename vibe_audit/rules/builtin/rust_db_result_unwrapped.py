@@ -35,8 +35,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import rust, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -84,15 +84,13 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
     if "sqlx" not in ctx.imports and "sqlx" not in text:
         return
-    if (".unwrap()" not in text and ".expect(" not in text) or foreign.is_test_path(
-        ctx.source.path
-    ):
+    if (".unwrap()" not in text and ".expect(" not in text) or syntax.is_test_path(ctx.source.path):
         return
-    for function in foreign.rust_functions(ctx.root):
-        name = foreign.rust_function_name(function)
-        if name == "main" or foreign.is_rust_test(function, ctx.source.path):
+    for function in rust.rust_functions(ctx.root):
+        name = rust.rust_function_name(function)
+        if name == "main" or rust.is_rust_test(function, ctx.source.path):
             continue
-        for query in foreign.sqlx_queries(function):
+        for query in rust.sqlx_queries(function):
             awaited = query.call.parent
             if awaited is None or awaited.type != "await_expression":
                 continue
@@ -100,20 +98,18 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             outer = field.parent if field is not None else None
             if field is None or field.type != "field_expression" or outer is None:
                 continue
-            if outer.type != "call_expression" or foreign.method_name(outer) not in {
+            if outer.type != "call_expression" or rust.method_name(outer) not in {
                 "unwrap",
                 "expect",
             }:
                 continue
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(outer),
-                end_line=syntax.end_line(outer),
-                symbol=foreign.rust_symbol(outer),
+            yield node_hit(
+                ctx,
+                outer,
                 details={
                     "function": name,
                     "method": query.method,
-                    "unwrap": foreign.method_name(outer),
+                    "unwrap": rust.method_name(outer),
                     "rows": ", no row" if query.method == "fetch_one" else "",
                     "text": node_text(outer),
                 },

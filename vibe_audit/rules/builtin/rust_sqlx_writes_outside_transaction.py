@@ -41,7 +41,7 @@ from itertools import combinations
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
+from vibe_audit.rules import rust, sqltext, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
@@ -93,34 +93,34 @@ _BEGIN = frozenset({"begin", "begin_with", "try_begin", "transaction"})
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if "sqlx" not in text or ".execute(" not in text or foreign.is_test_path(ctx.source.path):
+    if "sqlx" not in text or ".execute(" not in text or syntax.is_test_path(ctx.source.path):
         return
-    constants = foreign.string_constants(ctx.root)
-    for function in foreign.rust_functions(ctx.root):
-        pools = foreign.pool_parameters(function)
+    constants = rust.string_constants(ctx.root)
+    for function in rust.rust_functions(ctx.root):
+        pools = rust.pool_parameters(function)
         writes = [
             q
-            for q in foreign.sqlx_queries(function, constants)
-            if foreign.is_write(q.sql)
-            and foreign.executor_kind(q.executor, pools) == "pool"
+            for q in rust.sqlx_queries(function, constants)
+            if sqltext.is_write(q.sql)
+            and rust.executor_kind(q.executor, pools) == "pool"
             and _must_succeed(q.call)
         ]
         if len(writes) < 2 or not _sequential(writes):
             continue
-        if next(foreign.rust_method_calls(function, *_BEGIN), None) is not None:
+        if next(rust.rust_method_calls(function, *_BEGIN), None) is not None:
             continue
-        if foreign.is_rust_test(function, ctx.source.path):
+        if rust.is_rust_test(function, ctx.source.path):
             continue
         yield Hit(
             path=ctx.source.path,
             start_line=syntax.line(writes[0].query),
             end_line=syntax.end_line(writes[-1].call),
-            symbol=foreign.rust_symbol(writes[0].query),
+            symbol=rust.rust_symbol(writes[0].query),
             details={
-                "function": foreign.rust_function_name(function),
+                "function": rust.rust_function_name(function),
                 "count": str(len(writes)),
                 "statements": ", ".join(
-                    f"{foreign.sql_verb(w.sql)} at line {syntax.line(w.query)}" for w in writes
+                    f"{sqltext.sql_verb(w.sql)} at line {syntax.line(w.query)}" for w in writes
                 ),
             },
         )
@@ -145,7 +145,7 @@ def _must_succeed(call: tree_sitter.Node) -> bool:
     return False
 
 
-def _sequential(writes: list[foreign.SqlxQuery]) -> bool:
+def _sequential(writes: list[rust.SqlxQuery]) -> bool:
     """Two of the writes can both run in one call (not only in different branches)."""
     return any(not _exclusive(a.call, b.call) for a, b in combinations(writes, 2))
 

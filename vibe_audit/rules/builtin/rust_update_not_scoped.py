@@ -50,8 +50,8 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import foreign, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import rust, sqltext, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.schemas import Confidence, Severity
 
@@ -80,7 +80,7 @@ META = RuleMeta(
 )
 
 _ID_ONLY = re.compile(r"^\(?\s*(?:\w+\.)?\"?id\"?\s*=\s*(?:\$\d+|\?\d*|:\w+|@\w+)\s*\)?$", re.I)
-_LITERAL_STATUS = re.compile(foreign.STATUS_COLUMN + r"\s*=\s*'", re.I)
+_LITERAL_STATUS = re.compile(sqltext.STATUS_COLUMN + r"\s*=\s*'", re.I)
 # `revision = revision + 1`: the write itself invalidates concurrent work on the old version.
 _VERSION_BUMP = re.compile(r"\b(\w*(?:version|revision))\s*=\s*\1\s*\+", re.I)
 _OWNER = re.compile(
@@ -133,22 +133,22 @@ _OWNER_SCOPE = {
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if "UPDATE" not in text.upper() or foreign.is_test_path(ctx.source.path):
+    if "UPDATE" not in text.upper() or syntax.is_test_path(ctx.source.path):
         return
     sqlite = "sqlite" in text.lower()
-    constants = foreign.string_constants(ctx.root)
-    for function in foreign.rust_functions(ctx.root):
-        statements = foreign.function_sql(function, constants)
+    constants = rust.string_constants(ctx.root)
+    for function in rust.rust_functions(ctx.root):
+        statements = rust.function_sql(function, constants)
         updates = [
             (node, sql, update)
             for node, sql in statements
-            if (update := foreign.parse_update(sql)) is not None and _ID_ONLY.match(update.where)
+            if (update := sqltext.parse_update(sql)) is not None and _ID_ONLY.match(update.where)
         ]
-        if not updates or foreign.is_rust_test(function, ctx.source.path):
+        if not updates or rust.is_rust_test(function, ctx.source.path):
             continue
         status_ok = _status_guarded(function, statements, constants, sqlite)
         owners = _unused_owner_ids(function)
-        name = foreign.rust_function_name(function)
+        name = rust.rust_function_name(function)
         for node, sql, update in updates:
             details = {"function": name, "table": update.table, "sql": _short(sql)}
             if _VERSION_BUMP.search(update.assignments):
@@ -168,11 +168,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                 texts = _OWNER_SCOPE
             for key, template in texts.items():
                 details[key] = template.format(**details)
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(node),
-                end_line=syntax.end_line(node),
-                symbol=foreign.rust_symbol(node),
+            yield node_hit(
+                ctx,
+                node,
                 details=details,
             )
 
@@ -190,9 +188,9 @@ def _status_guarded(
         re.search(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|pg_advisory", sql, re.I) for _, sql in statements
     ):
         return every
-    if sqlite and next(foreign.rust_method_calls(function, "begin", "begin_with"), None):
+    if sqlite and next(rust.rust_method_calls(function, "begin", "begin_with"), None):
         return every
-    return {claim.update.id for claim in foreign.unlocked_claims(function, constants, sqlite)}
+    return {claim.update.id for claim in rust.unlocked_claims(function, constants, sqlite)}
 
 
 def _unused_owner_ids(function: tree_sitter.Node) -> list[str]:
@@ -214,7 +212,7 @@ def _unused_owner_ids(function: tree_sitter.Node) -> list[str]:
         return []
     used = {
         node_text(node)
-        for node in foreign.rust_body_nodes(function)
+        for node in rust.rust_body_nodes(function)
         if node.type == "identifier" and not _in_log_macro(node)
     }
     return [owner for owner in owners if owner not in used]
@@ -231,7 +229,7 @@ def _in_log_macro(node: tree_sitter.Node) -> bool:
     return False
 
 
-def _owner_of(update: foreign.Update, sql: str, owners: list[str]) -> str | None:
+def _owner_of(update: sqltext.Update, sql: str, owners: list[str]) -> str | None:
     """The unused owner id whose column the statement never names, for a child table."""
     for owner in owners:
         word = _OWNER.match(owner)

@@ -31,9 +31,9 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import SQLITE_CONNECT, FileContext, RepoContext
-from vibe_audit.rules.storage import keyword_value, pragma_settings
+from vibe_audit.rules.sql import pragma_settings
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -104,7 +104,7 @@ def _file_sites(ctx: FileContext) -> Iterator[tuple[tree_sitter.Node, str]]:
         name = syntax.callee(call)
         if name in SQLITE_CONNECT:
             args = syntax.positional_args(call)
-            if _zero(keyword_value(call, "timeout")) or (len(args) >= 2 and _zero(args[1])):
+            if _zero(syntax.keyword_value(call, "timeout")) or (len(args) >= 2 and _zero(args[1])):
                 yield call, f"`{name}(..., timeout=0)` opens a connection that never waits"
         elif name in _APSW:
             yield call, "`apsw.Connection(...)` opens a connection whose busy timeout is 0"
@@ -137,11 +137,9 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     if not sites or any(_sets_timeout(ctx) for ctx in files):
         return
     for ctx, node, what in sites:
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(node),
-            end_line=syntax.end_line(node),
-            symbol=syntax.qualified_name(node),
+        yield node_hit(
+            ctx,
+            node,
             details={"what": what},
         )
 

@@ -31,10 +31,10 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext, resolved_call
 from vibe_audit.rules.literals import literal_text
-from vibe_audit.rules.storage import is_sqlite_file
+from vibe_audit.rules.sql import is_sqlite_file
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -134,11 +134,9 @@ def _check(ctx: FileContext) -> Iterator[Hit]:
         function = syntax.enclosing(loop, "function_definition")
         left = loop.child_by_field_name("left")
         right = loop.child_by_field_name("right")
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(commit),
-            end_line=syntax.end_line(commit),
-            symbol=syntax.qualified_name(commit),
+        yield node_hit(
+            ctx,
+            commit,
             details={
                 "function": syntax.function_name(function) if function else "<module>",
                 "commit": node_text(commit),

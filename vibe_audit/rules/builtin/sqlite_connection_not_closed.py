@@ -33,7 +33,7 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import (
     SQLITE_CONNECT,
     FileContext,
@@ -98,11 +98,9 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 continue
             name = node_text(left)
             if not _released(name, list(syntax.body_nodes(function))):
-                yield Hit(
-                    path=ctx.source.path,
-                    start_line=syntax.line(assignment),
-                    end_line=syntax.end_line(assignment),
-                    symbol=syntax.qualified_name(assignment),
+                yield node_hit(
+                    ctx,
+                    assignment,
                     details={
                         "function": syntax.function_name(function),
                         "opener": opener,

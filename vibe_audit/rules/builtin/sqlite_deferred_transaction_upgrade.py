@@ -34,16 +34,11 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.rules.literals import string_constants
-from vibe_audit.rules.storage import (
-    SELECT_SQL,
-    WRITE_SQL,
-    is_sqlite_file,
-    own_calls,
-    sql_argument,
-)
+from vibe_audit.rules.sql import is_sqlite_file, sql_argument
+from vibe_audit.rules.sqltext import SELECT_SQL, WRITE_SQL
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -100,11 +95,10 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         if hit is None:
             continue
         begin, text = hit
-        yield Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(begin),
-            end_line=syntax.end_line(begin),
-            symbol=syntax.qualified_name(function),
+        yield node_hit(
+            ctx,
+            begin,
+            named_by=function,
             details={"function": syntax.function_name(function), "begin": text},
         )
 
@@ -116,7 +110,7 @@ def _upgrade(
     begin: tree_sitter.Node | None = None
     begin_text = ""
     read = False
-    for call in own_calls(function):
+    for call in syntax.own_calls(function):
         if syntax.last_name(syntax.callee(call)) in {"commit", "rollback"}:
             if begin is not None and not _conditional(call, begin):
                 begin, read = None, False

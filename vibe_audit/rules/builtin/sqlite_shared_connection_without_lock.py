@@ -38,9 +38,8 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import SYNC_CONNECT, FileContext, database_kind
-from vibe_audit.rules.storage import keyword_value
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -105,7 +104,7 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
     for call in calls:
         if syntax.callee(call) not in SYNC_CONNECT:
             continue
-        flag = keyword_value(call, "check_same_thread")
+        flag = syntax.keyword_value(call, "check_same_thread")
         if flag is None or node_text(flag) != "False":
             continue
         if database_kind(call) in {"memory", "read-only"} or _per_use(call):
@@ -136,11 +135,9 @@ def _per_use(call: tree_sitter.Node) -> bool:
 
 
 def _hit(ctx: FileContext, call: tree_sitter.Node, target: str) -> Hit:
-    return Hit(
-        path=ctx.source.path,
-        start_line=syntax.line(call),
-        end_line=syntax.end_line(call),
-        symbol=syntax.qualified_name(call),
+    return node_hit(
+        ctx,
+        call,
         details={"target": target},
     )
 

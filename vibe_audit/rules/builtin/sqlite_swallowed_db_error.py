@@ -42,9 +42,10 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import literals, storage, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules import literals, syntax
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
+from vibe_audit.rules.sql import sql_argument
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -106,11 +107,9 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
                 caught in _BROAD or syntax.last_name(caught) in _DB_ERRORS
             ):
                 continue
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(clause),
-                end_line=syntax.end_line(clause),
-                symbol=syntax.qualified_name(clause),
+            yield node_hit(
+                ctx,
+                clause,
                 details={"caught": caught or "every exception (bare except)"},
             )
 
@@ -139,7 +138,7 @@ def _writes_sql(body: tree_sitter.Node, constants: dict[str, str]) -> bool:
         if method in _WRITE_METHODS:
             return True
         if method == "execute":
-            sql = storage.sql_argument(call, constants)
+            sql = sql_argument(call, constants)
             if sql is not None and _WRITE_SQL.match(sql):
                 return True
     return False

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import RepoContext
-from vibe_audit.rules.storage import pragma_settings
+from vibe_audit.rules.sql import pragma_settings
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(

@@ -30,9 +30,10 @@ from collections.abc import Iterator
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.sql import sql_calls, where_clause
+from vibe_audit.rules.sql import sql_calls
+from vibe_audit.rules.sqltext import LOCKS_ROWS, SETS_STATUS, STATUS_WORD, where_clause
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -72,21 +73,17 @@ META = RuleMeta(
     needs_concurrency=True,
 )
 
-_COLUMN = re.compile(r"\b(status|state)\b", re.I)
-_SET_COLUMN = re.compile(r"\bSET\b.*?\b(status|state)\s*=", re.I | re.S)
-_LOCKED = re.compile(r"FOR\s+UPDATE|BEGIN\s+(IMMEDIATE|EXCLUSIVE)|with_for_update", re.I)
-
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
     text = ctx.source.text
-    if "UPDATE" not in text.upper() or not _COLUMN.search(text):
+    if "UPDATE" not in text.upper() or not STATUS_WORD.search(text):
         return
     for function in syntax.functions(ctx.root):
-        if _LOCKED.search(node_text(function)):
+        if LOCKS_ROWS.search(node_text(function)):
             continue
         calls = sql_calls(function)
         reads = {
-            c.table: c for c in calls if c.verb == "SELECT" and _COLUMN.search(_selected(c.sql))
+            c.table: c for c in calls if c.verb == "SELECT" and STATUS_WORD.search(_selected(c.sql))
         }
         if not reads:
             continue
@@ -94,14 +91,14 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             n
             for n in syntax.body_nodes(function, "if_statement")
             if (condition := n.child_by_field_name("condition")) is not None
-            and _COLUMN.search(node_text(condition))
+            and STATUS_WORD.search(node_text(condition))
         ]
         for update in calls:
-            setting = _SET_COLUMN.search(update.sql) if update.verb == "UPDATE" else None
+            setting = SETS_STATUS.search(update.sql) if update.verb == "UPDATE" else None
             read = reads.get(update.table)
             if setting is None or read is None:
                 continue
-            if _COLUMN.search(where_clause(update.sql)):
+            if STATUS_WORD.search(where_clause(update.sql)):
                 continue  # the transition is guarded in SQL
             check = next(
                 (c for c in checks if read.call.start_byte < c.start_byte < update.call.start_byte),
@@ -109,11 +106,11 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             )
             if check is None:
                 continue
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(check),
-                end_line=syntax.end_line(update.call),
-                symbol=syntax.qualified_name(update.call),
+            yield node_hit(
+                ctx,
+                check,
+                until=update.call,
+                named_by=update.call,
                 details={
                     "function": syntax.function_name(function),
                     "table": update.table,

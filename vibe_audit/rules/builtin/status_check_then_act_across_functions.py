@@ -32,7 +32,6 @@ Use instead:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -40,9 +39,10 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.rules.sql import SqlCall, sql_calls, where_clause
+from vibe_audit.rules.sql import SqlCall, sql_calls
+from vibe_audit.rules.sqltext import LOCKS_ROWS, SETS_STATUS, STATUS_WORD, where_clause
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -84,10 +84,6 @@ META = RuleMeta(
     needs_concurrency=True,
 )
 
-_COLUMN = re.compile(r"\b(status|state)\b", re.I)
-_SET_COLUMN = re.compile(r"\bSET\b.*?\b(status|state)\s*=", re.I | re.S)
-_LOCKED = re.compile(r"FOR\s+UPDATE|BEGIN\s+(IMMEDIATE|EXCLUSIVE)|with_for_update", re.I)
-
 
 @dataclass(frozen=True)
 class _Writer:
@@ -100,13 +96,13 @@ class _Writer:
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
     python = {ctx.source.path: ctx for ctx in repo.in_language("python")}
-    if not any(_COLUMN.search(ctx.source.text) for ctx in python.values()):
+    if not any(STATUS_WORD.search(ctx.source.text) for ctx in python.values()):
         return
     writers = _unguarded_writers(repo, python)
     if not writers:
         return
     for ctx in python.values():
-        if not _COLUMN.search(ctx.source.text):
+        if not STATUS_WORD.search(ctx.source.text):
             continue
         for function in syntax.functions(ctx.root):
             hit = _check_then_call(ctx, function, writers)
@@ -124,13 +120,13 @@ def _unguarded_writers(repo: RepoContext, python: dict[str, FileContext]) -> dic
             if ctx is None or access.symbol is None or "UPDATE" not in access.operations:
                 continue
             function = _function(ctx, access.symbol)
-            if function is None or _LOCKED.search(node_text(function)):
+            if function is None or LOCKS_ROWS.search(node_text(function)):
                 continue
             for call in sql_calls(function):
-                setting = _SET_COLUMN.search(call.sql) if call.verb == "UPDATE" else None
+                setting = SETS_STATUS.search(call.sql) if call.verb == "UPDATE" else None
                 if setting is None or call.table != table.name.lower():
                     continue
-                if _COLUMN.search(where_clause(call.sql)):
+                if STATUS_WORD.search(where_clause(call.sql)):
                     continue
                 name = access.symbol.split(".")[-1]
                 found[name] = _Writer(
@@ -148,13 +144,13 @@ def _check_then_call(
     ctx: FileContext, function: tree_sitter.Node, writers: dict[str, _Writer]
 ) -> Hit | None:
     own = syntax.function_name(function)
-    if own in writers or _LOCKED.search(node_text(function)):
+    if own in writers or LOCKS_ROWS.search(node_text(function)):
         return None
     checks = [  # the conditions that test a status
         condition
         for n in syntax.body_nodes(function, "if_statement")
         if (condition := n.child_by_field_name("condition")) is not None
-        and _COLUMN.search(node_text(condition))
+        and STATUS_WORD.search(node_text(condition))
     ]
     if not checks:
         return None
@@ -165,11 +161,11 @@ def _check_then_call(
         check = next((c for c in checks if c.end_byte <= call.start_byte), None)
         if check is None:
             continue
-        return Hit(
-            path=ctx.source.path,
-            start_line=syntax.line(check),
-            end_line=syntax.end_line(call),
-            symbol=syntax.qualified_name(call),
+        return node_hit(
+            ctx,
+            check,
+            until=call,
+            named_by=call,
             details={
                 "function": own,
                 "helper": writer.name,

@@ -36,7 +36,7 @@ from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.literals import is_docstring, literal_text
-from vibe_audit.rules.storage import Column, Table, create_tables
+from vibe_audit.rules.sqltext import Column, Table, create_tables
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(

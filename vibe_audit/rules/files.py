@@ -1,115 +1,18 @@
-"""Helpers shared by the storage rules (SQLite, checkpoint files, schema guardrails).
-
-They read SQL out of Python string literals (what a call executes, what a name is bound to),
-find PRAGMA settings outside docstrings, and follow a temp file's name from where it is
-created to where it is renamed.
+"""Helpers for the rules about files written in place (checkpoints, state files): the
+file a temp-file factory creates, what a rename moves where, the files a function writes,
+whether it fsyncs, and destinations that are scratch space or a regenerable cache.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.literals import is_docstring, literal_text
-
-SQLITE_MODULES = frozenset({"sqlite3", "aiosqlite"})
-EXECUTE_METHODS = frozenset(
-    {
-        "execute",
-        "executemany",
-        "executescript",
-        "exec_driver_sql",
-        "execute_insert",
-        "execute_fetchall",
-    }
-)
-WRITE_SQL = re.compile(r"^\W*(INSERT|UPDATE|DELETE|REPLACE|UPSERT)\b", re.I)
-SELECT_SQL = re.compile(r"^\W*(SELECT|WITH)\b", re.I)
-PRAGMA_SET = re.compile(
-    r"PRAGMA\s+(?:\w+\.)?([a-z_]+)\s*(?:=\s*['\"]?\s*(-?[A-Za-z0-9_]+)|\(\s*['\"]?(-?[A-Za-z0-9_]+))",
-    re.I,
-)
-_STRING_TYPES = frozenset({"string", "concatenated_string"})
-
-
-def sql_argument(call: tree_sitter.Node, constants: dict[str, str]) -> str | None:
-    """The SQL text a ``*.execute(sql, ...)``-style call runs: a literal or a bound name."""
-    if syntax.last_name(syntax.callee(call)) not in EXECUTE_METHODS:
-        return None
-    args = syntax.positional_args(call)
-    if not args:
-        return None
-    first = args[0]
-    if first.type == "call" and syntax.last_name(syntax.callee(first)) == "text":
-        inner = syntax.positional_args(first)  # SQLAlchemy text("...")
-        first = inner[0] if inner else first
-    if first.type in _STRING_TYPES:
-        return literal_text(first)
-    if first.type == "identifier":
-        return constants.get(node_text(first))
-    return None
-
-
-@dataclass(frozen=True)
-class PragmaSet:
-    """One ``PRAGMA name = value`` (or ``PRAGMA name(value)``) in a non-docstring literal."""
-
-    node: tree_sitter.Node
-    line: int
-    name: str
-    value: str  # lower-cased
-
-
-def pragma_settings(ctx: FileContext, names: frozenset[str]) -> Iterator[PragmaSet]:
-    """PRAGMA settings of ``names`` in the file's string values, each at the start of a
-    statement (docstrings and prose that mentions a PRAGMA are skipped)."""
-    for string in syntax.of_type(ctx.root, "string"):
-        if is_docstring(string):
-            continue
-        text = literal_text(string) or ""
-        if "pragma" not in text.lower():
-            continue
-        for match in PRAGMA_SET.finditer(text):
-            if not _statement_start(text, match.start()):
-                continue  # prose that mentions a PRAGMA, not SQL
-            name = match.group(1).lower()
-            if name in names:
-                value = (match.group(2) or match.group(3) or "").lower()
-                line = syntax.line(string) + node_text(string).count("\n", 0, match.start())
-                yield PragmaSet(string, line, name, value)
-
-
-def _statement_start(text: str, offset: int) -> bool:
-    """Only whitespace between ``offset`` and the string's start, a ';' or a line break."""
-    before = text[:offset].rstrip(" \t")
-    return before == "" or before.endswith((";", "\n", "\\n"))
-
-
-def keyword_value(call: tree_sitter.Node, name: str) -> tree_sitter.Node | None:
-    """The value node of keyword argument ``name`` of ``call``."""
-    arguments = call.child_by_field_name("arguments")
-    for arg in arguments.named_children if arguments is not None else []:
-        if arg.type == "keyword_argument":
-            key, value = arg.child_by_field_name("name"), arg.child_by_field_name("value")
-            if key is not None and value is not None and node_text(key) == name:
-                return value
-    return None
-
-
-def own_calls(function: tree_sitter.Node) -> list[tree_sitter.Node]:
-    """Calls in a function's own body (not in nested functions), in source order."""
-    return [n for n in syntax.body_nodes(function) if n.type == "call"]
-
-
-def is_sqlite_file(ctx: FileContext) -> bool:
-    return bool(ctx.imports & SQLITE_MODULES)
-
 
 TEMP_FACTORIES = frozenset(
     {
@@ -195,7 +98,7 @@ def open_mode(call: tree_sitter.Node, position: int) -> str | None:
     args = syntax.positional_args(call)
     if len(args) > position:
         return syntax.string_value(args[position])
-    value = keyword_value(call, "mode")
+    value = syntax.keyword_value(call, "mode")
     return syntax.string_value(value) if value is not None else None
 
 
@@ -206,7 +109,7 @@ def written_files(function: tree_sitter.Node) -> dict[str, tree_sitter.Node]:
     (``f.name``) and ``fd, tmp = mkstemp()`` followed by ``os.fdopen(fd, "w")``/``os.write``.
     """
     found: dict[str, tree_sitter.Node] = {}
-    for call in own_calls(function):
+    for call in syntax.own_calls(function):
         name = syntax.callee(call)
         short = syntax.last_name(name)
         args = syntax.positional_args(call)
@@ -229,71 +132,8 @@ def fsyncs(function: tree_sitter.Node) -> bool:
     """The function calls fsync/fdatasync, or a helper whose name says it syncs."""
     return any(
         "fsync" in (callee := syntax.callee(call).lower()) or "fdatasync" in callee
-        for call in own_calls(function)
+        for call in syntax.own_calls(function)
     )
-
-
-_CREATE_TABLE = re.compile(
-    r"\bCREATE\s+(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([\"`\[]?[\w.]+[\"`\]]?)\s*\(",
-    re.I,
-)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column definition of a CREATE TABLE statement."""
-
-    name: str
-    definition: str  # the whole definition, e.g. "status TEXT NOT NULL DEFAULT 'pending'"
-    offset: int  # character offset of the definition in the SQL text
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: list[Column]
-    constraints: list[str]  # table-level CHECK / FOREIGN KEY / UNIQUE ... clauses
-
-
-_TABLE_CONSTRAINT = re.compile(r"^(CONSTRAINT|CHECK|FOREIGN|PRIMARY|UNIQUE|EXCLUDE)\b", re.I)
-
-
-def create_tables(sql: str) -> Iterator[Table]:
-    """The CREATE TABLE statements in ``sql``, split into columns and table constraints."""
-    for match in _CREATE_TABLE.finditer(sql):
-        start = match.end()
-        depth, index = 1, start
-        while index < len(sql) and depth:
-            depth += {"(": 1, ")": -1}.get(sql[index], 0)
-            index += 1
-        if depth:
-            continue  # unbalanced: a fragment built by string formatting
-        columns: list[Column] = []
-        constraints: list[str] = []
-        for offset, part in _split_top_level(sql[start : index - 1], start):
-            stripped = part.strip()
-            if not stripped:
-                continue
-            if _TABLE_CONSTRAINT.match(stripped):
-                constraints.append(stripped)
-                continue
-            name = stripped.split()[0].strip('"`[]')
-            lead = len(part) - len(part.lstrip())
-            columns.append(Column(name, stripped, offset + lead))
-        yield Table(match.group(1).strip('"`[]'), columns, constraints)
-
-
-def _split_top_level(body: str, base: int) -> Iterator[tuple[int, str]]:
-    depth, begin = 0, 0
-    for index, char in enumerate(body):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            yield base + begin, body[begin:index]
-            begin = index + 1
-    yield base + begin, body[begin:]
 
 
 def rename_destination(call: tree_sitter.Node) -> tree_sitter.Node | None:
