@@ -46,6 +46,7 @@ def pages() -> dict[str, str]:
     for audit in AUDIT_IDS:
         out[f"audits/{audit}.md"] = _audit_page(get_audit(audit))
     out["scores.md"] = _scores_page()
+    out["coverage.md"] = coverage_page(rules)
     out["index.md"] = _index(commands, rules)
     return out
 
@@ -266,11 +267,81 @@ def _scores_page() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+LANGUAGES = {
+    "Python": ("python",),
+    "TypeScript/JavaScript": ("typescript", "tsx", "javascript"),
+    "Rust": ("rust",),
+}
+WHY_NOT = {
+    "intent": "model only: needs intent",
+    "runtime": "model only: needs runtime facts",
+    "task": "task, not code",
+}
+
+
+def coverage_cell(item: str, decided_by: str, language: tuple[str, ...], rules: list[Rule]) -> str:
+    """The rules that decide ``item`` in that language, or why none does."""
+    deciding = [
+        r.meta.id + (" (experimental)" if r.meta.experimental else "")
+        for r in rules
+        if item in r.meta.checklist and set(r.meta.languages) & set(language)
+    ]
+    if deciding:
+        return ", ".join(f"`{d}`" for d in deciding)
+    return WHY_NOT.get(decided_by, "no rule yet")
+
+
+def coverage_page(rules: list[Rule]) -> str:
+    """Every checklist item x language: the rules that decide it, or why none does."""
+    lines = [
+        NOTICE,
+        "",
+        "# Rule coverage: checklist items x languages",
+        "",
+        "Each cell names the built-in rules that decide the item in that language. Otherwise "
+        "it says why no rule does: *model only* when the item needs the code's intent or "
+        "runtime facts (a model or a reviewer decides it), *task* when the item is something "
+        "to do rather than a property of code, *no rule yet* when a static rule could "
+        "decide it and none exists. What decides an item is the `decided_by` field of its "
+        "template entry.",
+        "",
+        "Items decidable by code that a default (not experimental) rule decides:",
+        "",
+        "| audit | items | decidable by code | Python | TypeScript/JavaScript | Rust |",
+        "|---|---|---|---|---|---|",
+    ]
+    table: list[str] = []
+    for audit in AUDIT_IDS:
+        spec = get_audit(audit)
+        code = [i for i in spec.checklist if i.decided_by == "code"]
+        stable = [r for r in rules if not r.meta.experimental]  # on by default
+        covered = [
+            sum(1 for i in code if coverage_cell(i.id, "code", lang, stable) != "no rule yet")
+            for lang in LANGUAGES.values()
+        ]
+        lines.append(
+            f"| [{audit}](audits/{audit}.md) | {len(spec.checklist)} | {len(code)} | "
+            + " | ".join(f"{n} of {len(code)}" for n in covered)
+            + " |"
+        )
+        table += [f"## {spec.title}", "", "| item | " + " | ".join(LANGUAGES) + " |"]
+        table.append("|---|" + "---|" * len(LANGUAGES))
+        for item in spec.checklist:
+            cells = [
+                coverage_cell(item.id, item.decided_by, lang, rules) for lang in LANGUAGES.values()
+            ]
+            text = " ".join(item.text.split()).replace("|", "\\|")
+            table.append(f"| `{item.id}` {text} | " + " | ".join(cells) + " |")
+        table.append("")
+    return "\n".join([*lines, "", *table]).rstrip() + "\n"
+
+
 def _index(commands: list[list[str]], rules: list[Rule]) -> str:
     lines = [NOTICE, "", "# vibe-audit reference", "", "## Commands", ""]
     for path in commands:
         lines.append(f"- [`{' '.join(['vibe-audit', *path])}`](commands/{_page_name(path)}.md)")
     lines += ["", "## Audits", "", "- [How scores are computed](scores.md)"]
+    lines += ["- [Rule coverage: checklist items x languages](coverage.md)"]
     for audit in AUDIT_IDS:
         spec = get_audit(audit)
         lines.append(

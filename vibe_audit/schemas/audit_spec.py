@@ -85,6 +85,14 @@ class ChecklistItem(BaseModel):
         description="'recommended': an optimization the document lists apart from the "
         "essentials (e.g. SQLite's cache_size); missing it is at most MONITOR.",
     )
+    decided_by: Literal["code", "intent", "runtime", "task"] = Field(
+        default="code",
+        description="What can decide the item: 'code', a property of the code a static rule "
+        "can check; 'intent', needs to know what the code is meant to do (a model or a "
+        "reviewer); 'runtime', needs deployment or runtime facts (load, data, config outside "
+        "the repository); 'task', a task to carry out, not a property of code. The rule "
+        "coverage matrix (docs/coverage.md) is built from it.",
+    )
 
 
 class DocumentRequirement(BaseModel):
