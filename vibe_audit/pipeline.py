@@ -451,9 +451,27 @@ def score(
             not_applicable=absent_subject(audit_id, texts),
             words=words,
             stack_not_applicable=answers.stack_not_applicable(),
+            not_read=_nothing_read(coverage, audit_id, sources, answers.reviewed(audit_id)),
         )
         for audit_id in request.audits
     ]
+
+
+def _nothing_read(
+    coverage: Coverage, audit: AuditId, sources: Sources, model_reviewed: bool
+) -> str | None:
+    """Why nothing was read for ``audit`` (None when something was): every slice was
+    skipped by routing. Whether its subject exists is build_section's call (not_applicable)."""
+    summary = coverage.for_audit(audit)
+    if summary is None or summary.percent is not None:
+        return None
+    languages = sorted({f.language for f in sources.found.files})
+    if model_reviewed:
+        return "no slice of the code was routed to it"
+    return (
+        f"no built-in rule of this audit reads {', '.join(languages)} and no model ran, so "
+        "no slice was read"
+    )
 
 
 def run_stats(

@@ -187,18 +187,22 @@ def build_section(
     not_applicable: str | None = None,
     words: RepoWords | None = None,
     stack_not_applicable: dict[str, str] | None = None,
+    not_read: str | None = None,
 ) -> AuditSection:
     """The audit's section from its (merged, verified, severity-sorted) findings.
 
     Per item: "violated" where a finding cites it; "not applicable" where the repository has
     no such subject (``not_applicable`` says why: no SQLite, no state files); "not seen"
     only where a model examined it or a rule verified it (``checked_items``); otherwise
-    "needs confirmation", never clean by default.
+    "needs confirmation", never clean by default. ``not_read`` says why nothing of the
+    audit's subject was read (no rule for the language and no model): no score then, and
+    "not audited" instead, never the top band.
     """
     mine = [f for f in findings if spec.id in f.audits]
     rating = rate(spec, mine, model_reviewed)
     band = rating.band
     applies = not (not_applicable is not None and files_audited and not mine)
+    unread = not_read is not None and not_applicable is None and not mine
     checklist = []
     for item in spec.checklist:
         cited = [f.id for f in mine if item.id in f.checklist_items]
@@ -222,6 +226,8 @@ def build_section(
     unconfirmed = sum(1 for e in checklist if e.state is ChecklistState.NEEDS_CONFIRMATION)
     if not applies:
         band_text = f"not applicable: {not_applicable}"
+    elif unread:
+        band_text = f"not audited: {not_read}"
     elif rating.score < band.min:
         band_text = (
             f"{rating.score} ({band.min}-{band.max} unconfirmed): no issue found by the rules; "
@@ -233,7 +239,7 @@ def build_section(
     return AuditSection(
         audit=spec.id,
         title=spec.title,
-        score=rating.score if applies else None,
+        score=rating.score if applies and not unread else None,
         rubric_band=band_text,
         justification=_justification(
             spec,
@@ -244,6 +250,7 @@ def build_section(
             files_audited,
             not_audited,
             not_applicable,
+            not_read if unread else None,
         ),
         assumptions=[a for a in assumptions if not a.suspicious],
         suspicious_patterns=[f"{a.topic}: {a.value}" for a in assumptions if a.suspicious],
@@ -330,7 +337,15 @@ def _justification(
     files_audited: int,
     not_audited: int,
     not_applicable: str | None = None,
+    not_read: str | None = None,
 ) -> list[str]:
+    if not_read is not None:
+        return [
+            f"Not audited: {not_read}. No score: this is not a clean result, the code of "
+            "this audit's subject was not read.",
+            "Checklist: every item needs confirmation (run with a model, or see "
+            "docs/coverage.md for the rules each language has).",
+        ]
     if not files_audited:
         return [
             "No file was audited (see skipped files), so nothing here is verified clean.",

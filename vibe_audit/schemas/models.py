@@ -221,7 +221,8 @@ class AuditSection(_Model):
         ge=1,
         le=10,
         description="1-10 from the audit's rubric; null when the audit does not apply (the "
-        "audited code has no such subject: no SQLite, no state files, no database).",
+        "audited code has no such subject: no SQLite, no state files, no database) or when "
+        "nothing of its subject was read (rubric_band starts 'not audited').",
     )
     rubric_band: str
     justification: list[str] = Field(min_length=1)
@@ -254,8 +255,11 @@ class AuditSection(_Model):
 
     @property
     def score_text(self) -> str:
-        """'7/10', or 'n/a' when the audit does not apply."""
-        return "n/a" if self.score is None else f"{self.score}/10"
+        """'7/10'; 'n/a' when the audit does not apply; 'not audited' when nothing of its
+        subject was read."""
+        if self.score is not None:
+            return f"{self.score}/10"
+        return "not audited" if self.rubric_band.startswith("not audited") else "n/a"
 
 
 class SkippedFile(_Model):
