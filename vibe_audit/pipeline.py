@@ -439,22 +439,26 @@ def score(
     texts = [source.text for source in sources.found.files]
     words = repo_words(sources.repo)
     checked = set(rules.checked_items) | answers.checked
-    return [
-        build_section(
-            get_audit(audit_id),
-            merged.findings,
-            [*rules.assumptions[audit_id], *answers.needs_confirmation.get(audit_id, [])],
-            checked,
-            answers.reviewed(audit_id),
-            files_audited=len(sources.found.files),
-            not_audited=_not_audited(coverage, audit_id),
-            not_applicable=absent_subject(audit_id, texts),
-            words=words,
-            stack_not_applicable=answers.stack_not_applicable(),
-            not_read=_nothing_read(coverage, audit_id, sources, answers.reviewed(audit_id)),
+    stack_not_applicable = answers.stack_not_applicable()
+    sections = []
+    for audit_id in request.audits:
+        reviewed = answers.reviewed(audit_id)
+        sections.append(
+            build_section(
+                get_audit(audit_id),
+                merged.findings,
+                [*rules.assumptions[audit_id], *answers.needs_confirmation.get(audit_id, [])],
+                checked,
+                reviewed,
+                files_audited=len(sources.found.files),
+                not_audited=_not_audited(coverage, audit_id),
+                not_applicable=absent_subject(audit_id, texts),
+                words=words,
+                stack_not_applicable=stack_not_applicable,
+                not_read=_nothing_read(coverage, audit_id, sources, reviewed),
+            )
         )
-        for audit_id in request.audits
-    ]
+    return sections
 
 
 def _nothing_read(

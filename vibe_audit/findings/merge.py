@@ -30,10 +30,8 @@ from collections.abc import Iterator
 from itertools import combinations
 
 from vibe_audit.findings.fingerprint import defect_family, fingerprint
-from vibe_audit.schemas.audit_spec import AuditSpec
-from vibe_audit.schemas.models import AUDIT_IDS, SOURCES, Confidence, Finding, Severity
+from vibe_audit.schemas.models import AUDIT_IDS, SOURCES, Finding, Severity
 
-_CONFIDENCE_RANK = {Confidence.HIGH: 0, Confidence.MEDIUM: 1, Confidence.LOW: 2}
 TITLE_SIMILARITY = 0.6
 _STOP_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "to", "and", "or", "is", "with"})
 
@@ -50,7 +48,7 @@ def _preference(finding: Finding) -> tuple[int, int, int, int]:
     return (
         0 if finding.rule_id else 1,
         finding.severity.rank,
-        _CONFIDENCE_RANK[finding.confidence],
+        finding.confidence.rank,
         -len(finding.evidence),
     )
 
@@ -193,7 +191,3 @@ def _combine(group: list[Finding]) -> Finding:
     )
     combined.fingerprint = fingerprint(combined)
     return combined
-
-
-def in_audit(findings: list[Finding], audit: AuditSpec) -> list[Finding]:
-    return [f for f in findings if audit.id in f.audits]

@@ -28,7 +28,6 @@ from vibe_audit.schemas.models import (
     AuditSection,
     ChecklistEntry,
     ChecklistState,
-    Confidence,
     Finding,
     Severity,
 )
@@ -53,12 +52,6 @@ class Issue:
     places: int
 
 
-def issues(findings: list[Finding], audit: AuditId | None = None) -> list[Finding]:
-    """One finding per distinct issue: repeated sites of one pattern (the same rule, or the
-    same title from a model, at the same severity) count once, however many places."""
-    return [issue.finding for issue in _issues(findings, audit)]
-
-
 def pattern_key(finding: Finding, audit: AuditId | None = None) -> tuple[str, Severity]:
     """What makes findings sites of one pattern: the rule (or a model's title) and the
     severity (in ``audit``)."""
@@ -66,16 +59,26 @@ def pattern_key(finding: Finding, audit: AuditId | None = None) -> tuple[str, Se
     return (finding.rule_id or " ".join(finding.title.lower().split()), severity)
 
 
-def _issues(findings: list[Finding], audit: AuditId | None) -> list[Issue]:
+def sites_by_pattern(findings: list[Finding], audit: AuditId | None = None) -> list[list[Finding]]:
+    """The findings grouped by ``pattern_key`` (one group per distinct issue), in the order
+    of each group's first finding. The scores count these groups; the readable reports
+    print one entry per group."""
     grouped: dict[tuple[str, Severity], list[Finding]] = {}
     for finding in findings:
         grouped.setdefault(pattern_key(finding, audit), []).append(finding)
-    out = []
-    for (_, severity), group in grouped.items():
-        first = group[0]
-        category = first.categories.get(audit, "") if audit else ""
-        out.append(Issue(first, severity, category, len(group)))
-    return out
+    return list(grouped.values())
+
+
+def _issues(findings: list[Finding], audit: AuditId | None) -> list[Issue]:
+    return [
+        Issue(
+            group[0],
+            pattern_key(group[0], audit)[1],
+            group[0].categories.get(audit, "") if audit else "",
+            len(group),
+        )
+        for group in sites_by_pattern(findings, audit)
+    ]
 
 
 def _qualifies(issue: Issue, condition: RubricCondition) -> bool:
@@ -106,6 +109,7 @@ class Rating:
     score: int
     band: RubricBand
     why: str
+    issues: list[Issue]  # the audit's distinct issues the rating was made from
 
 
 def rate(spec: AuditSpec, findings: list[Finding], model_reviewed: bool) -> Rating:
@@ -126,6 +130,7 @@ def rate(spec: AuditSpec, findings: list[Finding], model_reviewed: bool) -> Rati
                 f"band {band.min}-{band.max}: {condition.describe()}"
                 + (f" ({ids})" if ids else "")
                 + (f"; {len(above_monitor)} issues in all, so its lower score" if beyond else ""),
+                found,
             )
     top = max(spec.rubric, key=lambda b: b.max)
     if not model_reviewed:
@@ -135,9 +140,12 @@ def rate(spec: AuditSpec, findings: list[Finding], model_reviewed: bool) -> Rati
             f"no condition of a lower band holds, but {top.min}-{top.max} needs a review of "
             "the whole checklist: a rules-only run scores "
             f"{UNREVIEWED_SCORE}",
+            found,
         )
     value = top.max if not found else top.min
-    return Rating(value, top, f"band {top.min}-{top.max}: no condition of a lower band holds")
+    return Rating(
+        value, top, f"band {top.min}-{top.max}: no condition of a lower band holds", found
+    )
 
 
 def _action(finding: Finding, audit: AuditId) -> ActionItem:
@@ -168,7 +176,7 @@ def impact(finding: Finding, audit: AuditId | None = None) -> tuple[int, int, in
     severity = finding.severity_in(audit) if audit else finding.severity
     return (
         severity.rank,
-        list(Confidence).index(finding.confidence),
+        finding.confidence.rank,
         -len(finding.audits),
         -(loc.end_line - loc.start_line + 1),
         loc.path,
@@ -290,7 +298,7 @@ def _executive_summary(
 ) -> list[str]:
     """Three short paragraphs from the section's own facts: posture, what was and was not
     checked, what to do first."""
-    found = _issues(mine, spec.id)
+    found = rating.issues
     states = {s: sum(1 for e in checklist if e.state is s) for s in ChecklistState}
     if band_text is None:
         return [
@@ -351,7 +359,7 @@ def _justification(
             "No file was audited (see skipped files), so nothing here is verified clean.",
             f"Score {rating.score}: {rating.why}.",
         ]
-    found = _issues(mine, spec.id)
+    found = rating.issues
     bullets = []
     if mine:
         counts = {s: sum(i.places for i in found if i.severity is s) for s in Severity}

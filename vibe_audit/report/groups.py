@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vibe_audit.findings.score import pattern_key
+from vibe_audit.findings.score import sites_by_pattern
 from vibe_audit.schemas import Finding, Severity
 
 
@@ -37,10 +37,7 @@ class Group:
 
 def group_findings(findings: list[Finding]) -> list[Group]:
     """Groups in the order of their first finding (the report's severity order)."""
-    grouped: dict[tuple[str, Severity], list[Finding]] = {}
-    for finding in findings:
-        grouped.setdefault(pattern_key(finding), []).append(finding)
-    return [Group(tuple(members)) for members in grouped.values()]
+    return [Group(tuple(members)) for members in sites_by_pattern(findings)]
 
 
 def place(finding: Finding) -> str:

@@ -9,7 +9,7 @@ from importlib import resources
 from string import Template
 
 from vibe_audit.prompts import get_audit
-from vibe_audit.report.groups import group_findings, place, severity_label
+from vibe_audit.report.groups import Group, group_findings, place, severity_label
 from vibe_audit.schemas import (
     COVERAGE_STATES,
     NOT_AUDITED,
@@ -35,7 +35,8 @@ def render_html(report: Report) -> str:
         f"engine: {s.provider}{' (' + s.model + ')' if s.model else ''} · "
         f"vibe-audit {report.tool_version}"
     )
-    body = [_summary(report), _filters(report), _findings(report.findings)]
+    groups = group_findings(report.findings)
+    body = [_summary(report), _filters(report, len(groups)), _findings(report.findings, groups)]
     body += [_dismissed(report)] if report.dismissed else []
     body += [_section(section) for section in report.sections]
     body.append(_coverage(report))
@@ -64,8 +65,7 @@ def _summary(report: Report) -> str:
     )
 
 
-def _filters(report: Report) -> str:
-    groups = len(group_findings(report.findings))
+def _filters(report: Report, groups: int) -> str:
     audits = "".join(
         f'<label><input type="checkbox" data-kind="audit" value="{_e(a)}" checked> {_e(a)}</label>'
         for a in report.audits
@@ -82,9 +82,8 @@ def _filters(report: Report) -> str:
     )
 
 
-def _findings(findings: list[Finding]) -> str:
+def _findings(findings: list[Finding], groups: list[Group]) -> str:
     """One block per distinct issue: every place listed, the details collapsible."""
-    groups = group_findings(findings)
     out = [f"<h2>Findings ({len(findings)} at {len(groups)} distinct issues)</h2>"]
     for g in groups:
         f = g.lead

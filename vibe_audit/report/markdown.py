@@ -39,8 +39,9 @@ def fence(text: str, info: str = "") -> str:
 def render_markdown(report: Report) -> str:
     out: list[str] = ["# vibe-audit report", ""]
     out += _header(report)
-    out += _summary(report)
-    out += _findings(report.findings)
+    groups = group_findings(report.findings)
+    out += _summary(report, len(groups))
+    out += _findings(report.findings, groups)
     out += _dismissed(report)
     for section in report.sections:
         out += _section(section, report)
@@ -85,7 +86,7 @@ def _header(report: Report) -> list[str]:
     ]
 
 
-def _summary(report: Report) -> list[str]:
+def _summary(report: Report, issues: int) -> list[str]:
     out = [
         "## Summary",
         "",
@@ -100,7 +101,7 @@ def _summary(report: Report) -> list[str]:
         cells = " | ".join(str(n) for n in counts)
         covered = coverage_note(report, section.audit)
         out.append(f"| {section.title} | {section.score_text} | {band} | {cells} | {covered} |")
-    total, issues = len(report.findings), len(group_findings(report.findings))
+    total = len(report.findings)
     out += [
         "",
         f"{total} finding(s) at {issues} distinct issue(s), after verification and de-duplication.",
@@ -123,12 +124,11 @@ def coverage_note(report: Report, audit: AuditId) -> str:
 MAX_PLACES_LISTED = 12
 
 
-def _findings(findings: list[Finding]) -> list[str]:
+def _findings(findings: list[Finding], groups: list[Group]) -> list[str]:
     """A one-line-per-issue summary first, then each issue once with all its places."""
     out = ["## Findings", ""]
     if not findings:
         return [*out, "No findings.", ""]
-    groups = group_findings(findings)
     out += [
         f"{len(findings)} finding(s) at {len(groups)} distinct issue(s); each issue below "
         "lists every place (the JSON and SARIF reports have one result per place).",

@@ -43,6 +43,11 @@ class Confidence(StrEnum):
     MEDIUM = "Medium"
     LOW = "Low"
 
+    @property
+    def rank(self) -> int:
+        """0 for High ... 2 for Low; lower is surer."""
+        return list(Confidence).index(self)
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
