@@ -9,13 +9,14 @@ from typing import get_args
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from tests.conftest import ROOT
 from vibe_audit.agent.context_pack import FACTS
 from vibe_audit.prompts import load_audits
 from vibe_audit.prompts.catalog import parse_template
 from vibe_audit.prompts.render import TOKEN_PREFIX, data_token, render_request
-from vibe_audit.schemas import AUDIT_IDS, AuditId, Chunk
+from vibe_audit.schemas import AUDIT_IDS, Chunk, RunRequest
 from vibe_audit.schemas.answer import answer_json_schema
 from vibe_audit.schemas.audit_spec import AuditSpec, ContextFact
 
@@ -74,11 +75,23 @@ def test_all_five_templates_load_and_validate() -> None:
 
 
 def test_the_audit_ids_are_the_template_files() -> None:
-    """AuditId (a type, so not read from the files) names exactly the templates present:
-    a new audit is its template file plus its tests, and the id added to AuditId."""
+    """The audits are read from the template files (AUDIT_IDS, in their `order`): a new audit
+    is its template file plus its tests, no id to add anywhere else."""
     files = {p.stem for p in (ROOT / "vibe_audit" / "prompts" / "audits").glob("*.md")}
-    assert set(get_args(AuditId)) == set(AUDIT_IDS) == files
+    assert set(AUDIT_IDS) == files
     assert {spec.id for spec in load_audits().values()} == files
+    assert AUDIT_IDS == ("concurrency", "checkpoint", "sqlite", "reliability", "guardrails")
+    assert [spec.order for spec in load_audits().values()] == sorted(
+        spec.order for spec in load_audits().values()
+    )
+
+
+def test_an_unknown_audit_id_is_refused_where_a_model_carries_it() -> None:
+    with pytest.raises(ValidationError, match="unknown audit 'sqlit'; the audits are: concurrency"):
+        RunRequest(target=".", audits=["sqlit"])
+    assert RunRequest(target=".", audits=["sqlite"]).audits == ["sqlite"]
+    schema = RunRequest.model_json_schema()
+    assert schema["properties"]["audits"]["items"]["enum"] == list(AUDIT_IDS)
 
 
 def test_every_fact_a_template_names_has_a_builder() -> None:

@@ -137,7 +137,7 @@ class Tally:
 @cache
 def schema_for(audit: str) -> dict[str, Any]:
     """The answer schema of an audit, built once (pydantic schema generation is not free)."""
-    return answer_json_schema(get_audit(audit))  # type: ignore[arg-type]
+    return answer_json_schema(get_audit(audit))
 
 
 # Cached in place of an answer that was cut off at the output limit: a later run splits the

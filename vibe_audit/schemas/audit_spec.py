@@ -149,6 +149,7 @@ class AuditSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: AuditId
+    order: int = Field(ge=1)  # place among the audits (AUDIT_IDS reads it from the file)
     title: str
     score_name: str
     categories: list[str] = Field(min_length=1)

@@ -6,15 +6,48 @@ Nothing else crosses a folder boundary.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Annotated, Literal, get_args
+from importlib import resources
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-# One per template file vibe_audit/prompts/audits/<id>.md, in the documents' order (a type
-# cannot be read from the files; tests/prompts/test_templates.py checks the two agree).
-AuditId = Literal["concurrency", "checkpoint", "sqlite", "reliability", "guardrails"]
-AUDIT_IDS: tuple[AuditId, ...] = get_args(AuditId)
+
+def _template_audit_ids() -> tuple[str, ...]:
+    """The audits are the template files vibe_audit/prompts/audits/<id>.md, in the order of
+    their front matter's ``order = N`` (the documents' order): adding an audit is adding its
+    template. Only that one line is read here; prompts/catalog.py parses and checks the rest."""
+    folder = resources.files("vibe_audit") / "prompts" / "audits"
+    ranked: list[tuple[int, str]] = []
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".md"):
+            continue
+        match = re.search(
+            r"^order\s*=\s*(\d+)\s*(?:#.*)?$", entry.read_text(encoding="utf-8"), re.M
+        )
+        if match is None:
+            raise ValueError(f"audits/{entry.name}: its front matter has no `order = N` line")
+        ranked.append((int(match.group(1)), entry.name.removesuffix(".md")))
+    return tuple(name for _, name in sorted(ranked))
+
+
+AUDIT_IDS: tuple[str, ...] = _template_audit_ids()
+
+
+def _known_audit(value: str) -> str:
+    if value not in AUDIT_IDS:
+        raise ValueError(f"unknown audit {value!r}; the audits are: {', '.join(AUDIT_IDS)}")
+    return value
+
+
+# An audit's id: one of AUDIT_IDS, validated wherever a model carries it; the JSON schemas
+# list the ids as an enum.
+AuditId = Annotated[
+    str,
+    AfterValidator(_known_audit),
+    WithJsonSchema({"type": "string", "enum": list(AUDIT_IDS)}),
+]
 
 LineNo = Annotated[int, Field(ge=1)]
 Source = Literal["rule", "model"]
