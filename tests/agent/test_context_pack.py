@@ -19,8 +19,54 @@ def test_context_pack_shows_cross_file_facts() -> None:
     text = build_context_pack(repo_from(EXAMPLE_APP).facts)
     assert "- SQLite connections opened at: app/db.py:26 (get_connection)" in text
     assert "- PRAGMAs set anywhere: none" in text
-    assert "Atomic renames (os.replace / os.rename / Path.replace): app/checkpoints.py:38" in text
+    renames = "Atomic renames (os.replace / os.rename, fs.rename, fs::rename)"
+    assert f"{renames}: app/checkpoints.py:38" in text
     assert "init_db" in text  # opens a connection through get_connection
+
+
+TS_DB = """import Database from "better-sqlite3";
+import { writeFileSync, renameSync } from "node:fs";
+
+export const db = new Database("data/app.db");
+db.pragma("journal_mode = WAL");
+db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, owner INTEGER REFERENCES users(id))");
+
+export async function save(state: object): Promise<void> {
+  writeFileSync("state.json.tmp", JSON.stringify(state));
+  renameSync("state.json.tmp", "state.json");
+}
+"""
+
+RS_DB = """use rusqlite::Connection;
+
+pub fn open() -> rusqlite::Result<Connection> {
+    let conn = Connection::open("queue.db")?;
+    conn.pragma_update(None, "busy_timeout", "5000")?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+    Ok(conn)
+}
+
+pub async fn serve() {}
+"""
+
+
+def test_typescript_and_rust_facts_reach_the_pack(tmp_path) -> None:
+    """A TypeScript or Rust repository is not told "no connections, no PRAGMAs": the pack
+    lists what its own files open and set (the Python rules' facts stay Python's)."""
+    (tmp_path / "db.ts").write_text(TS_DB, encoding="utf-8")
+    (tmp_path / "store.rs").write_text(RS_DB, encoding="utf-8")
+    facts = repo_from(tmp_path).facts
+    text = build_context_pack(facts)
+    assert "- Frameworks and drivers imported: better-sqlite3, rusqlite" in text
+    assert "- SQLite connections opened at: db.ts:4, store.rs:4" in text
+    assert "busy_timeout=5000 at store.rs:5" in text
+    assert "journal_mode=wal at db.ts:5" in text
+    assert "synchronous=normal at store.rs:6" in text
+    assert "- Foreign-key declarations: db.ts:6" in text
+    assert "JSON.stringify, serde_json::to_*): db.ts:9" in text
+    assert "fs::rename): db.ts:10" in text
+    assert "- async functions: 2" in text
+    assert not facts.connect_sites and not facts.pragmas  # the Python rules' own facts
 
 
 def test_every_request_carries_the_same_context_pack() -> None:

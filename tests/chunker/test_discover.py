@@ -94,6 +94,21 @@ def test_walk_honours_nested_gitignore(write_tree) -> None:
     }
 
 
+def test_a_gitignore_line_git_would_ignore_does_not_stop_the_walk(write_tree) -> None:
+    """black's sdist has a test .gitignore holding only '!': pathspec refuses it, git ignores
+    the line; the other lines of the file still apply."""
+    root = write_tree(
+        {
+            "pkg/.gitignore": "!\n*.tmp.py\n",
+            "pkg/keep.py": "x = 1\n",
+            "pkg/scratch.tmp.py": "x = 2\n",
+        }
+    )
+    found = discover(root)
+    assert [f.path for f in found.files] == ["pkg/keep.py"]
+    assert {s.path: s.reason for s in found.skipped}["pkg/scratch.tmp.py"] == "gitignored"
+
+
 def test_include_and_exclude_globs(write_tree) -> None:
     root = write_tree({"app/a.py": "x=1\n", "app/tests/test_a.py": "x=1\n", "tools/b.py": "x=1\n"})
     found = discover(root, DiscoveryOptions(include=("app/**",), exclude=("**/tests/**",)))

@@ -49,6 +49,16 @@ def git(root: Path, *args: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
+def init(root: Path) -> None:
+    """A git repository whose client.py is served: a web app imports it, so an HTTP call
+    without a timeout there is HIGH (in a script it would be MONITOR)."""
+    git(root, "init", "-q")
+    (root / "server.py").write_text(
+        "from fastapi import FastAPI\n\nimport client\n\napp = FastAPI()\n"
+    )
+    git(root, "add", "server.py")
+
+
 def commit(root: Path, text: str, message: str) -> str:
     (root / "client.py").write_text(text)
     git(root, "add", "client.py")
@@ -72,7 +82,7 @@ def review(
 def test_review_posts_inline_only_on_changed_lines_and_updates_the_summary(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    git(root, "init", "-q")
+    init(root)
     base = commit(root, BASE, "base")
     head = commit(root, CHANGE, "add OCR client")
     with FakeGitHub(head_sha=head, rate_limit_first_write=True) as server:
@@ -123,7 +133,7 @@ def test_review_posts_inline_only_on_changed_lines_and_updates_the_summary(tmp_p
 def test_fail_on_gates_on_introduced_findings_only(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    git(root, "init", "-q")
+    init(root)
     base = commit(root, BASE, "base")
     commit(root, BASE + "\n# a comment only\n", "comment")
     with FakeGitHub(head_sha="x") as server:
@@ -140,7 +150,7 @@ def test_fail_on_gates_on_introduced_findings_only(tmp_path: Path) -> None:
 def test_step_summary_and_event_payload(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    git(root, "init", "-q")
+    init(root)
     base = commit(root, BASE, "base")
     head = commit(root, CHANGE, "change")
     event = tmp_path / "event.json"
@@ -203,7 +213,7 @@ def test_review_sarif_marks_new_updated_and_unchanged(tmp_path: Path) -> None:
     scanning can show only what a pull request brought; the posted review agrees."""
     root = tmp_path / "repo"
     root.mkdir()
-    git(root, "init", "-q")
+    init(root)
     base = commit(root, TWO, "base")
     head = commit(root, TWO_CHANGED, "guard the project fetch, add OCR")
     sarif = tmp_path / "review.sarif"
@@ -238,7 +248,7 @@ def test_parse_diff_ranges() -> None:
 def test_staged_review_for_pre_commit(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    git(root, "init", "-q")
+    init(root)
     commit(root, BASE, "base")
     (root / "client.py").write_text(CHANGE)
     git(root, "add", "client.py")
@@ -256,7 +266,7 @@ def test_review_skips_test_code_by_default_like_run(tmp_path: Path) -> None:
     """A change to a test file is not reviewed unless --include-tests."""
     root = tmp_path / "repo"
     root.mkdir()
-    git(root, "init", "-q")
+    init(root)
     commit(root, BASE, "base")
     (root / "tests").mkdir()
     (root / "tests" / "test_client.py").write_text(CHANGE)

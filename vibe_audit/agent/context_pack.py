@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vibe_audit.prompts import get_audit
-from vibe_audit.rules.context import RepoFacts, Site
+from vibe_audit.rules.context import Pragma, RepoFacts, Site
 from vibe_audit.schemas import AuditId
 from vibe_audit.schemas.audit_spec import ContextFact
 
@@ -24,6 +24,13 @@ FRAMEWORKS = (
     "fastapi", "starlette", "flask", "django", "aiohttp", "sqlalchemy", "sqlmodel", "sqlite3",
     "aiosqlite", "psycopg", "psycopg2", "asyncpg", "redis", "celery", "requests", "httpx",
     "pydantic", "websockets",
+    # JavaScript / TypeScript
+    "express", "fastify", "koa", "hono", "next", "better-sqlite3", "bun:sqlite", "node:sqlite",
+    "sqlite", "@prisma/client", "drizzle-orm", "pg", "ioredis", "bullmq", "axios",
+    "ws", "socket.io", "zustand",
+    # Rust
+    "tokio", "axum", "actix_web", "warp", "hyper", "rusqlite", "sqlx", "diesel", "reqwest",
+    "serde_json", "tempfile",
 )  # fmt: skip
 
 
@@ -39,12 +46,15 @@ def _capped(items: list[str], cap: int, separator: str = ", ") -> str:
 
 
 def _frameworks(facts: RepoFacts) -> str:
-    frameworks = [f for f in FRAMEWORKS if f in facts.imports]
+    imported = facts.imports | facts.other.imports
+    frameworks = [f for f in FRAMEWORKS if f in imported]
     return f"- Frameworks and drivers imported: {', '.join(frameworks) or 'none of the known ones'}"
 
 
 def _connections(facts: RepoFacts) -> str:
-    return f"- SQLite connections opened at: {_sites(facts.connect_sites)}"
+    return (
+        f"- SQLite connections opened at: {_sites(facts.connect_sites + facts.other.connect_sites)}"
+    )
 
 
 def _timeouts(facts: RepoFacts) -> str:
@@ -55,10 +65,18 @@ def _pragmas(facts: RepoFacts) -> str:
     pragmas = [
         f"{name}={found[0].value or '(read)'} at {found[0].site.path}:{found[0].site.line}"
         + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
-        for name, found in sorted(facts.pragmas.items())
+        for name, found in sorted(_all_pragmas(facts).items())
         if found
     ]
     return f"- PRAGMAs set anywhere: {_capped(pragmas, MAX_PRAGMAS, '; ') or 'none'}"
+
+
+def _all_pragmas(facts: RepoFacts) -> dict[str, list[Pragma]]:
+    """Python's PRAGMAs, then those of the JavaScript/TypeScript and Rust files."""
+    merged = {name: list(found) for name, found in facts.pragmas.items()}
+    for name, found in facts.other.pragmas.items():
+        merged.setdefault(name, []).extend(found)
+    return merged
 
 
 def _sync_db(facts: RepoFacts) -> str:
@@ -69,11 +87,13 @@ def _sync_db(facts: RepoFacts) -> str:
 
 
 def _json_writes(facts: RepoFacts) -> str:
-    return f"- JSON writes (json.dump/dumps): {_sites(facts.json_dump_sites)}"
+    sites = facts.json_dump_sites + facts.other.json_write_sites
+    return f"- JSON writes (json.dump/dumps, JSON.stringify, serde_json::to_*): {_sites(sites)}"
 
 
 def _renames(facts: RepoFacts) -> str:
-    return f"- Atomic renames (os.replace / os.rename / Path.replace): {_sites(facts.rename_sites)}"
+    sites = facts.rename_sites + facts.other.rename_sites
+    return f"- Atomic renames (os.replace / os.rename, fs.rename, fs::rename): {_sites(sites)}"
 
 
 def _locks(facts: RepoFacts) -> str:
@@ -81,11 +101,12 @@ def _locks(facts: RepoFacts) -> str:
 
 
 def _foreign_keys(facts: RepoFacts) -> str:
-    return f"- Foreign-key declarations: {_sites(facts.schema_references)}"
+    references = facts.schema_references + facts.other.schema_references
+    return f"- Foreign-key declarations: {_sites(references)}"
 
 
 def _async(facts: RepoFacts) -> str:
-    return f"- async functions: {facts.async_functions}"
+    return f"- async functions: {facts.async_functions + facts.other.async_functions}"
 
 
 Fact = Callable[[RepoFacts], str]

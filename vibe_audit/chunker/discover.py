@@ -138,6 +138,23 @@ def _spec(patterns: tuple[str, ...], option: str) -> pathspec.PathSpec[Any] | No
         raise UserError(f"{option}: invalid pattern: {exc}") from exc
 
 
+def _gitignore_spec(lines: list[str]) -> pathspec.PathSpec[Any]:
+    """A .gitignore's patterns, leaving out the lines git itself would ignore as invalid (a
+    lone ``!``, an unclosed ``[``): one bad line in an audited tree never stops the run."""
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except Exception:  # pathspec raises several types for a bad pattern
+        return pathspec.GitIgnoreSpec.from_lines([line for line in lines if _valid(line)])
+
+
+def _valid(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except Exception:
+        return False
+    return True
+
+
 def _git_files(root: Path) -> list[str] | None:
     """Tracked and untracked-not-ignored files under root, relative to it; None if not git.
 
@@ -175,7 +192,7 @@ def _walk(root: Path, found: Discovery) -> list[str]:
         gitignore = here / ".gitignore"
         if gitignore.is_file():
             lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-            ignores.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
+            ignores.append((base, _gitignore_spec(lines)))
 
         def ignored(rel: str, is_dir: bool, active: list[tuple[str, Any]] = ignores) -> bool:
             suffix = "/" if is_dir else ""

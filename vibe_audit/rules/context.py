@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text, parse, parseable
-from vibe_audit.rules import syntax
+from vibe_audit.rules import js, rust, syntax
 from vibe_audit.rules.literals import is_docstring, string_constants
 from vibe_audit.rules.sqltext import BEGIN, CHECK, MENTIONS_CREATE_TABLE, REFERENCES, pragmas
 from vibe_audit.schemas import SourceFile
@@ -66,6 +66,25 @@ class FileContext:
 
 
 @dataclass
+class OtherLanguageFacts:
+    """The same facts read from the JavaScript/TypeScript and Rust files, for what the model
+    is told (the context pack): the Python rules keep to RepoFacts' own fields, whose sites
+    are Python code they report on."""
+
+    imports: set[str] = field(default_factory=set)
+    # better-sqlite3 / bun:sqlite / node:sqlite / sqlite3 opens; rusqlite Connection::open,
+    # sqlx SqlitePool / SqliteConnectOptions.
+    connect_sites: list[Site] = field(default_factory=list)
+    # PRAGMAs in strings, better-sqlite3's db.pragma("x = y"), rusqlite's pragma_update and
+    # sqlx's option builders (journal_mode, busy_timeout, foreign_keys, synchronous).
+    pragmas: dict[str, list[Pragma]] = field(default_factory=dict)
+    schema_references: list[Site] = field(default_factory=list)
+    json_write_sites: list[Site] = field(default_factory=list)  # JSON.stringify, serde_json::to_*
+    rename_sites: list[Site] = field(default_factory=list)  # fs.rename(Sync), std/tokio::fs::rename
+    async_functions: int = 0
+
+
+@dataclass
 class RepoFacts:
     connect_sites: list[Site] = field(default_factory=list)
     # Connect sites that open the application's own database file: not ':memory:', not
@@ -93,6 +112,7 @@ class RepoFacts:
     json_dump_sites: list[Site] = field(default_factory=list)
     rename_sites: list[Site] = field(default_factory=list)
     commit_calls: int = 0
+    other: OtherLanguageFacts = field(default_factory=OtherLanguageFacts)
 
     def pragma_value(self, name: str) -> str | None:
         """The last literal value set for PRAGMA ``name`` anywhere, lower-cased."""
@@ -133,8 +153,87 @@ def build_context(sources: list[SourceFile]) -> RepoContext:
         ctx.local_names = _local_import_names(ctx.root, facts.local_modules)
         _gather(ctx, facts)
     facts.sync_db_functions = _callers_closure(python, facts)
+    for ctx in files:
+        if ctx.source.language in _OTHER_LANGUAGES:
+            _gather_other(ctx, facts.other)
     others = [s for s in sources if not parseable(s.language)]
     return RepoContext(files=files, facts=facts, other_sources=others)
+
+
+_OTHER_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "rust"})
+# sqlx's SqliteConnectOptions builders that set a PRAGMA.
+_SQLX_PRAGMAS = frozenset({"journal_mode", "busy_timeout", "foreign_keys", "synchronous"})
+
+
+_JSON_WRITE = re.compile(r"^JSON\.stringify$|serde_json::to_(string|vec|writer)(_pretty)?$")
+_RENAME = re.compile(r"(^|\.)(rename|renameSync)$|fs::rename$|\.persist$")
+_FUNCTIONS = (
+    "function_declaration", "function_expression", "arrow_function", "method_definition",
+    "function_item",
+)  # fmt: skip
+
+
+def _is_async(function: tree_sitter.Node) -> bool:
+    """An ``async`` JS/TS function or Rust ``async fn``."""
+    if function.type == "function_item":
+        return rust.is_async_fn(function)
+    return any(child.type == "async" for child in function.children)
+
+
+def _gather_other(ctx: FileContext, other: OtherLanguageFacts) -> None:
+    """JavaScript/TypeScript and Rust facts: connection opens, PRAGMAs, REFERENCES."""
+    other.imports |= ctx.imports
+    root = ctx.root
+    said: list[tuple[tree_sitter.Node, str, str]] = []
+    for call in syntax.of_type(root, "call_expression"):
+        callee = call.child_by_field_name("function")
+        name = node_text(callee) if callee is not None else ""
+        if _JSON_WRITE.search(name):
+            other.json_write_sites.append(ctx.site(call))
+        elif _RENAME.search(name):
+            other.rename_sites.append(ctx.site(call))
+    other.async_functions += sum(1 for node in syntax.of_type(root, *_FUNCTIONS) if _is_async(node))
+    if ctx.source.language == "rust":
+        uses = rust.use_paths(root)
+        opens = list(rust.rusqlite_opens(root, uses, ctx.imports, ctx.source.path))
+        for call in syntax.of_type(root, "call_expression"):
+            path = rust.call_path(call, uses)
+            if "SqlitePool::connect" in path or "SqliteConnectOptions::" in path:
+                opens.append(call)
+            method = rust.method_name(call)
+            args = rust.call_arguments(call)
+            if method == "pragma_update" and len(args) >= 3:
+                setting, value = rust.rust_string(args[1]), rust.rust_string(args[2])
+                if setting is not None:
+                    said.append((call, setting.lower(), (value or "").lower()))
+            elif method in _SQLX_PRAGMAS and ("sqlx" in ctx.imports or "Sqlite" in node_text(call)):
+                option = node_text(args[0]).split("::")[-1].lower() if args else ""
+                said.append((call, method, option))
+        strings = [
+            (node, text)
+            for node in syntax.of_type(root, "string_literal", "raw_string_literal")
+            if (text := rust.rust_string(node)) is not None
+        ]
+    else:
+        opens = [call for call, _ in js.sqlite_opens(root)]
+        said = js.pragma_settings(root)
+        strings = js.strings(root)
+    other.connect_sites += [ctx.site(call) for call in opens]
+    for node, name, value in said:
+        other.pragmas.setdefault(name, []).append(Pragma(ctx.site(node), value))
+    if ctx.source.language == "rust":
+        for node, text in strings:
+            for statement in pragmas(text):
+                name, value = (
+                    (statement.schema, "")
+                    if statement.schema
+                    else (statement.name, statement.written)
+                )
+                pragma = Pragma(ctx.site(node), value)
+                other.pragmas.setdefault(name.lower(), []).append(pragma)
+    for node, text in strings:
+        if REFERENCES.search(text):
+            other.schema_references.append(ctx.site(node))
 
 
 def _local_import_names(root: tree_sitter.Node, local: set[str]) -> set[str]:

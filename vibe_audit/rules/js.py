@@ -7,10 +7,17 @@ node types of the official tree-sitter-javascript and -typescript grammars.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import syntax
+
+if TYPE_CHECKING:
+    from vibe_audit.rules.context import FileContext
 
 JS_LANGUAGES = ["javascript", "typescript", "tsx"]
 JS_FUNCTION_TYPES = frozenset(
@@ -149,3 +156,487 @@ def declared_values(scope: tree_sitter.Node) -> dict[str, tree_sitter.Node]:
         if name is not None and value is not None and name.type == "identifier":
             values[node_text(name)] = value
     return values
+
+
+def strings(root: tree_sitter.Node) -> list[tuple[tree_sitter.Node, str]]:
+    """Every string literal and template string under ``root`` with its text (a template's
+    ``${}`` parts kept as written)."""
+    found: list[tuple[tree_sitter.Node, str]] = []
+    for node in syntax.of_type(root, "string", "template_string"):
+        value = js_string(node)
+        found.append((node, value if value is not None else node_text(node)[1:-1]))
+    return found
+
+
+def is_parameter(name: str, node: tree_sitter.Node) -> bool:
+    """``name`` is a parameter of a function around ``node`` (the caller chooses its value)."""
+    function = enclosing_function(node)
+    while function is not None:
+        parameters = function.child_by_field_name("parameters")
+        if parameters is None:
+            parameter = function.child_by_field_name("parameter")  # x => ...
+            if parameter is not None and node_text(parameter) == name:
+                return True
+        else:
+            for identifier in syntax.of_type(
+                parameters, "identifier", "shorthand_property_identifier_pattern"
+            ):
+                if node_text(identifier) == name:
+                    return True
+        function = enclosing_function(function)
+    return False
+
+
+def root_name(node: tree_sitter.Node) -> str:
+    """The leftmost identifier of ``a.b.c`` / ``a[0].b`` / ``a`` ('' for anything else)."""
+    node = unwrap(node)
+    while node.type in {"member_expression", "subscript_expression"}:
+        inner = node.child_by_field_name("object")
+        if inner is None:
+            return ""
+        node = unwrap(inner)
+    return node_text(node) if node.type in {"identifier", "this"} else ""
+
+
+# ------------------------------------------------------------------------- SQLite drivers
+
+# npm modules whose database class opens a SQLite file, and the class's export name.
+SQLITE_MODULES = {
+    "better-sqlite3": "Database",
+    "node:sqlite": "DatabaseSync",
+    "bun:sqlite": "Database",
+    "sqlite3": "Database",
+}
+# Drivers whose calls block until done: an ``await`` never runs inside one of their calls.
+SYNC_SQLITE = frozenset({"better-sqlite3", "node:sqlite", "bun:sqlite"})
+
+
+def _module_of(node: tree_sitter.Node) -> str | None:
+    """The SQLite module ``require("m")`` / ``require("m").verbose()`` names."""
+    node = unwrap(node)
+    if node.type == "call_expression" and js_callee(node).endswith(".verbose"):
+        function = node.child_by_field_name("function")
+        inner = function.child_by_field_name("object") if function is not None else None
+        if inner is None:
+            return None
+        node = unwrap(inner)
+    if node.type != "call_expression" or js_callee(node) != "require":
+        return None
+    args = js_arguments(node)
+    module = js_string(args[0]) if args else None
+    return module if module in SQLITE_MODULES else None
+
+
+def sqlite_classes(root: tree_sitter.Node) -> dict[str, str]:
+    """{constructor as written: module} for the SQLite database classes a file imports or
+    requires: 'Database' (better-sqlite3 default export, bun:sqlite), 'DatabaseSync'
+    (node:sqlite), 'sqlite3.Database' (sqlite3 namespace)."""
+    found: dict[str, str] = {}
+    for statement in syntax.of_type(root, "import_statement"):
+        source = statement.child_by_field_name("source")
+        module = js_string(source) if source is not None else None
+        if module not in SQLITE_MODULES:
+            continue
+        exported = SQLITE_MODULES[module]
+        for clause in statement.named_children:
+            if clause.type != "import_clause":
+                continue
+            for child in clause.named_children:
+                if child.type == "identifier":  # default import
+                    local = node_text(child)
+                    found[local if module != "sqlite3" else f"{local}.{exported}"] = module
+                elif child.type == "namespace_import":
+                    for ident in syntax.of_type(child, "identifier"):
+                        found[f"{node_text(ident)}.{exported}"] = module
+            for spec in syntax.of_type(clause, "import_specifier"):
+                imported = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if imported is not None and node_text(imported) == exported:
+                    found[node_text(alias or imported)] = module
+    for declarator in syntax.of_type(root, "variable_declarator"):
+        target = declarator.child_by_field_name("name")
+        value = declarator.child_by_field_name("value")
+        module = _module_of(value) if value is not None else None
+        if target is None or module is None:
+            continue
+        exported = SQLITE_MODULES[module]
+        if target.type == "identifier":
+            name = node_text(target)
+            found[f"{name}.{exported}" if module in {"sqlite3", "node:sqlite"} else name] = module
+            if module == "bun:sqlite":
+                found[f"{name}.{exported}"] = module
+        else:
+            for pattern in syntax.of_type(
+                target, "shorthand_property_identifier_pattern", "pair_pattern"
+            ):
+                key = pattern.child_by_field_name("key")
+                bound = pattern.child_by_field_name("value")
+                if pattern.type == "shorthand_property_identifier_pattern":
+                    if node_text(pattern) == exported:
+                        found[exported] = module
+                elif key is not None and bound is not None and node_text(key) == exported:
+                    found[node_text(bound)] = module
+    return found
+
+
+def sqlite_opens(root: tree_sitter.Node) -> list[tuple[tree_sitter.Node, str]]:
+    """(call, module) of every ``new Database(...)`` (or better-sqlite3's ``Database(...)``
+    without ``new``) of a SQLite class the file imports."""
+    classes = sqlite_classes(root)
+    if not classes:
+        return []
+    found = []
+    for node in syntax.of_type(root, "new_expression", "call_expression"):
+        field = "constructor" if node.type == "new_expression" else "function"
+        target = node.child_by_field_name(field)
+        module = classes.get(node_text(target)) if target is not None else None
+        if module is None or (node.type == "call_expression" and module != "better-sqlite3"):
+            continue
+        found.append((node, module))
+    return found
+
+
+_READONLY_KEYS = ("readonly", "readOnly")
+
+
+def opened_database(call: tree_sitter.Node, module: str) -> str:
+    """What a SQLite open call opens: 'memory' (no file: ':memory:', '' or no argument),
+    'caller' (a file named by a parameter of the function around it: a library's or
+    factory's caller chooses it), 'readonly', or 'owned' (the application's own file)."""
+    args = js_arguments(call)
+    if not args:
+        return "memory"
+    first = unwrap(args[0])
+    literal = js_string(first)
+    if literal is not None and (literal in {"", ":memory:"} or "mode=memory" in literal):
+        return "memory"
+    name = root_name(first)
+    if name and name != "this" and is_parameter(name, call):
+        return "caller"
+    if first.type == "member_expression" and name == "this":
+        return "caller"  # this.filename: set from the constructor's caller
+    for option in args[1:]:
+        option = unwrap(option)
+        text = node_text(option)
+        if option.type == "object":
+            for pair in option.named_children:
+                key = pair.child_by_field_name("key") if pair.type == "pair" else None
+                value = pair.child_by_field_name("value") if pair.type == "pair" else None
+                if (
+                    key is not None
+                    and value is not None
+                    and node_text(key) in _READONLY_KEYS
+                    and node_text(value) == "true"
+                ):
+                    return "readonly"
+        elif "OPEN_READONLY" in text:
+            return "readonly"
+    return "owned"
+
+
+def pragma_settings(root: tree_sitter.Node) -> list[tuple[tree_sitter.Node, str, str]]:
+    """(node, name, value) of every PRAGMA the file's strings set or read ('' value for a
+    read or a value that is not a literal), and of better-sqlite3's ``db.pragma("x = y")``.
+    Names and values are lower-cased."""
+    found: list[tuple[tree_sitter.Node, str, str]] = []
+    for node, text in strings(root):
+        parent = node.parent.parent if node.parent is not None else None
+        is_pragma_call = (
+            parent is not None
+            and parent.type == "call_expression"
+            and js_callee(parent).endswith(".pragma")
+        )
+        pattern = _PRAGMA_CALL if is_pragma_call else _PRAGMA_TEXT
+        for match in pattern.finditer(text):
+            value = match.group(2) or ""
+            if "${" in value:
+                value = ""
+            found.append((node, match.group(1).lower(), value.strip("'\"").lower()))
+    return found
+
+
+_PRAGMA_TEXT = re.compile(r"\bPRAGMA\s+(?:\w+\.)?(\w+)\s*(?:(?:=|\()\s*([^\s;)]+))?", re.I)
+_PRAGMA_CALL = re.compile(r"^\s*(\w+)\s*(?:=\s*([^\s;]+))?", re.I)
+
+
+_TRANSACTION_SQL = re.compile(
+    r"^\s*(BEGIN|COMMIT|END|ROLLBACK)(?:\s+(?:IMMEDIATE|EXCLUSIVE|DEFERRED))?"
+    r"(?:\s+TRANSACTION)?\s*;?\s*$",
+    re.I,
+)
+_SQL_METHODS = frozenset({"exec", "run", "prepare"})  # not query(): pg and mysql clients
+
+
+def transaction_verb(call: tree_sitter.Node) -> str | None:
+    """'BEGIN' / 'COMMIT' / 'ROLLBACK' for ``db.exec("BEGIN IMMEDIATE")``,
+    ``db.run("COMMIT")``, ``db.prepare("ROLLBACK")`` ('END' reads as 'COMMIT'), else None."""
+    name = js_callee(call)
+    if "." not in name or name.rsplit(".", 1)[-1] not in _SQL_METHODS:
+        return None
+    args = js_arguments(call)
+    text = js_string(args[0]) if args else None
+    match = _TRANSACTION_SQL.match(text) if text is not None else None
+    if match is None:
+        return None
+    verb = match.group(1).upper()
+    return "COMMIT" if verb == "END" else verb
+
+
+def own_nodes(function: tree_sitter.Node, *types: str) -> list[tree_sitter.Node]:
+    """Nodes of ``types`` in ``function``'s body, not inside a nested function."""
+    body = function.child_by_field_name("body")
+    if body is None:
+        return []
+    stop = frozenset(JS_FUNCTION_TYPES) | {"class_body"}
+    return [n for n in syntax.of_type(body, *types, stop_at=stop) if n.type in types]
+
+
+def handler_clauses(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The catch and finally clauses of the try statements around ``node`` (same function)
+    whose ``try`` block holds it."""
+    clauses: list[tree_sitter.Node] = []
+    child, current = node, node.parent
+    while current is not None and current.type not in JS_FUNCTION_TYPES:
+        if current.type == "try_statement" and child == current.child_by_field_name("body"):
+            for field in ("handler", "finalizer"):
+                clause = current.child_by_field_name(field)
+                if clause is not None:
+                    clauses.append(clause)
+        child, current = current, current.parent
+    return clauses
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """An explicit ``BEGIN`` ... ``COMMIT`` issued as SQL text in one function."""
+
+    function: tree_sitter.Node
+    begin: tree_sitter.Node  # the call that runs BEGIN
+    commit: tree_sitter.Node  # the first COMMIT on the same connection after it
+    connection: str  # the object the calls are made on, as written ('db', 'this.db')
+    rolls_back: bool  # a ROLLBACK (or a *rollback* call) runs in a catch or finally clause
+
+
+def _connection(call: tree_sitter.Node) -> str:
+    return js_callee(call).rsplit(".", 1)[0]
+
+
+def explicit_transactions(root: tree_sitter.Node) -> list[Transaction]:
+    """Every BEGIN ... COMMIT pair of SQL-text calls (exec / run / prepare) within one
+    function, in source order."""
+    found: list[Transaction] = []
+    for function in syntax.of_type(root, *JS_FUNCTION_TYPES):
+        calls = own_nodes(function, "call_expression")
+        verbs = [(call, transaction_verb(call)) for call in calls]
+        if not any(verb == "BEGIN" for _, verb in verbs):
+            continue
+        rolls_back = any(
+            (verb == "ROLLBACK" or "rollback" in js_callee(call).lower())
+            and syntax.enclosing(call, "catch_clause", "finally_clause", *JS_FUNCTION_TYPES)
+            not in (None, function)
+            and syntax.enclosing(call, *JS_FUNCTION_TYPES) == function
+            for call, verb in verbs
+        )
+        for index, (call, verb) in enumerate(verbs):
+            if verb != "BEGIN":
+                continue
+            connection = _connection(call)
+            commit = next(
+                (
+                    later
+                    for later, later_verb in verbs[index + 1 :]
+                    if later_verb == "COMMIT" and _connection(later) == connection
+                ),
+                None,
+            )
+            if commit is not None:
+                found.append(Transaction(function, call, commit, connection, rolls_back))
+    return found
+
+
+def opened_here(name: str, function: tree_sitter.Node) -> bool:
+    """``name`` is a variable the function itself initialises by opening a connection
+    (``new Database(...)``, ``open(...)``, ``connect(...)``), not an alias of a shared one
+    (``const db = getDb()``, ``const db = await pool``)."""
+    for declarator in own_nodes(function, "variable_declarator"):
+        target = declarator.child_by_field_name("name")
+        value = declarator.child_by_field_name("value")
+        if target is None or value is None or node_text(target) != name:
+            continue
+        value = unwrap(value)
+        if value.type == "new_expression":
+            return True
+        if value.type == "call_expression":
+            last = js_callee(value).rsplit(".", 1)[-1]
+            return last in {"open", "connect", "Database", "createConnection"}
+    return False
+
+
+def root_name_of(expression: str) -> str:
+    """'db' of 'db.main' / 'this' of 'this.db' (text of a member expression)."""
+    return re.split(r"[.\[(]", expression, maxsplit=1)[0]
+
+
+# Modules whose import means the process serves concurrent requests or runs several
+# threads or processes (JS/TS).
+SERVER_MODULES = {
+    "express": "an Express server", "fastify": "a Fastify server", "koa": "a Koa server",
+    "hono": "a Hono server", "@hono/node-server": "a Hono server", "ws": "a websocket server",
+    "socket.io": "a Socket.IO server", "@nestjs/core": "a NestJS server",
+    "node:http": "an HTTP server", "http": "an HTTP server", "worker_threads": "worker threads",
+    "node:worker_threads": "worker threads", "cluster": "several processes (cluster)",
+    "node:cluster": "several processes (cluster)", "bullmq": "BullMQ workers",
+}  # fmt: skip
+
+
+def _import_sources(text: str) -> list[str]:
+    return re.findall(r"""(?:from\s+|require\(\s*|import\(\s*)["'](\.{1,2}/[^"']+)["']""", text)
+
+
+def _stem(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return re.sub(r"\.(m|c)?[jt]sx?$", "", name)
+
+
+def _names_module(source: str, path: str) -> bool:
+    """A relative import ``source`` ('./db', '../server/db.js') may name the file ``path``
+    (compared by file name; 'x/index.ts' also by its folder)."""
+    target, stem = _stem(source), _stem(path)
+    if stem == "index" and "/" in path:
+        return target in {path.rsplit("/", 2)[-2], "index"}
+    return target == stem
+
+
+def reaching_server(
+    path: str, files: dict[str, tuple[set[str], str]], depth: int = 3
+) -> str | None:
+    """Why the JS/TS module at ``path`` runs inside a server or workers: it imports a server
+    or worker module, or a module of the repository importing it (through up to ``depth``
+    modules) does. ``files``: {path: (imported module names, source text)}."""
+    seen = {path}
+    frontier = [path]
+    for level in range(depth + 1):
+        following: list[str] = []
+        for current in frontier:
+            imports, _ = files[current]
+            for module in sorted(imports):
+                if module in SERVER_MODULES:
+                    via = "" if current == path else f", and it imports {path}"
+                    return f"{current} runs {SERVER_MODULES[module]} ({module}){via}"
+            if level == depth:
+                continue
+            for other, (_, text) in files.items():
+                if other not in seen and any(
+                    _names_module(source, current) for source in _import_sources(text)
+                ):
+                    seen.add(other)
+                    following.append(other)
+        frontier = following
+    return None
+
+
+FS_MODULES = frozenset(
+    {"fs", "node:fs", "fs/promises", "node:fs/promises", "fs-extra", "graceful-fs"}
+)
+
+
+def fs_bindings(root: tree_sitter.Node) -> tuple[set[str], set[str]]:
+    """(module names, function names) a file binds to Node's fs modules: ``fs`` of
+    ``import fs from "node:fs"`` / ``const fs = require("fs")`` (and ``fs.promises``), and
+    ``writeFile`` of ``import { writeFile } from "fs/promises"``."""
+    modules: set[str] = set()
+    functions: set[str] = set()
+    for statement in syntax.of_type(root, "import_statement"):
+        source = statement.child_by_field_name("source")
+        if source is None or js_string(source) not in FS_MODULES:
+            continue
+        for clause in statement.named_children:
+            if clause.type != "import_clause":
+                continue
+            for child in clause.named_children:
+                if child.type == "identifier":
+                    modules.add(node_text(child))
+                elif child.type == "namespace_import":
+                    modules |= {node_text(i) for i in syntax.of_type(child, "identifier")}
+            for spec in syntax.of_type(clause, "import_specifier"):
+                name = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if name is not None and node_text(name) == "promises":
+                    modules.add(node_text(alias or name))
+                elif name is not None:
+                    functions.add(node_text(alias or name))
+    for declarator in syntax.of_type(root, "variable_declarator"):
+        target = declarator.child_by_field_name("name")
+        value = declarator.child_by_field_name("value")
+        if target is None or value is None:
+            continue
+        text = node_text(unwrap(value))
+        match = re.match(r"""require\(\s*["'`]([\w:/-]+)["'`]\s*\)(\.promises)?$""", text)
+        if match is None or match.group(1) not in FS_MODULES:
+            continue
+        if target.type == "identifier":
+            modules.add(node_text(target))
+        else:
+            for pattern in syntax.of_type(
+                target, "shorthand_property_identifier_pattern", "pair_pattern"
+            ):
+                local = pattern.child_by_field_name("value") or pattern
+                if node_text(pattern).split(":")[0].strip() == "promises":
+                    modules.add(node_text(local))
+                else:
+                    functions.add(node_text(local))
+    return modules, functions
+
+
+def is_fs_call(call: tree_sitter.Node, bindings: tuple[set[str], set[str]]) -> bool:
+    """The call is a function of Node's fs modules by the file's bindings
+    (``fs.writeFileSync``, ``fs.promises.writeFile``, ``fsp.writeFile``, ``writeFile``)."""
+    modules, functions = bindings
+    name = js_callee(call)
+    if "." not in name:
+        return name in functions
+    owner = name.rsplit(".", 1)[0].removesuffix(".promises")
+    return owner in modules
+
+
+@dataclass(frozen=True)
+class SqliteOpen:
+    """A place the repository opens a SQLite database file."""
+
+    path: str
+    call: tree_sitter.Node
+    module: str  # better-sqlite3, node:sqlite, bun:sqlite, sqlite3
+    kind: str  # 'owned' or 'readonly' (see opened_database)
+
+
+_PROCESS_MODULES = ("worker_threads", "cluster")
+_PROCESS_REQUIRE = re.compile(r"""require\(\s*["'](?:node:)?(worker_threads|cluster)["']\s*\)""")
+
+
+def sqlite_open_sites(files: list[FileContext]) -> list[SqliteOpen]:
+    """Every open of the application's own SQLite file (not in-memory, not a file a
+    function's caller names) in ``files``, in order."""
+    found = []
+    for ctx in files:
+        if "sqlite" not in ctx.source.text:
+            continue
+        for call, module in sqlite_opens(ctx.root):
+            kind = opened_database(call, module)
+            if kind in {"owned", "readonly"}:
+                found.append(SqliteOpen(ctx.source.path, call, module, kind))
+    return found
+
+
+def several_connections(files: list[FileContext], opens: list[SqliteOpen]) -> str | None:
+    """How the database comes to have more than one connection at a time, in the finding's
+    words ('from 2 places (a.ts:3, b.ts:9)', 'while x.ts runs code in several threads or
+    processes'), or None when the code shows a single connection."""
+    if len(opens) >= 2:
+        places = ", ".join(f"{o.path}:{syntax.line(o.call)}" for o in opens[:4])
+        return f"from {len(opens)} places ({places})"
+    for ctx in files:
+        if any(m.removeprefix("node:") in _PROCESS_MODULES for m in ctx.imports) or (
+            _PROCESS_REQUIRE.search(ctx.source.text)
+        ):
+            return f"while {ctx.source.path} runs code in several threads or processes"
+    return None

@@ -339,3 +339,146 @@ def _in_queries(node: tree_sitter.Node, query_ids: set[int]) -> bool:
             return True
         current = current.parent
     return False
+
+
+def use_paths(root: tree_sitter.Node) -> dict[str, str]:
+    """{local name: full path} bound by the file's ``use`` declarations:
+    ``use reqwest::{Client, blocking};`` gives Client -> reqwest::Client and blocking ->
+    reqwest::blocking; ``use std::fs::File as F;`` gives F -> std::fs::File."""
+    found: dict[str, str] = {}
+    for declaration in syntax.of_type(root, "use_declaration"):
+        argument = declaration.child_by_field_name("argument")
+        if argument is not None:
+            _use_tree(argument, "", found)
+    return found
+
+
+def _use_tree(node: tree_sitter.Node, prefix: str, found: dict[str, str]) -> None:
+    join = (lambda tail: f"{prefix}::{tail}") if prefix else (lambda tail: tail)
+    if node.type in {"identifier", "scoped_identifier", "crate", "self", "super"}:
+        full = join(node_text(node))
+        last = full.rsplit("::", 1)[-1]
+        if last == "self":
+            full = full.rsplit("::", 1)[0]
+            last = full.rsplit("::", 1)[-1]
+        found[last] = full
+    elif node.type == "use_as_clause":
+        path, alias = node.child_by_field_name("path"), node.child_by_field_name("alias")
+        if path is not None and alias is not None:
+            found[node_text(alias)] = join(node_text(path))
+    elif node.type == "scoped_use_list":
+        path, items = node.child_by_field_name("path"), node.child_by_field_name("list")
+        inner = join(node_text(path)) if path is not None else prefix
+        if items is not None:
+            _use_tree(items, inner, found)
+    elif node.type == "use_list":
+        for child in node.named_children:
+            _use_tree(child, prefix, found)
+
+
+def call_path(call: tree_sitter.Node, uses: dict[str, str]) -> str:
+    """The full path a plain (not method) call names, through the file's ``use``s:
+    ``Client::new()`` after ``use reqwest::Client;`` is 'reqwest::Client::new', ``fs::write``
+    after ``use tokio::fs;`` is 'tokio::fs::write'. '' for a method call."""
+    function = call.child_by_field_name("function")
+    if function is not None and function.type == "generic_function":
+        function = function.child_by_field_name("function")
+    if function is None or function.type not in {"identifier", "scoped_identifier"}:
+        return ""
+    text = re.sub(r"<[^<>]*>", "", node_text(function)).replace(" ", "")
+    text = text.removeprefix("::")
+    head, _, rest = text.partition("::")
+    if head in uses:
+        return f"{uses[head]}::{rest}" if rest else uses[head]
+    return text
+
+
+def chain_methods(call: tree_sitter.Node) -> tuple[list[str], tree_sitter.Node]:
+    """The methods called on the value of ``call`` in a builder chain
+    (``Client::builder().timeout(t).build()`` from the builder() call: ['timeout',
+    'build']), through ``?`` and ``.await``, and the chain's last call."""
+    methods: list[str] = []
+    current = call
+    while True:
+        parent = current.parent
+        while parent is not None and parent.type in {"try_expression", "await_expression"}:
+            current, parent = parent, parent.parent
+        if parent is None or parent.type != "field_expression":
+            return methods, current
+        outer = parent.parent
+        if outer is None or outer.type != "call_expression":
+            return methods, current
+        methods.append(method_name(outer))
+        current = outer
+
+
+def enclosing_function(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The ``fn`` item around ``node``."""
+    current = node.parent
+    while current is not None and current.type != "function_item":
+        current = current.parent
+    return current
+
+
+def is_async_fn(function: tree_sitter.Node) -> bool:
+    """An ``async fn``."""
+    modifiers = next((c for c in function.children if c.type == "function_modifiers"), None)
+    return modifiers is not None and "async" in node_text(modifiers).split()
+
+
+RUSQLITE_OPEN = re.compile(r"(^|::)Connection::open(_with_flags)?$")
+_CONSTRUCTORS = frozenset({"main", "new", "open", "init", "setup", "connect", "from_file"})
+
+
+def rusqlite_opens(
+    root: tree_sitter.Node, uses: dict[str, str], imports: set[str], path: str
+) -> Iterator[tree_sitter.Node]:
+    """rusqlite ``Connection::open`` / ``open_with_flags`` calls on a file database (not in
+    memory, not read-only), outside test code."""
+    for call in syntax.of_type(root, "call_expression"):
+        name = call_path(call, uses)
+        if not RUSQLITE_OPEN.search(name) or ("rusqlite" not in name and "rusqlite" not in imports):
+            continue
+        text = node_text(call)
+        if "memory" in text.lower() or "READ_ONLY" in text:
+            continue
+        if not is_rust_test(call, path):
+            yield call
+
+
+def returns_connection(function: tree_sitter.Node) -> bool:
+    """The function hands a connection (or an object owning one) to its caller."""
+    kind = function.child_by_field_name("return_type")
+    text = node_text(kind) if kind is not None else ""
+    return "Connection" in text or "Self" in text or "Pool" in text
+
+
+def connection_openers(root: tree_sitter.Node, opens: list[tree_sitter.Node]) -> set[str]:
+    """Names of the functions around ``opens`` that return the connection they open."""
+    names: set[str] = set()
+    for call in opens:
+        function = enclosing_function(call)
+        if function is not None and returns_connection(function):
+            names.add(rust_function_name(function))
+    return names
+
+
+def per_call_opens(
+    root: tree_sitter.Node, uses: dict[str, str], openers: set[str], path: str
+) -> Iterator[tuple[tree_sitter.Node, tree_sitter.Node]]:
+    """(function, call) where a function opens a rusqlite connection of its own, directly or
+    through one of ``openers``, and drops it when it returns: not a constructor, not an
+    opener, not a function returning a connection or an object owning one."""
+    for function in rust_functions(root):
+        name = rust_function_name(function)
+        if name in _CONSTRUCTORS or name in openers or returns_connection(function):
+            continue
+        for call in syntax.of_type(
+            function, "call_expression", stop_at=frozenset({"function_item"})
+        ):
+            full = call_path(call, uses)
+            called = method_name(call) or full.rsplit("::", 1)[-1]
+            direct = RUSQLITE_OPEN.search(full) and "memory" not in node_text(call).lower()
+            if (direct or called in openers) and not is_rust_test(call, path):
+                yield function, call
+                break

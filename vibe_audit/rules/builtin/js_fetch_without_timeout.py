@@ -4,7 +4,8 @@ What it finds:
     ``fetch(url)`` and ``fetch(url, init)`` (also ``window.fetch`` / ``globalThis.fetch``)
     where ``init`` is an object literal with no ``signal`` property. Not flagged: an ``init``
     that is a variable or spreads another object (its keys cannot be seen), an init with a
-    ``timeout`` option (node-fetch v2), a ``new Request(...)`` argument, a fetch raced
+    ``timeout`` option (node-fetch v2), a ``new Request(...)`` argument, ``self.fetch``
+    where ``self`` is a variable (``var self = this``: a method), a fetch raced
     against a timer (``Promise.race``), a ``fetch`` the file defines, imports or
     ``require``s from a wrapper library (make-fetch-happen, ky, ofetch, ...), and scripts a
     web app serves to the browser (under static/, public/, assets/, web/, www/): measured on
@@ -75,6 +76,9 @@ META = RuleMeta(
     ),
     effort_hours=(0.25, 0.5),
     languages=js.JS_LANGUAGES,
+    # Below the precision gate on real code (benchmarks/precision.py: 0 of 8 worth acting
+    # on: browser UIs, interactive CLI logins, workflow steps bounded by their platform).
+    experimental=True,
 )
 
 _FETCH = frozenset({"fetch", "window.fetch", "globalThis.fetch", "self.fetch", "global.fetch"})
@@ -94,6 +98,8 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         name = js.js_callee(call)
         if name not in _FETCH or not _lacks_signal(call, requests) or _raced(call):
             continue
+        if name.startswith("self.") and _self_is_bound(call):
+            continue  # var self = this: a method of the object, not the worker's fetch
         function = js.enclosing_function(call)
         yield node_hit(
             ctx,
@@ -109,6 +115,19 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
 
 
 _ASSET_DIRS = frozenset({"static", "public", "assets", "www", "wwwroot", "htdocs", "web"})
+
+
+def _self_is_bound(call: tree_sitter.Node) -> bool:
+    """``self`` is a variable or parameter of a function around the call (``var self =
+    this``), not the global of a web worker."""
+    if js.is_parameter("self", call):
+        return True
+    function = js.enclosing_function(call)
+    while function is not None:
+        if "self" in js.declared_values(function):
+            return True
+        function = js.enclosing_function(function)
+    return False
 
 
 def _browser_asset(path: str) -> bool:

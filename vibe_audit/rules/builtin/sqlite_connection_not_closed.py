@@ -2,10 +2,12 @@
 
 What it finds:
     ``conn = sqlite3.connect(...)`` (or ``conn = get_connection()`` where the repository's
-    ``get_connection`` returns a new sqlite3/aiosqlite connection) in a function that never
-    calls ``conn.close()``, does not return, yield or store the connection, does not hand it
-    to ``contextlib.closing`` / an ExitStack, and does not open it in a ``with`` block. A
-    repository-level rule: the factory and its callers are usually in different files.
+    ``get_connection`` returns a new sqlite3/aiosqlite connection; also awaited:
+    ``conn = await aiosqlite.connect(...)``, ``conn = await open_db()``) in a function that
+    never calls ``conn.close()``, does not return, yield or store the connection, does not
+    hand it to ``contextlib.closing`` / an ExitStack, and does not open it in a ``with``
+    block. A repository-level rule: the factory and its callers are usually in different
+    files.
 
 Why it matters:
     CPython closes a dropped connection only when the garbage collector gets to it. Until
@@ -51,6 +53,7 @@ META = RuleMeta(
     categories={"sqlite": "Connection", "reliability": "Resource Leak", "concurrency": "SQLite"},
     checklist=[
         "sqlite.2C",
+        "sqlite.5B",
         "sqlite.7D",
         "reliability.10.3",
         "concurrency.1B",
@@ -128,12 +131,22 @@ def _steps(ctx: FileContext) -> _Steps:
         if function is None or function.type == "lambda":
             continue
         if node.type == "assignment":
-            right = node.child_by_field_name("right")
+            right = _awaited(node.child_by_field_name("right"))
             if right is not None and right.type == "call":
                 steps.assignments.append((function, node, right))
         elif node.named_children:
-            steps.returns.append((function, node.named_children[0]))
+            value = _awaited(node.named_children[0])
+            if value is not None:
+                steps.returns.append((function, value))
     return steps
+
+
+def _awaited(node: tree_sitter.Node | None) -> tree_sitter.Node | None:
+    """The call under ``await``: ``conn = await aiosqlite.connect(...)`` opens a connection
+    as ``conn = sqlite3.connect(...)`` does."""
+    if node is not None and node.type == "await" and node.named_children:
+        return node.named_children[0]
+    return node
 
 
 def _opener(call: tree_sitter.Node, ctx: FileContext, factories: set[str]) -> str | None:

@@ -5,10 +5,12 @@ What it finds:
     DELETE, REPLACE, executemany / executescript), with a handler that catches every error
     (bare ``except``, ``Exception``, ``BaseException``) or a database error
     (``sqlite3.Error``, ``OperationalError``, ``DatabaseError``) and does nothing
-    (``pass``, ``...``, ``continue``). A probe (a SELECT, a PRAGMA, a CREATE VIRTUAL TABLE
-    to test for FTS5) whose failure means "not supported" is not a write and not reported,
-    nor is a cache's code (a module or function named ``*cache*``): a lost cache write costs
-    a recomputation, not data.
+    (``pass``, ``...``, ``continue``); or a handler of a database error
+    (``OperationalError``, ``sqlite3.Error``, ...) that only logs, around an UPDATE that sets
+    a status or state column (the row stays in its old state, with a log line only). A
+    probe (a SELECT, a PRAGMA, a CREATE VIRTUAL TABLE to test for FTS5) whose failure means
+    "not supported" is not a write and not reported, nor is a cache's code (a module or
+    function named ``*cache*``): a lost cache write costs a recomputation, not data.
 
 Why it matters:
     "database is locked" is the normal failure of SQLite under concurrency. Swallowing it
@@ -46,6 +48,7 @@ from vibe_audit.rules import literals, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.rules.sql import sql_argument
+from vibe_audit.rules.sqltext import parse_update, sets_status
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -56,14 +59,14 @@ META = RuleMeta(
     categories={"sqlite": "Error Handling", "reliability": "Error Handling"},
     checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3"],
     problem=(
-        "The handler at this line catches {caught} around SQL writes and discards it. A "
-        "'database is locked' error loses the write silently, and the open transaction is "
-        "neither committed nor rolled back."
+        "The handler at this line catches {caught} around SQL writes and {handling}. A "
+        "'database is locked' error loses the write, and the open transaction is neither "
+        "committed nor rolled back."
     ),
     scenario=(
         "Two writers reach this code ({where}) at once; one gets 'database is locked', the "
         "error is swallowed, and the row it meant to change keeps its old values with "
-        "nothing logged."
+        "{logged}."
     ),
     impact=(
         "Silent data loss and rows stuck in an old state under concurrent writes; the "
@@ -103,14 +106,21 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
             if clause.type != "except_clause":
                 continue
             caught = _caught(clause)
-            if not _silent(clause) or not (
-                caught in _BROAD or syntax.last_name(caught) in _DB_ERRORS
-            ):
+            database_error = syntax.last_name(caught) in _DB_ERRORS
+            if _silent(clause) and (caught in _BROAD or database_error):
+                handling, logged = "discards it", "nothing logged"
+            elif database_error and _logs_only(clause) and _sets_status(body, constants):
+                handling, logged = "only logs it", "only a log line to show for it"
+            else:
                 continue
             yield node_hit(
                 ctx,
                 clause,
-                details={"caught": caught or "every exception (bare except)"},
+                details={
+                    "caught": caught or "every exception (bare except)",
+                    "handling": handling,
+                    "logged": logged,
+                },
             )
 
 
@@ -141,6 +151,34 @@ def _writes_sql(body: tree_sitter.Node, constants: dict[str, str]) -> bool:
             sql = sql_argument(call, constants)
             if sql is not None and _WRITE_SQL.match(sql):
                 return True
+    return False
+
+
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "print"})
+
+
+def _logs_only(clause: tree_sitter.Node) -> bool:
+    """A handler whose statements are all log calls (``log.warning(...)``, ``print(...)``)."""
+    block = next((c for c in clause.named_children if c.type == "block"), None)
+    statements = [s for s in block.named_children if s.type != "comment"] if block else []
+    if not statements:
+        return False
+    for statement in statements:
+        call = statement.named_children[0] if statement.named_children else None
+        if statement.type != "expression_statement" or call is None or call.type != "call":
+            return False
+        if syntax.last_name(syntax.callee(call)) not in _LOG_METHODS:
+            return False
+    return True
+
+
+def _sets_status(body: tree_sitter.Node, constants: dict[str, str]) -> bool:
+    """The try body runs an UPDATE that assigns a status / state column."""
+    for call in syntax.of_type(body, "call", stop_at=syntax.FUNCTION_TYPES):
+        sql = sql_argument(call, constants)
+        update = parse_update(sql) if sql else None
+        if update is not None and sets_status(update):
+            return True
     return False
 
 
