@@ -122,7 +122,7 @@ def test_out_writes_the_report_file(tmp_path: Path) -> None:
     result = vibe("run", str(EXAMPLE_APP), "--format", "json", "--out", str(out))
     assert result.returncode == EXIT_CLEAN
     assert result.stdout == ""
-    assert json.loads(out.read_text())["schema_version"] == "1.2"
+    assert json.loads(out.read_text())["schema_version"] == "1.3"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left
 
 

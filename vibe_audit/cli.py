@@ -18,6 +18,7 @@ from vibe_audit.commands import eval as eval_commands
 from vibe_audit.commands import prompts as prompts_commands
 from vibe_audit.commands import rules as rules_commands
 from vibe_audit.commands.chunks import chunks as chunks_command
+from vibe_audit.commands.fix import fix as fix_command
 from vibe_audit.commands.index import index as index_command
 from vibe_audit.commands.review import review as review_command
 from vibe_audit.commands.run import run as run_command
@@ -50,6 +51,7 @@ app.command("chunks")(chunks_command)
 app.command("index")(index_command)
 app.command("run")(run_command)
 app.command("review")(review_command)
+app.command("fix")(fix_command)
 
 
 def _say(message: str) -> None:

@@ -53,6 +53,7 @@ from vibe_audit.findings.score import build_section
 from vibe_audit.findings.suppress import suppress
 from vibe_audit.findings.verify import ScopedFinding, verify
 from vibe_audit.findings.wording import repo_words
+from vibe_audit.fixes import MAX_REPO_VERIFICATIONS, verify_patches
 from vibe_audit.index import indexed
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext
@@ -84,15 +85,17 @@ def run_audit(
     clock: Callable[[], float] = time.perf_counter,
     model: ModelOptions | None = None,
     progress: Callable[[int], Progress] | None = None,
+    patch_limit: int = MAX_REPO_VERIFICATIONS,
 ) -> Report | Plan:
-    """Audit ``request.target``; a Plan instead of a Report for a dry run."""
+    """Audit ``request.target``; a Plan instead of a Report for a dry run. At most
+    ``patch_limit`` rule patches are verified (``vibe-audit fix`` verifies them all)."""
     started = clock()
     settings = model.settings if model else ProviderSettings(spec=request.model)
     provider = get_provider(request.model, settings)
     found = discover_files(request, say)
     chunks = chunk(found, request)
     sources = index(found, chunks)
-    rules = run_rules(sources, request)
+    rules = run_rules(sources, request, patch_limit)
     answers = ModelPass()
     if is_model(provider):
         options = model or ModelOptions(settings, RunnerSettings(), None, {})
@@ -232,9 +235,12 @@ def index(found: Discovery, chunks: list[Chunk]) -> Sources:
     return Sources(found, chunks, indexed(found.files), lines)
 
 
-def run_rules(sources: Sources, request: RunRequest) -> ProviderResult:
-    """The built-in rule engine: findings of its own, and hints for the model."""
-    return StaticProvider().audit(sources.repo, request.audits, request.rules)
+def run_rules(sources: Sources, request: RunRequest, patch_limit: int) -> ProviderResult:
+    """The built-in rule engine: findings of its own, and hints for the model; each rule
+    patch verified (vibe_audit.fixes) so the report can say which findings have a fix."""
+    result = StaticProvider().audit(sources.repo, request.audits, request.rules)
+    result.findings = verify_patches(result.findings, sources.repo, patch_limit)
+    return result
 
 
 def plan_jobs(

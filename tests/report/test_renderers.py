@@ -72,6 +72,18 @@ def test_sarif_validates_against_the_official_schema(fixed_report: Report) -> No
     broken = dict(sarif, version="3.0")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+    # A verified patch is a SARIF fix: whole-line replacements of the finding's file.
+    patched = [r for r in run["results"] if "fixes" in r]
+    offered = [f for f in fixed_report.findings if f.patch is not None and f.patch.offered]
+    assert len(patched) == len(offered) >= 1
+    (change,) = patched[0]["fixes"][0]["artifactChanges"]
+    (replacement,) = change["replacements"]
+    assert (
+        change["artifactLocation"]["uri"]
+        == patched[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    )
+    assert "timeout=(3.05, 30)" in replacement["insertedContent"]["text"]
+    assert patched[0]["fixes"][0]["description"]["text"].startswith("safe: ")
 
 
 @pytest.mark.skipif(

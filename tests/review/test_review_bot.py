@@ -130,6 +130,58 @@ def test_review_posts_inline_only_on_changed_lines_and_updates_the_summary(tmp_p
         assert server.writes == []  # same head, nothing new: nothing posted
 
 
+MULTI_BASE = """import requests
+
+
+def upload(url, payload):
+    response = requests.post(
+        url,
+        json=payload,
+    )
+    return response.json()
+"""
+MULTI_TOUCHED = MULTI_BASE.replace("json=payload,", "json={**payload, 'v': 2},")
+MULTI_ADDED = (
+    MULTI_BASE
+    + """
+
+def send(url, body):
+    response = requests.put(
+        url,
+        data=body,
+    )
+    return response.status_code
+"""
+)
+
+
+def test_a_suggestion_replaces_only_lines_the_change_touched(tmp_path: Path) -> None:
+    """A verified multi-line patch is a one-click suggestion (start_line..line) when the
+    change added every line it replaces; when it would also rewrite lines the change did
+    not touch, the comment gives the fix as text, with no suggestion block."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    init(root)
+    base = commit(root, MULTI_BASE, "base")
+    head = commit(root, MULTI_TOUCHED, "touch one argument line")
+    with FakeGitHub(head_sha=head) as server:
+        assert review(root, server, base).returncode == 0
+        (comment,) = server.writes[0][2]["comments"]
+        assert comment["line"] == 7 and "start_line" not in comment
+        assert "```suggestion" not in comment["body"] and "**Fix:**" in comment["body"]
+    head = commit(root, MULTI_ADDED, "add send()")
+    with FakeGitHub(head_sha=head) as server:
+        assert review(root, server, base).returncode == 0
+        comments = server.writes[0][2]["comments"]
+        added = next(c for c in comments if c.get("start_line") == 13)
+        assert (added["line"], added["start_side"], added["side"]) == (16, "RIGHT", "RIGHT")
+        suggested = "        data=body,\n        timeout=(3.05, 30),\n    )"
+        assert (
+            f"```suggestion\n    response = requests.put(\n        url,\n{suggested}\n```"
+            in (added["body"])
+        )
+
+
 def test_fail_on_gates_on_introduced_findings_only(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vibe_audit.findings.score import sites_by_pattern
-from vibe_audit.schemas import Finding, Severity
+from vibe_audit.schemas import Finding, PatchSafety, Severity
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,33 @@ def severity_label(finding: Finding) -> str:
     """'CRITICAL', or 'CRITICAL; sqlite: MEDIUM' when an audit ranks it lower."""
     lower = "".join(f"; {a}: {s.value}" for a, s in finding.severities.items())
     return f"{finding.severity.value}{lower}"
+
+
+def patch_note(finding: Finding) -> str | None:
+    """What the report says of a finding's mechanical fix (``vibe-audit fix``), if any."""
+    patch = finding.patch
+    if patch is None:
+        return None
+    if not patch.offered:
+        return f"Patch: not offered: {patch.reason}"
+    rule = f" --rule {finding.rule_id}" if finding.rule_id else ""
+    if patch.safety is PatchSafety.SAFE:
+        return f"Patch: safe, verified: {patch.description} (`vibe-audit fix{rule}` prints it)"
+    return (
+        f"Patch: needs review (unsafe), verified: {patch.description} "
+        f"(`vibe-audit fix --unsafe{rule}` prints it)"
+    )
+
+
+def patch_summary(findings: list[Finding], target: str) -> str | None:
+    """One line on the report's patches: how many are offered, how many are safe."""
+    patches = [f.patch for f in findings if f.patch is not None]
+    if not patches:
+        return None
+    offered = [p for p in patches if p.offered]
+    safe = sum(1 for p in offered if p.safety is PatchSafety.SAFE)
+    refused = len(patches) - len(offered)
+    line = f"patches: {len(offered)} verified ({safe} safe, {len(offered) - safe} need review)"
+    if offered:
+        line += f"; `vibe-audit fix {target} --diff` prints them"
+    return line + (f"; {refused} not offered (failed verification)" if refused else "")

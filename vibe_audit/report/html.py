@@ -9,7 +9,7 @@ from importlib import resources
 from string import Template
 
 from vibe_audit.prompts import get_audit
-from vibe_audit.report.groups import Group, group_findings, place, severity_label
+from vibe_audit.report.groups import Group, group_findings, patch_note, place, severity_label
 from vibe_audit.schemas import (
     COVERAGE_STATES,
     NOT_AUDITED,
@@ -116,7 +116,8 @@ def _findings(findings: list[Finding], groups: list[Group]) -> str:
             f"<details><summary>Problem, scenario, fix and evidence"
             f"{' (as written for ' + _e(f.id) + ')' if len(g.findings) > 1 else ''}</summary>"
             f"<dl>{details}<dt>The Fix</dt></dl><pre>{_e(f.fix)}</pre>"
-            f"<pre>{_e(evidence)}</pre></details></div>"
+            + (f'<p class="patch">{_e(note)}</p>' if (note := patch_note(f)) else "")
+            + f"<pre>{_e(evidence)}</pre></details></div>"
         )
     return "\n".join(out)
 

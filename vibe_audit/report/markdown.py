@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 from vibe_audit.prompts import get_audit
-from vibe_audit.report.groups import Group, group_findings, place, severity_label
+from vibe_audit.report.groups import Group, group_findings, patch_note, place, severity_label
 from vibe_audit.schemas import (
     COVERAGE_STATES,
     NOT_AUDITED,
@@ -222,6 +222,7 @@ def _group(g: Group) -> list[str]:
         "**The Fix:**",
         fence(f.fix),
         "",
+        *([note, ""] if (note := patch_note(f)) else []),
         "**Trade-off Consideration:**",
         f.trade_off,
         "",

@@ -93,6 +93,11 @@ def _result(
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         **({"baselineState": baseline} if baseline is not None else {}),
+        **(
+            {"fixes": [_fix(finding)]}
+            if finding.patch is not None and finding.patch.offered
+            else {}
+        ),
         "properties": {
             "severity": finding.severity.value,
             **({"severityReason": finding.severity_reason} if finding.severity_reason else {}),
@@ -102,7 +107,37 @@ def _result(
             "checklistItems": finding.checklist_items,
             "fix": finding.fix,
             "findingId": finding.id,
+            **({"patchSafety": finding.patch.safety.value} if finding.patch else {}),
+            **(
+                {"patchNotOffered": finding.patch.reason}
+                if finding.patch and not finding.patch.offered
+                else {}
+            ),
         },
+    }
+
+
+def _fix(finding: Finding) -> dict[str, Any]:
+    """The verified patch as a SARIF fix: whole-line replacements (a region without columns
+    ends at the end of its last line, before the newline), insertions as empty regions."""
+    assert finding.patch is not None
+    replacements = []
+    for edit in finding.patch.edits:
+        if edit.end_line < edit.start_line:
+            deleted = {"startLine": edit.start_line, "startColumn": 1, "endColumn": 1}
+            inserted = edit.text
+        else:
+            deleted = {"startLine": edit.start_line, "endLine": edit.end_line}
+            inserted = edit.text.removesuffix("\n")
+        replacements.append({"deletedRegion": deleted, "insertedContent": {"text": inserted}})
+    return {
+        "description": {"text": f"{finding.patch.safety.value}: {finding.patch.description}"},
+        "artifactChanges": [
+            {
+                "artifactLocation": {"uri": finding.location.path, "uriBaseId": "%SRCROOT%"},
+                "replacements": replacements,
+            }
+        ],
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vibe_audit.report.groups import group_findings
+from vibe_audit.report.groups import group_findings, patch_summary
 from vibe_audit.report.markdown import coverage_note
 from vibe_audit.schemas import Report, Severity
 
@@ -102,6 +102,8 @@ def render_summary(report: Report) -> str:
             )
             + (f"; NOT CLEAN: {missing} symbol(s) or file(s) not audited" if missing else "")
         )
+    patches = patch_summary(report.findings, s.root)
+    lines += [patches] if patches else []
     for g in groups[:TOP]:
         f = g.lead
         more = f" (+{len(g.findings) - 1} more places)" if len(g.findings) > 1 else ""

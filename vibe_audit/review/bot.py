@@ -1,7 +1,8 @@
 """The review: audit what a change touched, split findings, post one GitHub review.
 
 - Findings on changed lines are "introduced or touched by this change": they become inline
-  comments (a ```suggestion block when the finding carries an exact one-line replacement).
+  comments (a ```suggestion block when the finding has a verified patch replacing lines the
+  change touched).
 - Findings elsewhere in changed files are "pre-existing nearby": listed in the summary only.
   A finding on an unchanged line never becomes an inline comment.
 - Idempotent: each inline comment carries a hidden marker with the finding's fingerprint
@@ -128,13 +129,34 @@ def inline_comment(finding: Finding, changed: Ranges) -> dict[str, Any]:
         f"**Impact:** {finding.impact}",
         "",
     ]
-    single = finding.location.start_line == finding.location.end_line == line
-    if finding.replacement is not None and single:
-        body += ["**Suggested fix:**", "```suggestion", finding.replacement, "```"]
+    comment: dict[str, Any] = {"path": finding.location.path, "line": line, "side": "RIGHT"}
+    suggestion = _suggestion(finding, changed[finding.location.path])
+    if suggestion is not None:
+        start, end, text = suggestion
+        safety = finding.patch.safety.value if finding.patch else "safe"
+        body += [f"**Suggested fix** ({safety}, verified):", "```suggestion", text, "```"]
+        comment.update(
+            line=end, **({"start_line": start, "start_side": "RIGHT"} if start < end else {})
+        )
     else:
         body += ["**Fix:**", "```", finding.fix, "```"]
     body += ["", FINDING_MARKER.format(finding.fingerprint)]
-    return {"path": finding.location.path, "line": line, "side": "RIGHT", "body": "\n".join(body)}
+    return comment | {"body": "\n".join(body)}
+
+
+def _suggestion(finding: Finding, ranges: list[tuple[int, int]]) -> tuple[int, int, str] | None:
+    """(first line, last line, new text) of a one-click suggestion: the finding's verified
+    patch when it is one contiguous replacement of lines this change touched (a rule's patch
+    is verified to parse and to clear the finding; model findings carry none)."""
+    patch = finding.patch
+    if patch is None or not patch.offered or len(patch.edits) != 1:
+        return None
+    (edit,) = patch.edits
+    if edit.end_line < edit.start_line:  # an insertion: no lines of the change to replace
+        return None
+    if not all(touches(ranges, n, n) for n in range(edit.start_line, edit.end_line + 1)):
+        return None
+    return edit.start_line, edit.end_line, edit.text.removesuffix("\n")
 
 
 def summary(review: Review, head: str) -> str:

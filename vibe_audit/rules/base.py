@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vibe_audit.rules import js, rust, syntax
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import AuditId, Confidence, Severity
+from vibe_audit.schemas import AuditId, Confidence, Patch, Severity
 
 DOC_HEADINGS = ("What it finds", "Why it matters", "Example", "Use instead")
 
@@ -151,3 +151,6 @@ class Rule:
     # value): the only way a rule's silence makes an item clean. Without it, a rule that
     # finds nothing proves nothing and its items stay "needs confirmation".
     clears: Callable[[RepoContext], Iterable[str]] | None = None
+    # A mechanical fix for one hit, from the hit's file (vibe_audit/fixes/): the edits stay in
+    # that file; vibe_audit.fixes.verify decides whether it is offered.
+    fix: Callable[[FileContext, Hit], Patch | None] | None = None

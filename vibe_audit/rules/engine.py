@@ -12,8 +12,8 @@ from vibe_audit.findings.fingerprint import fingerprint
 from vibe_audit.prompts import load_audits
 from vibe_audit.rules import builtin, evidence
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location, Severity
+from vibe_audit.rules.context import FileContext, RepoContext
+from vibe_audit.schemas import AuditId, EvidenceLine, Finding, Location, Patch, Severity
 
 MAX_EVIDENCE_LINES = 6
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -86,12 +86,25 @@ def run_rules(
             for hit in hits:
                 if hit.path not in concurrency:
                     concurrency[hit.path] = evidence.reaching_concurrency(contexts[hit.path], repo)
-        findings.extend(
-            _finding(rule, _graded(rule, hit, concurrency), lines_by_path[hit.path], audits)
-            for hit in hits
-            if not _in_test_region(hit, regions)
-        )
+        for hit in hits:
+            if _in_test_region(hit, regions):
+                continue
+            graded = _graded(rule, hit, concurrency)
+            finding = _finding(rule, graded, lines_by_path[hit.path], audits)
+            if rule.fix is not None and hit.path in contexts:
+                finding.patch = _proposed(rule, contexts[hit.path], graded)
+            findings.append(finding)
     return findings
+
+
+def _proposed(rule: Rule, ctx: FileContext, hit: Hit) -> Patch | None:
+    """The rule's patch for a hit, unverified (vibe_audit.fixes verifies it). A fixer that
+    fails on unusual code costs the finding its patch, never the run."""
+    assert rule.fix is not None
+    try:
+        return rule.fix(ctx, hit)
+    except Exception:  # a fixer bug must not lose the audit
+        return None
 
 
 def _graded(rule: Rule, hit: Hit, concurrency: dict[str, str | None]) -> Hit:

@@ -137,6 +137,57 @@ class AbsenceSearch(_Model):
     scope: Literal["file", "repository"]
 
 
+class LineEdit(_Model):
+    """Replace lines ``start_line``..``end_line`` (inclusive) of ``path`` by ``text`` (whole
+    lines, each ending in a newline; empty deletes). ``end_line = start_line - 1`` inserts
+    ``text`` before ``start_line``."""
+
+    path: str
+    start_line: LineNo
+    end_line: int = Field(ge=0)
+    text: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LineEdit:
+        if self.end_line < self.start_line - 1:
+            raise ValueError("end_line is before start_line - 1")
+        if self.text and not self.text.endswith("\n"):
+            raise ValueError("text is whole lines: it ends with a newline")
+        return self
+
+
+class PatchSafety(StrEnum):
+    """safe: behaviour-preserving apart from the defect (a timeout argument, a PRAGMA in the
+    connection factory); unsafe: needs review (a helper replacing an in-place write, a new
+    transaction or guard). ``vibe-audit fix`` applies unsafe ones only with --unsafe."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+class Patch(_Model):
+    """A rule's mechanical fix for one finding, and whether it passed verification."""
+
+    safety: PatchSafety
+    description: str = Field(description="What the change does, in the repository's words.")
+    edits: list[LineEdit] = Field(min_length=1)
+    # Text of the replaced lines that the new lines must still contain (the file's encoding=,
+    # an exclusive-create mode, a permission): checked by verification.
+    keeps: list[str] = Field(default_factory=list)
+    verified: bool = Field(
+        default=False,
+        description="It parses, the rule no longer fires there, and nothing outside its "
+        "lines changed (vibe_audit.fixes.verify).",
+    )
+    reason: str | None = Field(
+        default=None, description="Why a patch is not offered (verification failed)."
+    )
+
+    @property
+    def offered(self) -> bool:
+        return self.verified and self.reason is None
+
+
 class Finding(_Model):
     """One defect, in the seed documents' mandated finding format."""
 
@@ -196,6 +247,11 @@ class Finding(_Model):
         ge=0,
         description="Model spend attributed to it: each request's cost shared among the "
         "findings it raised (0 for rules).",
+    )
+    patch: Patch | None = Field(
+        default=None,
+        description="A mechanical change that fixes it (``vibe-audit fix``), when its rule "
+        "has one: offered only when verified; otherwise ``reason`` says why not.",
     )
 
     @model_validator(mode="after")
@@ -457,7 +513,7 @@ class DismissedFinding(_Model):
 
 
 class Report(_Model):
-    schema_version: Literal["1.2"] = "1.2"
+    schema_version: Literal["1.3"] = "1.3"
     tool_version: str
     audits: list[AuditId] = Field(min_length=1)
     prompt_versions: dict[AuditId, str] = Field(

@@ -43,10 +43,10 @@ from pathlib import PurePosixPath
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import pyflow, syntax
+from vibe_audit.rules import patching, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="http-call-without-timeout",
@@ -421,4 +421,21 @@ def _url_text(call: tree_sitter.Node, function: tree_sitter.Node | None) -> str:
     return node_text(url)
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: add ``timeout=(3.05, 30)`` (connect, read) to the call. Not for a call to this
+    machine's own server, whose work may legitimately take longer."""
+    call = next((c for c in _unbounded_calls(ctx) if syntax.line(c) == hit.start_line), None)
+    if call is None or _local_host(call, pyflow.enclosing_function(call)) is not None:
+        return None
+    edit = patching.add_argument(ctx, call, "timeout=(3.05, 30)")
+    if edit is None:
+        return None
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"add timeout=(3.05, 30) to {syntax.callee(call)}(): 3.05 s to connect, "
+        "30 s between bytes of the answer",
+        edits=[edit],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

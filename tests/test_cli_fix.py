@@ -1,0 +1,84 @@
+"""`vibe-audit fix`: the example app's patch applies with git, its findings are gone and no
+new one appears, the app still compiles; --apply keeps file modes; usage mistakes are one
+line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import py_compile
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+from tests.conftest import EXAMPLE_APP
+from tests.test_cli import vibe
+from vibe_audit.errors import EXIT_CLEAN, EXIT_USAGE
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "docstore"
+    shutil.copytree(EXAMPLE_APP, root)
+    return root
+
+
+def _findings(root: Path) -> list[dict[str, object]]:
+    result = vibe("run", str(root), "--format", "json", "--quiet")
+    findings: list[dict[str, object]] = json.loads(result.stdout)["findings"]
+    return findings
+
+
+def _key(finding: dict[str, object]) -> tuple[object, ...]:
+    location = finding["location"]
+    assert isinstance(location, dict)
+    return (finding["rule_id"], location["path"], finding["title"])
+
+
+def test_the_example_app_patch_applies_and_its_findings_are_gone(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    before = _findings(root)
+    patched = {_key(f) for f in before if isinstance(f.get("patch"), dict)}
+    assert patched, "the example app has findings with a patch"
+    result = vibe("fix", str(root), "--diff")
+    assert result.returncode == EXIT_CLEAN, result.stderr
+    assert result.stdout.startswith("--- a/app/")
+    assert "printed" in result.stderr and "patch(es)" in result.stderr
+    applied = subprocess.run(
+        ["git", "apply", "-p1", "-"], cwd=root, input=result.stdout, text=True,
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    after = _findings(root)
+    assert not patched & {_key(f) for f in after}  # every patched finding is gone
+    assert {_key(f) for f in after} <= {_key(f) for f in before}  # and none is new
+    for source in (root / "app").glob("*.py"):
+        py_compile.compile(str(source), doraise=True)
+    again = vibe("fix", str(root), "--diff")
+    assert again.returncode == EXIT_CLEAN and again.stdout == ""
+
+
+def test_apply_writes_the_patched_files_and_keeps_their_mode(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    worker = root / "app" / "worker.py"
+    worker.chmod(0o600)
+    result = vibe("fix", str(root), "--apply", "--rule", "http-call-without-timeout")
+    assert result.returncode == EXIT_CLEAN, result.stderr
+    assert result.stdout == ""
+    assert "applied 2 patch(es)" in result.stderr
+    assert "timeout=(3.05, 30)" in worker.read_text(encoding="utf-8")
+    assert stat.S_IMODE(worker.stat().st_mode) == 0o600
+    assert not list((root / "app").glob(".*.py.*"))  # no temp file left behind
+
+
+def test_usage_mistakes_are_one_line_with_exit_2(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    for args, words in (
+        (("--diff", "--apply"), "--diff and --apply: choose one"),
+        (("--rule", "no-such-rule"), "unknown rule 'no-such-rule'"),
+        (("--prompt", "sqlit"), "unknown prompt id 'sqlit'"),
+    ):
+        result = vibe("fix", str(root), *args)
+        assert result.returncode == EXIT_USAGE, (args, result.stderr)
+        assert words in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    missing = vibe("fix", str(tmp_path / "nowhere"))
+    assert missing.returncode == EXIT_USAGE and missing.stderr.count("\n") == 1

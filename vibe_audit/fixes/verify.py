@@ -1,0 +1,108 @@
+"""Verify a rule's patch before it is offered.
+
+A patch is offered only when, applied to its file:
+- nothing outside its edits changed (a line diff of the file touches only the edited lines);
+- the file still parses (no new tree-sitter error or missing node);
+- what the replaced lines guaranteed is still there (``Patch.keeps``: the file's encoding=,
+  an exclusive-create mode, a permission);
+- the rule no longer fires at the finding's place (the rule re-run on the repository with
+  the file replaced).
+Otherwise the patch stays on the finding with ``reason`` saying which check failed, and
+``vibe-audit fix`` does not apply it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+import tree_sitter
+
+from vibe_audit.chunker.parsing import parse
+from vibe_audit.index import indexed
+from vibe_audit.rules.base import Rule
+from vibe_audit.rules.context import RepoContext
+from vibe_audit.rules.engine import run_rules
+from vibe_audit.rules.patching import apply_edits, moved_line, new_lines
+from vibe_audit.schemas import Finding, Patch
+
+# Repository rules are re-run on the whole repository once per patch: at most this many per
+# run (the others say so; `vibe-audit fix --rule ID` verifies a rule's patches alone).
+MAX_REPO_VERIFICATIONS = 25
+
+
+def verify(patch: Patch, finding: Finding, rule: Rule, repo: RepoContext) -> Patch:
+    """``patch`` marked verified, or with the reason it is not offered."""
+    reason = _failure(patch, finding, rule, repo)
+    return patch.model_copy(update={"verified": reason is None, "reason": reason})
+
+
+def _failure(patch: Patch, finding: Finding, rule: Rule, repo: RepoContext) -> str | None:
+    path = finding.location.path
+    if any(edit.path != path for edit in patch.edits):
+        return "the patch edits another file than the finding's"
+    ctx = next((c for c in repo.files if c.source.path == path), None)
+    if ctx is None:
+        return "the finding's file was not parsed"
+    old = ctx.source.text
+    try:
+        new = apply_edits(old, patch.edits)
+    except ValueError as exc:
+        return f"the patch does not apply: {exc}"
+    if new == old:
+        return "the patch changes nothing"
+    touched = _changed_old_lines(old, new)
+    allowed = {n for e in patch.edits for n in range(e.start_line - 1, e.end_line + 1)}
+    if not touched <= allowed:
+        return f"the patch changes line {min(touched - allowed)}, outside its edits"
+    before = _errors(parse(ctx.source.language, old).root_node)
+    after = _errors(parse(ctx.source.language, new).root_node)
+    if after > before:
+        return "the patched file does not parse"
+    replaced = "".join("\n".join(ctx.lines[e.start_line - 1 : e.end_line]) for e in patch.edits)
+    added = "".join(e.text for e in patch.edits)
+    lost = [kept for kept in patch.keeps if kept in replaced and kept not in added]
+    if lost:
+        return f"the patch drops {lost[0]!r} from the lines it replaces"
+    sources = [c.source for c in repo.files] + list(repo.other_sources)
+    patched = [s.model_copy(update={"text": new}) if s.path == path else s for s in sources]
+    again = run_rules(indexed(patched), list(finding.audits), [rule])
+    spots = [*new_lines(patch.edits), _moved(patch, finding)]
+    still = [
+        f
+        for f in again
+        if f.location.path == path
+        and any(f.location.start_line <= b and a <= f.location.end_line for a, b in spots)
+    ]
+    if still:
+        return (
+            f"{rule.meta.id} still fires on the patched code (line {still[0].location.start_line})"
+        )
+    return None
+
+
+def _moved(patch: Patch, finding: Finding) -> tuple[int, int]:
+    start = moved_line(patch.edits, finding.location.start_line)
+    return start, start + (finding.location.end_line - finding.location.start_line)
+
+
+def _changed_old_lines(old: str, new: str) -> set[int]:
+    """0-based indices of the original lines a line diff replaces or deletes, and of the
+    line before which it inserts."""
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    changed: set[int] = set()
+    for tag, a1, a2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        changed |= set(range(a1, a2)) if a2 > a1 else {a1}
+    return changed
+
+
+def _errors(root: tree_sitter.Node) -> int:
+    return sum(1 for node in _walk(root) if node.is_error or node.is_missing)
+
+
+def _walk(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
