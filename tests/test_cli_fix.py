@@ -9,6 +9,7 @@ import py_compile
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import EXAMPLE_APP
@@ -39,7 +40,11 @@ def test_the_example_app_patch_applies_and_its_findings_are_gone(tmp_path: Path)
     before = _findings(root)
     patched = {_key(f) for f in before if isinstance(f.get("patch"), dict)}
     assert patched, "the example app has findings with a patch"
-    result = vibe("fix", str(root), "--diff")
+    safe_only = vibe("fix", str(root), "--diff")
+    assert safe_only.returncode == EXIT_CLEAN, safe_only.stderr
+    assert "checkpoints.py" not in safe_only.stdout  # its patch needs review: --unsafe
+    assert "checkpoint-non-atomic-write: unsafe (needs review)" in safe_only.stderr
+    result = vibe("fix", str(root), "--diff", "--unsafe")
     assert result.returncode == EXIT_CLEAN, result.stderr
     assert result.stdout.startswith("--- a/app/")
     assert "printed" in result.stderr and "patch(es)" in result.stderr
@@ -53,7 +58,14 @@ def test_the_example_app_patch_applies_and_its_findings_are_gone(tmp_path: Path)
     assert {_key(f) for f in after} <= {_key(f) for f in before}  # and none is new
     for source in (root / "app").glob("*.py"):
         py_compile.compile(str(source), doraise=True)
-    again = vibe("fix", str(root), "--diff")
+    # The patched app still imports (app.main needs FastAPI, not a test dependency: compiled
+    # above; the modules it imports are imported here).
+    imported = subprocess.run(
+        [sys.executable, "-c", "import app.db, app.checkpoints, app.worker, app.labelstudio"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    again = vibe("fix", str(root), "--diff", "--unsafe")
     assert again.returncode == EXIT_CLEAN and again.stdout == ""
 
 

@@ -76,14 +76,14 @@ def test_sarif_validates_against_the_official_schema(fixed_report: Report) -> No
     patched = [r for r in run["results"] if "fixes" in r]
     offered = [f for f in fixed_report.findings if f.patch is not None and f.patch.offered]
     assert len(patched) == len(offered) >= 1
-    (change,) = patched[0]["fixes"][0]["artifactChanges"]
+    timeout = next(r for r in patched if r["ruleId"] == "http-call-without-timeout")
+    (change,) = timeout["fixes"][0]["artifactChanges"]
     (replacement,) = change["replacements"]
-    assert (
-        change["artifactLocation"]["uri"]
-        == patched[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    )
+    where = timeout["locations"][0]["physicalLocation"]
+    assert change["artifactLocation"]["uri"] == where["artifactLocation"]["uri"]
+    assert replacement["deletedRegion"]["startLine"] == where["region"]["startLine"]
     assert "timeout=(3.05, 30)" in replacement["insertedContent"]["text"]
-    assert patched[0]["fixes"][0]["description"]["text"].startswith("safe: ")
+    assert timeout["fixes"][0]["description"]["text"].startswith("safe: ")
 
 
 @pytest.mark.skipif(

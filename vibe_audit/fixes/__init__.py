@@ -63,12 +63,14 @@ def patched_files(
         taken: list[LineEdit] = []
         for finding in group:
             assert finding.patch is not None
+            # The same edit in two patches (an import both need) is made once.
+            edits = [e for e in finding.patch.edits if e not in taken]
             try:
-                apply_edits(texts[path], [*taken, *finding.patch.edits])
+                apply_edits(texts[path], [*taken, *edits])
             except ValueError:
                 left_out.append((finding, "its lines overlap another patch in the file"))
                 continue
-            taken += finding.patch.edits
+            taken += edits
         if taken:
             result[path] = apply_edits(texts[path], taken)
     return result, left_out

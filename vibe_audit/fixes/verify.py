@@ -13,7 +13,6 @@ Otherwise the patch stays on the finding with ``reason`` saying which check fail
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 import tree_sitter
@@ -51,10 +50,9 @@ def _failure(patch: Patch, finding: Finding, rule: Rule, repo: RepoContext) -> s
         return f"the patch does not apply: {exc}"
     if new == old:
         return "the patch changes nothing"
-    touched = _changed_old_lines(old, new)
-    allowed = {n for e in patch.edits for n in range(e.start_line - 1, e.end_line + 1)}
-    if not touched <= allowed:
-        return f"the patch changes line {min(touched - allowed)}, outside its edits"
+    moved = _moved_elsewhere(old, new, patch)
+    if moved is not None:
+        return f"the patch changes line {moved}, outside its edits"
     before = _errors(parse(ctx.source.language, old).root_node)
     after = _errors(parse(ctx.source.language, new).root_node)
     if after > before:
@@ -86,16 +84,18 @@ def _moved(patch: Patch, finding: Finding) -> tuple[int, int]:
     return start, start + (finding.location.end_line - finding.location.start_line)
 
 
-def _changed_old_lines(old: str, new: str) -> set[int]:
-    """0-based indices of the original lines a line diff replaces or deletes, and of the
-    line before which it inserts."""
-    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
-    changed: set[int] = set()
-    for tag, a1, a2, _, _ in matcher.get_opcodes():
-        if tag == "equal":
+def _moved_elsewhere(old: str, new: str, patch: Patch) -> int | None:
+    """The first original line outside every edit that is not found, unchanged, where the
+    edits move it in the patched file (None: nothing outside the edits changed)."""
+    before, after = old.splitlines(), new.splitlines()
+    inside = {n for e in patch.edits for n in range(e.start_line, e.end_line + 1)}
+    for number, text in enumerate(before, start=1):
+        if number in inside:
             continue
-        changed |= set(range(a1, a2)) if a2 > a1 else {a1}
-    return changed
+        at = moved_line(patch.edits, number)
+        if not 0 < at <= len(after) or after[at - 1] != text:
+            return number
+    return None
 
 
 def _errors(root: tree_sitter.Node) -> int:

@@ -640,3 +640,113 @@ def several_connections(files: list[FileContext], opens: list[SqliteOpen]) -> st
         ):
             return f"while {ctx.source.path} runs code in several threads or processes"
     return None
+
+
+# ------------------------------------------------------------------------- fixers' helpers
+
+_STATEMENT_LISTS = frozenset({"program", "statement_block", "switch_case", "switch_default"})
+
+
+def bound_statement(node: tree_sitter.Node) -> tuple[tree_sitter.Node, str] | None:
+    """(statement, name) when ``node`` is the whole value a statement of its own binds to a
+    name: ``const db = node;`` / ``export const db = node`` / ``db = node;`` /
+    ``this.db = node;`` (through parentheses, ``await`` and type assertions), standing in a
+    list of statements and ending its last line (nothing but a comment after it). Else None:
+    a class field, a ``return``, one declarator of several, a brace-less ``if`` body."""
+    current = node
+    while current.parent is not None and current.parent.type in _JS_TRANSPARENT:
+        current = current.parent
+    parent = current.parent
+    if parent is None:
+        return None
+    if parent.type == "variable_declarator" and parent.child_by_field_name("value") == current:
+        target = parent.child_by_field_name("name")
+        declaration = parent.parent
+        if target is None or target.type != "identifier" or declaration is None:
+            return None
+        if declaration.type not in {"lexical_declaration", "variable_declaration"}:
+            return None
+        if len([c for c in declaration.named_children if c.type == "variable_declarator"]) != 1:
+            return None
+        statement = declaration
+        if declaration.parent is not None and declaration.parent.type == "export_statement":
+            statement = declaration.parent
+        name = node_text(target)
+    elif parent.type == "assignment_expression" and parent.child_by_field_name("right") == current:
+        target = parent.child_by_field_name("left")
+        if target is None or not re.fullmatch(r"[\w$]+(?:\.[\w$]+)*", node_text(target)):
+            return None
+        if parent.parent is None or parent.parent.type != "expression_statement":
+            return None
+        statement = parent.parent
+        name = node_text(target)
+    else:
+        return None
+    if statement.parent is None or statement.parent.type not in _STATEMENT_LISTS:
+        return None
+    if not ends_its_line(statement):
+        return None
+    return statement, name
+
+
+def ends_its_line(node: tree_sitter.Node) -> bool:
+    """Nothing but whitespace or a ``//`` comment follows ``node`` on its last line."""
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    source = root.text or b""
+    end = source.find(b"\n", node.end_byte)
+    rest = source[node.end_byte : end if end >= 0 else len(source)].strip()
+    return not rest or rest.startswith(b"//")
+
+
+def starts_its_line(node: tree_sitter.Node) -> bool:
+    """Only whitespace precedes ``node`` on its first line."""
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    source = root.text or b""
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    return not source[start : node.start_byte].strip()
+
+
+def quote_style(root: tree_sitter.Node) -> str:
+    """The quote the file writes strings with: that of its first string literal, else '"'."""
+    for node in syntax.of_type(root, "string"):
+        text = node_text(node)
+        if text[:1] in {"'", '"'}:
+            return text[0]
+    return '"'
+
+
+def string_literal(value: str, quote: str) -> str:
+    """``value`` (no quotes or backslashes in it) as a string literal in ``quote``."""
+    return f"{quote}{value}{quote}"
+
+
+def sqlite_open_at(ctx: FileContext, line: int) -> tuple[tree_sitter.Node, str] | None:
+    """(call, module) of the SQLite open (see ``sqlite_opens``) starting on 1-based ``line``
+    of the file, when there is exactly one."""
+    found = [(call, module) for call, module in sqlite_opens(ctx.root) if syntax.line(call) == line]
+    return found[0] if len(found) == 1 else None
+
+
+def run_pragma(module: str, connection: str, pragma: str, quote: str, semicolon: str) -> str:
+    """The statement that runs ``pragma`` ('journal_mode = WAL') on ``connection`` right
+    after it is opened with ``module``: better-sqlite3's ``db.pragma("…")``, bun:sqlite's
+    ``db.run("PRAGMA …")`` (its ``exec`` is a deprecated alias), else ``db.exec("PRAGMA …")``
+    (node:sqlite; sqlite3 and the ``sqlite`` wrapper queue it until the file is open)."""
+    if module == "better-sqlite3":
+        return f"{connection}.pragma({string_literal(pragma, quote)}){semicolon}"
+    method = "run" if module == "bun:sqlite" else "exec"
+    return f"{connection}.{method}({string_literal('PRAGMA ' + pragma, quote)}){semicolon}"
+
+
+def open_option_keys(call: tree_sitter.Node) -> set[str]:
+    """Keys of a SQLite open's options objects ('...' for a spread, or for options that are
+    not an object literal)."""
+    keys: set[str] = set()
+    for option in js_arguments(call)[1:]:
+        option = unwrap(option)
+        keys |= object_keys(option) if option.type == "object" else {"..."}
+    return keys

@@ -117,3 +117,114 @@ def moved_line(edits: list[LineEdit], line: int) -> int:
         if edit.end_line < line:
             shift += edit.text.count("\n") - (edit.end_line - edit.start_line + 1)
     return line + shift
+
+
+def append_item(
+    ctx: FileContext, node: tree_sitter.Node, item: str, *, pad: str = ""
+) -> LineEdit | None:
+    """Append ``item`` to a bracketed list node (an argument list ``(a, b)``, an object
+    literal ``{ a: 1 }``, an array) before its closing bracket, following the list's layout:
+    ``, item`` on one line; on a line of its own, indented like the last entry, when entries
+    stand one per line (with a trailing comma only when the list already ends with one). An
+    empty list becomes ``(item)``, or ``{ item }`` with ``pad=" "``. None when a comment is
+    the last thing before the closing bracket."""
+    text = (node.text or b"").decode("utf-8", errors="replace")
+    if len(text) < 2 or len(node.children) < 2:
+        return None
+    if "comment" in node.children[-2].type:
+        return None
+    opening, inner, closing = text[0], text[1:-1], text[-1]
+    body = inner.rstrip()
+    tail = inner[len(body) :]
+    if not body.strip():
+        return replace_node(ctx, node, f"{opening}{pad}{item}{pad}{closing}")
+    trailing = body.endswith(",")
+    if "\n" in tail:  # one entry per line: one more line like the last one
+        last = node.named_children[-1] if node.named_children else node
+        indent = indent_of(ctx, last.start_point[0] + 1)
+        new = f"{body}\n{indent}{item}," if trailing else f"{body},\n{indent}{item}"
+        return replace_node(ctx, node, f"{opening}{new}{tail}{closing}")
+    new = f"{body} {item}," if trailing else f"{body}, {item}"
+    return replace_node(ctx, node, f"{opening}{new}{tail}{closing}")
+
+
+# --------------------------------------------------------------------------- Python helpers
+
+
+def python_module_alias(ctx: FileContext, module: str) -> str | None:
+    """The name a top-level ``import module`` / ``import module as x`` binds, else None."""
+    for node in ctx.root.named_children:
+        if node.type != "import_statement":
+            continue
+        for child in node.named_children:
+            if child.type == "dotted_name" and (child.text or b"").decode() == module:
+                return module
+            if child.type == "aliased_import":
+                name, alias = child.child_by_field_name("name"), child.child_by_field_name("alias")
+                if name is not None and alias is not None and (name.text or b"").decode() == module:
+                    return (alias.text or b"").decode()
+    return None
+
+
+def python_import(ctx: FileContext, module: str) -> LineEdit | None:
+    """Insert ``import module`` among the file's top-level imports: before the first plain
+    ``import`` that sorts after it, else after the last import (before the first statement
+    after the docstring when there is none); None when the module is imported already
+    (``python_module_alias``)."""
+    if python_module_alias(ctx, module) is not None:
+        return None
+    children = [c for c in ctx.root.named_children if c.type != "comment"]
+    imports = [
+        c
+        for c in children
+        if c.type in {"import_statement", "import_from_statement", "future_import_statement"}
+    ]
+    plain = [c for c in imports if c.type == "import_statement"]
+    after = next((c for c in plain if (c.text or b"").decode().split()[1] > module), None)
+    if after is not None:  # in alphabetical order among the plain imports
+        line = after.start_point[0] + 1
+    elif imports:  # after the last plain import, else after the last import
+        line = (plain or imports)[-1].end_point[0] + 2
+    else:
+        first = next(
+            (
+                c
+                for i, c in enumerate(children)
+                if not (
+                    i == 0
+                    and c.type == "expression_statement"
+                    and c.named_child_count == 1
+                    and c.named_children[0].type == "string"
+                )
+            ),
+            None,
+        )
+        line = len(ctx.lines) + 1 if first is None else first.start_point[0] + 1
+    return LineEdit(
+        path=ctx.source.path, start_line=line, end_line=line - 1, text=f"import {module}\n"
+    )
+
+
+def python_import_edits(ctx: FileContext, modules: list[str]) -> list[LineEdit]:
+    """Edits importing every module of ``modules`` the file does not import yet, each where
+    ``python_import`` puts it (one edit per place), or [] when it imports them all."""
+    by_line: dict[int, LineEdit] = {}
+    for module in sorted(modules):
+        edit = python_import(ctx, module)
+        if edit is None:
+            continue
+        if edit.start_line in by_line:
+            edit = by_line[edit.start_line]
+            edit = edit.model_copy(update={"text": edit.text + f"import {module}\n"})
+        by_line[edit.start_line] = edit
+    return [by_line[line] for line in sorted(by_line)]
+
+
+def whole_lines(ctx: FileContext, node: tree_sitter.Node) -> bool:
+    """``node`` stands on its own lines: only indentation before it on its first line and
+    nothing but a comment after it on its last."""
+    lines = _lines(ctx)
+    first, last = node.start_point[0], node.end_point[0]
+    head = lines[first][: _char_column(lines[first], node.start_point[1])]
+    tail = lines[last][_char_column(lines[last], node.end_point[1]) :].strip()
+    return not head.strip() and (not tail or tail.startswith("#"))

@@ -482,3 +482,82 @@ def per_call_opens(
             if (direct or called in openers) and not is_rust_test(call, path):
                 yield function, call
                 break
+
+
+# Fixers: where a statement can go right after a rusqlite open, and whether `?` on a
+# rusqlite::Error compiles there.
+
+# Methods that turn Connection::open(..)'s Result into a Connection (or keep it a Result
+# the function's `?` handles): `.context("..")?`, `.map_err(..)?`, `.unwrap()`.
+_OPEN_ADAPTERS = frozenset(
+    {"context", "with_context", "map_err", "wrap_err", "wrap_err_with", "unwrap", "expect"}
+)
+# Return types whose error converts from rusqlite::Error (`?` compiles on it).
+_CONVERTING_RESULTS = re.compile(
+    r"^(rusqlite|anyhow|eyre|color_eyre(::eyre)?)::Result<"
+    r"|^(std::result::|core::result::)?Result<.*,\s*(rusqlite::Error|anyhow::Error|"
+    r"(eyre|color_eyre(::eyre)?)::Report|Box<dyn\s+(std::error::)?Error(\s*\+\s*(Send|Sync|'static))*>)>$"
+)
+_RESULT_ALIASES = frozenset(
+    {"rusqlite::Result", "anyhow::Result", "eyre::Result", "color_eyre::Result",
+     "color_eyre::eyre::Result"}
+)  # fmt: skip
+
+
+def open_binding(call: tree_sitter.Node) -> tuple[tree_sitter.Node, str, bool] | None:
+    """(the ``let`` statement, the bound name, whether the open itself is ``?``-ed) when
+    ``call`` (``Connection::open(..)``) is the value of ``let [mut] NAME = <call>?;`` or
+    ``let NAME = <call>.context(..)?;`` / ``.unwrap()`` / ...; None for any other shape."""
+    current = call
+    while True:
+        parent = current.parent
+        if parent is None:
+            return None
+        if parent.type == "try_expression":
+            current = parent
+            continue
+        if parent.type == "field_expression" and parent.child_by_field_name("value") == current:
+            outer = parent.parent
+            if outer is None or outer.type != "call_expression":
+                return None
+            if method_name(outer) not in _OPEN_ADAPTERS:
+                return None
+            current = outer
+            continue
+        break
+    if parent.type != "let_declaration" or parent.child_by_field_name("value") != current:
+        return None
+    pattern = parent.child_by_field_name("pattern")
+    if pattern is None or pattern.type != "identifier":
+        return None
+    direct = current.type == "try_expression" and current.named_children[0] == call
+    return parent, node_text(pattern), direct
+
+
+def question_mark_converts(statement: tree_sitter.Node, direct: bool, uses: dict[str, str]) -> bool:
+    """`?` on a rusqlite::Error compiles right after ``statement``: the open itself is
+    ``?``-ed there (``direct``), or the statement sits in a function body (not a closure or
+    async block) whose return type visibly converts from rusqlite::Error."""
+    if direct:
+        return True
+    current = statement.parent
+    while current is not None and current.type != "function_item":
+        if current.type in {"closure_expression", "async_block"}:
+            return False
+        current = current.parent
+    if current is None:
+        return False
+    kind = current.child_by_field_name("return_type")
+    text = re.sub(r"\s+", " ", node_text(kind)).strip() if kind is not None else ""
+    text = text.replace(" ,", ",").removeprefix("::")
+    if _CONVERTING_RESULTS.search(text):
+        return True
+    head = text.split("<", 1)[0]
+    return head == "Result" and "," not in text and uses.get("Result") in _RESULT_ALIASES
+
+
+def ends_its_line(node: tree_sitter.Node, lines: list[str]) -> bool:
+    """Nothing but whitespace or a comment follows ``node`` on its last line."""
+    line = lines[node.end_point[0]] if node.end_point[0] < len(lines) else ""
+    rest = line.encode("utf-8")[node.end_point[1] :].decode("utf-8", errors="ignore").strip()
+    return rest == "" or rest.startswith("//")

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vibe_audit.rules import pyflow, syntax
+import tree_sitter
+
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import patching, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="blocking-sleep-in-async",
@@ -75,4 +78,56 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         yield pyflow.hit(ctx, call, function=syntax.function_name(function), call=name, delay=delay)
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: ``time.sleep(x)`` becomes ``await asyncio.sleep(x)`` where the call is a
+    statement of its own, adding ``import asyncio`` when the file lacks it."""
+    call = _sleep_statement(ctx, hit)
+    if call is None:
+        return None
+    module = patching.python_module_alias(ctx, "asyncio")
+    arguments = call.child_by_field_name("arguments")
+    if arguments is None:
+        return None
+    edit = patching.replace_node(
+        ctx, call, f"await {module or 'asyncio'}.sleep{node_text(arguments)}"
+    )
+    said = (
+        f"{syntax.callee(call)}{node_text(arguments)} becomes await asyncio.sleep"
+        f"{node_text(arguments)} (yields to the event loop instead of blocking it)"
+    )
+    edits = [edit]
+    if module is None:
+        edits += patching.python_import_edits(ctx, ["asyncio"])
+        said += "; adds `import asyncio`"
+    return Patch(safety=PatchSafety.SAFE, description=said, edits=edits)
+
+
+def _sleep_statement(ctx: FileContext, hit: Hit) -> tree_sitter.Node | None:
+    """The hit's time.sleep call, when it is a whole expression statement with one plain
+    argument (``time.sleep(2)``; not ``x = time.sleep(2)`` or ``sleep(*args)``)."""
+    aliases = pyflow.import_aliases(ctx.root)
+    calls = [
+        c
+        for c in syntax.of_type(ctx.root, "call")
+        if syntax.line(c) == hit.start_line
+        and pyflow.canonical(syntax.callee(c), aliases) == "time.sleep"
+        and pyflow.in_async_function(c)
+    ]
+    if len(calls) != 1:
+        return None
+    call = calls[0]
+    statement = call.parent
+    arguments = call.child_by_field_name("arguments")
+    if (
+        statement is None
+        or statement.type != "expression_statement"
+        or statement.named_child_count != 1
+        or arguments is None
+        or [a.type for a in arguments.named_children if a.type != "comment"]
+        != [syntax.positional_args(call)[0].type if syntax.positional_args(call) else ""]
+    ):
+        return None
+    return call
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file, fix=fix)

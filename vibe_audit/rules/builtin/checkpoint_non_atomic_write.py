@@ -45,11 +45,11 @@ from dataclasses import replace
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import evidence, files, pyflow, syntax
+from vibe_audit.rules import evidence, files, patching, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.builtin.checkpoint_load_unguarded import unguarded_loads
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 from vibe_audit.schemas.resources import Access, Resource
 
 META = RuleMeta(
@@ -309,4 +309,194 @@ def _mode(call: tree_sitter.Node) -> str | None:
     return None
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+HELPER = "_atomic_write"
+_HELPER_TEXT = f'''@contextlib.contextmanager
+def {HELPER}(path, mode="w", **kwargs):
+    """Open a temporary file in the same directory as ``path`` for writing; when the block
+    ends, flush, fsync and os.replace it onto ``path`` (an existing file keeps its mode). A
+    crash or error mid-write leaves the old file whole and removes the temporary one."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        os.replace(tmp, path)  # atomic on POSIX and Windows
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+'''
+_HELPER_IMPORTS = ["contextlib", "os", "stat", "tempfile"]
+_OPEN_KEYWORDS = frozenset({"mode", "encoding", "errors", "newline", "buffering"})
+_TEXT_KEYWORDS = frozenset({"encoding", "errors", "newline"})
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Unsafe (needs review): the in-place write goes through ``_atomic_write``, a helper the
+    patch adds to the file: a temp file in the same directory, flush + fsync, os.replace,
+    the target's mode kept; the same mode, encoding and newline as before.
+    ``with open(p, "w") as f:`` becomes ``with _atomic_write(p, "w") as f:``;
+    ``p.write_text(json.dumps(x))`` becomes a ``with _atomic_write(p, "w") as f:`` block.
+    Every patch carries the helper and the imports it needs unless an earlier run added
+    them (``_helper_edit``)."""
+    if HELPER in ctx.source.text and _HELPER_TEXT not in ctx.source.text:
+        return None  # a helper of that name that is not this one
+    site = _atomic_site(ctx, hit.start_line)
+    if site is None:
+        return None
+    edit, keeps, what = site
+    edits = [*patching.python_import_edits(ctx, _HELPER_IMPORTS), edit]
+    if _HELPER_TEXT not in ctx.source.text:  # not yet added by an earlier run
+        helper = _helper_edit(ctx)
+        if helper is None:
+            return None
+        edits.insert(-1, helper)
+        what += " (the helper is added to the file)"
+    return Patch(
+        safety=PatchSafety.UNSAFE,
+        description=f"write through a temp file in the same directory, fsync, then os.replace "
+        f"onto the target: {what}. A new file is created 0600; an existing one keeps its mode "
+        "(not its owner)",
+        edits=edits,
+        keeps=keeps,
+    )
+
+
+def _atomic_site(ctx: FileContext, line: int) -> tuple[LineEdit, list[str], str] | None:
+    """The edit making the in-place write on ``line`` go through the helper, what it must
+    keep (mode, encoding=, newline=), and what it does."""
+    calls = [
+        c
+        for c in syntax.of_type(ctx.root, "call")
+        if syntax.line(c) == line
+        and syntax.last_name(syntax.callee(c)) in {"open", "write_text", "write_bytes"}
+    ]
+    if len(calls) != 1:
+        return None
+    call = calls[0]
+    name = syntax.callee(call)
+    arguments = call.child_by_field_name("arguments")
+    function = call.child_by_field_name("function")
+    if arguments is None or function is None:
+        return None
+    kinds = {a.type for a in arguments.named_children}
+    if kinds & {"list_splat", "dictionary_splat"}:
+        return None
+    keywords = {
+        node_text(key): node_text(arg)
+        for arg in arguments.named_children
+        if arg.type == "keyword_argument" and (key := arg.child_by_field_name("name"))
+    }
+    if name == "open":
+        mode = _mode(call)
+        positional = syntax.positional_args(call)
+        if (
+            mode not in _WRITE_MODES
+            or not set(keywords) <= _OPEN_KEYWORDS
+            or len(positional) > 2
+            or not pyflow.in_with_item(call)
+            or pyflow.bound_name(call) is None
+        ):
+            return None
+        edit = patching.replace_node(ctx, function, HELPER)
+        keeps = [*(node_text(a) for a in positional[1:]), *keywords.values()]
+        return edit, keeps, f"{node_text(call)} becomes {HELPER}(...)"
+    if syntax.last_name(name) == "open":
+        return _path_open_site(ctx, call, keywords)
+    return _write_text_site(ctx, call, keywords)
+
+
+def _path_open_site(
+    ctx: FileContext, call: tree_sitter.Node, keywords: dict[str, str]
+) -> tuple[LineEdit, list[str], str] | None:
+    """``with p.open("w") as f:`` (pathlib: the mode comes first) becomes
+    ``with _atomic_write(p, "w") as f:``."""
+    function = call.child_by_field_name("function")
+    receiver = function.child_by_field_name("object") if function is not None else None
+    arguments = call.child_by_field_name("arguments")
+    positional = syntax.positional_args(call)
+    mode = syntax.string_value(positional[0]) if positional else None
+    if mode is None and not positional:
+        value = syntax.keyword_value(call, "mode")
+        mode = syntax.string_value(value) if value is not None else None
+    if (
+        receiver is None
+        or arguments is None
+        or mode not in _WRITE_MODES
+        or len(positional) > 1
+        or not set(keywords) <= _OPEN_KEYWORDS
+        or not pyflow.in_with_item(call)
+        or pyflow.bound_name(call) is None
+    ):
+        return None
+    inner = node_text(arguments)[1:-1]
+    edit = patching.replace_node(ctx, call, f"{HELPER}({node_text(receiver)}, {inner.lstrip()})")
+    keeps = [*(node_text(a) for a in positional), *keywords.values()]
+    return edit, keeps, f"{syntax.callee(call)}(...) becomes {HELPER}({node_text(receiver)}, ...)"
+
+
+def _write_text_site(
+    ctx: FileContext, call: tree_sitter.Node, keywords: dict[str, str]
+) -> tuple[LineEdit, list[str], str] | None:
+    """``p.write_text(json.dumps(x))`` as a statement: a with block writing the same text."""
+    function = call.child_by_field_name("function")
+    receiver = function.child_by_field_name("object") if function is not None else None
+    statement = call.parent
+    positional = syntax.positional_args(call)
+    if (
+        receiver is None
+        or statement is None
+        or statement.type != "expression_statement"
+        or statement.named_child_count != 1
+        or not patching.whole_lines(ctx, statement)
+        or len(positional) != 1
+        or not set(keywords) <= _TEXT_KEYWORDS
+    ):
+        return None
+    scope = pyflow.enclosing_function(call)
+    if scope is None or any(node_text(n) == "f" for n in syntax.of_type(scope, "identifier")):
+        return None
+    binary = syntax.last_name(syntax.callee(call)) == "write_bytes"
+    if binary and keywords:
+        return None
+    options = "".join(f", {value}" for value in keywords.values())
+    mode = '"wb"' if binary else '"w"'
+    indent = patching.indent_of(ctx, syntax.line(statement))
+    text = (
+        f"with {HELPER}({node_text(receiver)}, {mode}{options}) as f:\n"
+        f"{indent}    f.write({node_text(positional[0])})"
+    )
+    edit = patching.replace_node(ctx, statement, text)
+    return edit, list(keywords.values()), f"{syntax.callee(call)}(...) becomes a {HELPER} block"
+
+
+def _helper_edit(ctx: FileContext) -> LineEdit | None:
+    """The helper, before the file's first top-level definition (and the comments right
+    above it: nothing at module level can call it before it is defined). It replaces the
+    blank lines above that definition, with blank lines around it again: a line diff
+    cannot then place it outside the edit among identical blank lines. The same edit for
+    every patch of the file, so two of them overlap: ``vibe-audit fix`` applies one per
+    file and run, and the next run reuses the helper."""
+    definitions = {"function_definition", "class_definition", "decorated_definition"}
+    first = next((c for c in ctx.root.named_children if c.type in definitions), None)
+    if first is None:
+        return None
+    top = syntax.line(first)
+    while top > 1 and ctx.lines[top - 2].lstrip().startswith("#"):
+        top -= 1
+    blank = top
+    while blank > 1 and not ctx.lines[blank - 2].strip():
+        blank -= 1
+    lead = "\n\n" if blank > 1 else ""
+    return LineEdit(
+        path=ctx.source.path,
+        start_line=blank,
+        end_line=top - 1,
+        text=f"{lead}{_HELPER_TEXT}\n\n",
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

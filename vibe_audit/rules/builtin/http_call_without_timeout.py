@@ -73,7 +73,7 @@ META = RuleMeta(
         "Point the URL at `nc -l 9999` (accepts, never answers) and call the code path: it "
         "never returns."
     ),
-    fix="Pass an explicit (connect, read) timeout:\n    {call}(..., timeout=(3.05, 30))",
+    fix="Pass an explicit {timeout_words}:\n    {call}(..., {timeout_arg})",
     trade_off=(
         "A read timeout too short for slow but healthy responses causes spurious failures; "
         "pair it with retries with backoff for idempotent calls."
@@ -111,23 +111,17 @@ def _unbounded_calls(ctx: FileContext) -> Iterator[tree_sitter.Node]:
 
 def _hit(ctx: FileContext, call: tree_sitter.Node) -> Hit:
     name = syntax.callee(call)
-    return node_hit(
-        ctx,
-        call,
-        details={"call": name, "text": node_text(call)},
-        replacement=_with_timeout(ctx, call),
-    )
+    argument, words = _TIMEOUTS["urlopen" if name in _URLOPEN else "requests"]
+    details = {"call": name, "text": node_text(call), "timeout_arg": argument}
+    return node_hit(ctx, call, details=details | {"timeout_words": words})
 
 
-def _with_timeout(ctx: FileContext, call: tree_sitter.Node) -> str | None:
-    """The call's line with a timeout argument added, when the call fits on one line."""
-    args = call.child_by_field_name("arguments")
-    if args is None or syntax.line(call) != syntax.end_line(call) or not args.named_children:
-        return None
-    line = ctx.lines[syntax.line(call) - 1]
-    end = args.end_point.column - 1  # the closing parenthesis
-    inner = line[:end].rstrip().rstrip(",")
-    return f"{inner}, timeout=(3.05, 30){line[end:]}"
+# The timeout argument to add, and how the fix text names it: requests takes a (connect,
+# read) tuple; urlopen takes one number (a tuple there is a TypeError).
+_TIMEOUTS = {
+    "requests": ("timeout=(3.05, 30)", "(connect, read) timeout"),
+    "urlopen": ("timeout=30", "timeout in seconds (urlopen takes one number, not a tuple)"),
+}
 
 
 # Imports that make the code a long-running service: a web server, a worker, a scheduler.
@@ -188,10 +182,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     )
     for ctx, call in calls:
         severity, reason = _severity(ctx, call, repo, served)
-        hit = replace(_hit(ctx, call), severity=severity, severity_reason=reason)
-        if _local_host(call, pyflow.enclosing_function(call)) is not None:
-            hit = replace(hit, replacement=None)  # 30 s would cut the server's own work short
-        yield hit
+        yield replace(_hit(ctx, call), severity=severity, severity_reason=reason)
 
 
 def _severity(
@@ -422,19 +413,24 @@ def _url_text(call: tree_sitter.Node, function: tree_sitter.Node | None) -> str:
 
 
 def fix(ctx: FileContext, hit: Hit) -> Patch | None:
-    """Safe: add ``timeout=(3.05, 30)`` (connect, read) to the call. Not for a call to this
+    """Safe: add a timeout to the call: ``timeout=(3.05, 30)`` (connect, read) for requests,
+    ``timeout=30`` for urlopen (a number only: it takes no tuple). Not for a call to this
     machine's own server, whose work may legitimately take longer."""
     call = next((c for c in _unbounded_calls(ctx) if syntax.line(c) == hit.start_line), None)
     if call is None or _local_host(call, pyflow.enclosing_function(call)) is not None:
         return None
-    edit = patching.add_argument(ctx, call, "timeout=(3.05, 30)")
+    name = syntax.callee(call)
+    argument = _TIMEOUTS["urlopen" if name in _URLOPEN else "requests"][0]
+    what = (
+        "30 s for each blocking socket operation"
+        if name in _URLOPEN
+        else "3.05 s to connect, 30 s between bytes of the answer"
+    )
+    edit = patching.add_argument(ctx, call, argument)
     if edit is None:
         return None
     return Patch(
-        safety=PatchSafety.SAFE,
-        description=f"add timeout=(3.05, 30) to {syntax.callee(call)}(): 3.05 s to connect, "
-        "30 s between bytes of the answer",
-        edits=[edit],
+        safety=PatchSafety.SAFE, description=f"add {argument} to {name}(): {what}", edits=[edit]
     )
 
 

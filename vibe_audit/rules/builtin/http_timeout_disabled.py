@@ -25,10 +25,10 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import pyflow, syntax
+from vibe_audit.rules import patching, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="http-timeout-disabled",
@@ -130,4 +130,91 @@ def _target(call: tree_sitter.Node) -> str | None:
     return pyflow.bound_name(call)
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+# The fix's finite limits, per library: 5 s to connect, 120 s for the slowest healthy call.
+_LIMITS = {
+    "httpx.Timeout": "(120, connect=5)",
+    "aiohttp.ClientTimeout": "(total=120, sock_connect=5)",
+}
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: the disabled timeout becomes the fix's finite limits, 5 s to connect and 120 s
+    in all: ``httpx.Timeout(120, connect=5)``, ``aiohttp.ClientTimeout(total=120,
+    sock_connect=5)``, requests' ``timeout=(5, 120)``. A file that names httpx / aiohttp only
+    through ``from`` imports gets ``import httpx`` / ``import aiohttp``."""
+    site = _site(ctx, hit)
+    if site is None:
+        return None
+    edits, said, module = site
+    if module is not None:
+        edits += patching.python_import_edits(ctx, [module])
+        said += f" (adds `import {module}`)"
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"{said}: 5 s to connect, 120 s for the slowest healthy call (size it for "
+        "the dependency)",
+        edits=edits,
+    )
+
+
+def _site(ctx: FileContext, hit: Hit) -> tuple[list[LineEdit], str, str | None] | None:
+    """The edit for one hit, what it does, and the module it needs imported (if any)."""
+    aliases = pyflow.import_aliases(ctx.root)
+    calls = [
+        (c, pyflow.canonical(syntax.callee(c), aliases))
+        for c in syntax.of_type(ctx.root, "call")
+        if syntax.line(c) == hit.start_line
+    ]
+    text = hit.details.get("text")
+    for call, name in calls:
+        if name in _LIMITS and node_text(call) == text:
+            arguments = call.child_by_field_name("arguments")
+            if arguments is None:
+                return None
+            limits = _LIMITS[name]
+            edit = patching.replace_node(ctx, arguments, limits)
+            return [edit], f"{node_text(call)} becomes {syntax.callee(call)}{limits}", None
+    found = [
+        c
+        for c, _ in calls
+        if text == f"{syntax.callee(c)}(..., timeout=None)" and _keyword(c, "timeout") is not None
+    ]
+    if len(found) != 1:
+        return None
+    call = found[0]
+    value = _keyword(call, "timeout")
+    library = _library(ctx, call, aliases)
+    if value is None or library is None:
+        return None
+    missing: str | None = None
+    if library == "requests":
+        limit = "(5, 120)"
+    else:
+        module = patching.python_module_alias(ctx, library)
+        if module is None:
+            missing = module = library
+        constructor = "Timeout" if library == "httpx" else "ClientTimeout"
+        limit = f"{module}.{constructor}{_LIMITS[f'{library}.{constructor}']}"
+    edit = patching.replace_node(ctx, value, limit)
+    return [edit], f"timeout=None becomes timeout={limit} on {syntax.callee(call)}()", missing
+
+
+def _library(ctx: FileContext, call: tree_sitter.Node, aliases: dict[str, str]) -> str | None:
+    """httpx, requests or aiohttp: of the call itself, or of the client it is a method of."""
+    name = pyflow.canonical(syntax.callee(call), aliases)
+    if name.startswith(_MODULES):
+        return name.split(".")[0]
+    receiver = name.rpartition(".")[0]
+    made = [
+        (c, made.split(".")[0])
+        for c in syntax.of_type(ctx.root, "call")
+        if (made := pyflow.canonical(syntax.callee(c), aliases)) in _CLIENTS
+        and _target(c) == receiver
+    ]
+    scope = pyflow.enclosing_function(call)
+    local = {library for c, library in made if pyflow.enclosing_function(c) == scope}
+    libraries = local or {library for _, library in made}  # the function's own client first
+    return libraries.pop() if len(libraries) == 1 else None
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file, fix=fix)

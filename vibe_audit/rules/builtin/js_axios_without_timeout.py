@@ -31,11 +31,11 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import js, syntax
+from vibe_audit.rules import js, patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.builtin.js_fetch_without_timeout import _browser_asset
-from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.rules.context import FileContext, RepoContext
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="js-axios-without-timeout",
@@ -97,26 +97,9 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     if any(_DEFAULTS.search(ctx.source.text) for ctx in files):
         return
     for ctx in files:
-        names = _axios_names(ctx.root)
-        if not names:
-            continue
-        for call in syntax.of_type(ctx.root, "call_expression"):
-            request, config = _config(call, names)
-            if not request:
-                continue
-            if config is not None:
-                config = _literal(js.unwrap(config), call)
-                if config.type != "object" or js.object_keys(config) & _GUARDS:
-                    continue
+        for call, anchor in _unbounded(ctx):
             function = js.enclosing_function(call)
             name = js.js_function_name(function) if function is not None else "<anonymous>"
-            function_node = call.child_by_field_name("function")
-            method = (
-                function_node.child_by_field_name("property")
-                if function_node is not None and function_node.type == "member_expression"
-                else None
-            )
-            anchor = method if method is not None else call
             yield Hit(
                 path=ctx.source.path,
                 start_line=syntax.line(anchor),
@@ -128,6 +111,29 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                     "text": node_text(call).split("\n", 1)[0],
                 },
             )
+
+
+def _unbounded(ctx: FileContext) -> Iterator[tuple[tree_sitter.Node, tree_sitter.Node]]:
+    """(call, the node its finding points at) of every axios request of the file sent with
+    no timeout."""
+    names = _axios_names(ctx.root)
+    if not names:
+        return
+    for call in syntax.of_type(ctx.root, "call_expression"):
+        request, config = _config(call, names)
+        if not request:
+            continue
+        if config is not None:
+            config = _literal(js.unwrap(config), call)
+            if config.type != "object" or js.object_keys(config) & _GUARDS:
+                continue
+        function_node = call.child_by_field_name("function")
+        method = (
+            function_node.child_by_field_name("property")
+            if function_node is not None and function_node.type == "member_expression"
+            else None
+        )
+        yield call, method if method is not None else call
 
 
 def _literal(node: tree_sitter.Node, call: tree_sitter.Node) -> tree_sitter.Node:
@@ -216,4 +222,67 @@ def _config(call: tree_sitter.Node, names: set[str]) -> tuple[bool, tree_sitter.
     return True, args[index] if index < len(args) else None
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: give the request a 10 s timeout. A config object literal gets a ``timeout``
+    property; a config named by a variable is passed as ``{ timeout: 10_000, ...config }``
+    (its own timeout, if it gains one, still wins); a call without a config gets one at the
+    config's place: ``axios.get(url, { timeout })``, ``axios.post(url, data, { timeout })``
+    (``undefined`` for a missing ``data``), ``axios(url, { timeout })``. TypeScript writes
+    ``10_000``; JavaScript ``10000`` (numeric separators need Node 12.5+)."""
+    matches = [
+        call
+        for call, anchor in _unbounded(ctx)
+        if syntax.line(anchor) == hit.start_line
+        and node_text(call).split("\n", 1)[0] == hit.details.get("text")
+    ]
+    if len(matches) != 1:
+        return None
+    call = matches[0]
+    value = "10_000" if ctx.source.language in {"typescript", "tsx"} else "10000"
+    request, config = _config(call, _axios_names(ctx.root))
+    arguments = call.child_by_field_name("arguments")
+    if not request or arguments is None:
+        return None
+    if config is not None:
+        config = js.unwrap(config)
+        if config.type == "object":
+            edit = patching.append_item(ctx, config, f"timeout: {value}", pad=" ")
+        elif config.type == "identifier":
+            new = f"{{ timeout: {value}, ...{node_text(config)} }}"
+            edit = patching.replace_node(ctx, config, new)
+        else:
+            return None
+    else:
+        args = js.js_arguments(call)
+        index = _config_index(call, args)
+        if index is None or len(args) not in {index, index - 1} or not args:
+            return None
+        filler = "undefined, " if len(args) == index - 1 else ""
+        edit = patching.append_item(ctx, arguments, f"{filler}{{ timeout: {value} }}")
+    if edit is None:
+        return None
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"give {hit.details['call']} a 10 s timeout (timeout: {value}): a server "
+        "that never answers makes it fail with ECONNABORTED instead of leaving it pending "
+        "forever",
+        edits=[edit],
+    )
+
+
+def _config_index(call: tree_sitter.Node, args: list[tree_sitter.Node]) -> int | None:
+    """Where the config argument goes in the call: ``axios(url, config)`` 1,
+    ``axios.get(url, config)`` 1, ``axios.post(url, data, config)`` 2."""
+    function = call.child_by_field_name("function")
+    if function is not None and function.type == "member_expression":
+        property_node = function.child_by_field_name("property")
+        method = node_text(property_node) if property_node is not None else ""
+        index = _CONFIG_AT.get(method, -1)
+        return index if index > 0 else None
+    first = js.unwrap(args[0]) if args else None
+    if first is not None and (js.js_string(first) is not None or first.type == "template_string"):
+        return 1
+    return None
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

@@ -32,10 +32,10 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import js, syntax
+from vibe_audit.rules import js, patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.rules.context import FileContext, RepoContext
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="js-sqlite-busy-timeout-missing",
@@ -134,4 +134,47 @@ def _has_timeout(call: tree_sitter.Node) -> bool:
     return False
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: node:sqlite: add ``timeout: 5000`` to the open's options (a new ``{ timeout:
+    5000 }`` argument when it has none); bun:sqlite: run ``PRAGMA busy_timeout = 5000``
+    right after the statement that opens it. Not for an explicit ``timeout: 0`` (a choice),
+    options it cannot see, or a bun:sqlite open not bound by a statement of its own."""
+    found = js.sqlite_open_at(ctx, hit.start_line)
+    if found is None or found[1] not in _DEFAULTS or _has_timeout(found[0]):
+        return None
+    call, module = found
+    if "timeout" in js.open_option_keys(call):
+        return None  # timeout: 0, written on purpose
+    if module == "node:sqlite":
+        args = js.js_arguments(call)
+        arguments = call.child_by_field_name("arguments")
+        if len(args) == 1 and arguments is not None:
+            edit = patching.append_item(ctx, arguments, "{ timeout: 5000 }")
+        elif len(args) == 2 and js.unwrap(args[1]).type == "object":
+            edit = patching.append_item(ctx, js.unwrap(args[1]), "timeout: 5000", pad=" ")
+        else:
+            return None
+        if edit is None:
+            return None
+        return Patch(
+            safety=PatchSafety.SAFE,
+            description="open the database with timeout: 5000: a statement that meets another "
+            "connection's lock waits up to 5 s for it instead of failing with SQLITE_BUSY",
+            edits=[edit],
+        )
+    bound = js.bound_statement(call)
+    if bound is None:
+        return None
+    statement, name = bound
+    semicolon = ";" if node_text(statement).rstrip().endswith(";") else ""
+    pragma = js.run_pragma(module, name, "busy_timeout = 5000", js.quote_style(ctx.root), semicolon)
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"set PRAGMA busy_timeout = 5000 on {name} right after the open: a "
+        "statement that meets another connection's lock waits up to 5 s for it instead of "
+        "failing with SQLITE_BUSY",
+        edits=[patching.insert_after(ctx, statement, [pragma])],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

@@ -32,11 +32,11 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import js, syntax
+from vibe_audit.rules import js, patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
+from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.sqltext import REFERENCES
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="js-sqlite-foreign-keys-off",
@@ -170,4 +170,36 @@ def _wrapper_opens(root: tree_sitter.Node) -> list[tree_sitter.Node]:
     return found
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: run ``PRAGMA foreign_keys = ON`` on the connection right after the statement
+    that opens it: ``db.run(...)`` for bun:sqlite, ``db.exec(...)`` for sqlite3 (which queues
+    it before any later statement), ``await db.exec(...)`` after the ``sqlite`` wrapper's ``await
+    open({...})``. Not for an open that is not bound by a statement of its own (a class
+    field, a ``return``), nor a wrapper open that is not awaited there."""
+    found = js.sqlite_open_at(ctx, hit.start_line)
+    prefix = ""
+    if found is not None and found[1] in _UNENFORCED:
+        call, module = found
+    else:
+        wrapped = [c for c in _wrapper_opens(ctx.root) if syntax.line(c) == hit.start_line]
+        if len(wrapped) != 1 or found is not None:
+            return None
+        call, module, prefix = wrapped[0], "sqlite", "await "
+        if call.parent is None or call.parent.type != "await_expression":
+            return None
+    bound = js.bound_statement(call)
+    if bound is None:
+        return None
+    statement, name = bound
+    semicolon = ";" if node_text(statement).rstrip().endswith(";") else ""
+    pragma = js.run_pragma(module, name, "foreign_keys = ON", js.quote_style(ctx.root), semicolon)
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"turn foreign key enforcement on for {name} right after the open (PRAGMA "
+        "foreign_keys is per connection and off by default): the declared REFERENCES and "
+        "their ON DELETE actions are enforced",
+        edits=[patching.insert_after(ctx, statement, [prefix + pragma])],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

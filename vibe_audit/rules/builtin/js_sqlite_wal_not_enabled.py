@@ -33,11 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import tree_sitter
+
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import js, syntax
+from vibe_audit.rules import js, patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.rules.builtin.js_sqlite_busy_timeout_missing import _has_timeout
+from vibe_audit.rules.context import FileContext, RepoContext
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="js-sqlite-wal-not-enabled",
@@ -120,4 +123,70 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: right after the statement that opens the database, switch it to WAL
+    (``db.pragma("journal_mode = WAL")`` for better-sqlite3, ``db.exec("PRAGMA journal_mode
+    = WAL")`` for node:sqlite, ``db.run(...)`` for bun:sqlite), after a 5 s busy timeout
+    for the drivers that have none, so that the switch waits for another connection's lock
+    instead of failing.
+    Not for sqlite3 (asynchronous: a failed PRAGMA without a callback becomes an 'error'
+    event), nor for an open that is not bound by a statement of its own (a class field, a
+    ``return``), nor for options that defer the open or may make it read-only."""
+    found = js.sqlite_open_at(ctx, hit.start_line)
+    if found is None or found[1] == "sqlite3":
+        return None
+    call, module = found
+    if js.open_option_keys(call) & {"open", "readonly", "readOnly", "..."}:
+        return None
+    bound = js.bound_statement(call)
+    if bound is None:
+        return None
+    statement, name = bound
+    quote = js.quote_style(ctx.root)
+    semicolon = ";" if node_text(statement).rstrip().endswith(";") else ""
+    statements = []
+    waits = ""
+    if module in {"node:sqlite", "bun:sqlite"} and not _has_timeout(call):
+        setting = _busy_timeout_after(statement, name)
+        if setting is not None:
+            statement = setting  # the WAL switch goes after the file's own busy timeout
+            waits = " and its busy timeout"
+        else:
+            statements.append(js.run_pragma(module, name, "busy_timeout = 5000", quote, semicolon))
+    statements.append(js.run_pragma(module, name, "journal_mode = WAL", quote, semicolon))
+    if len(statements) > 1:
+        waits = (
+            " (after a 5 s busy timeout, so that the switch waits for another connection's lock)"
+        )
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"switch the database opened as {name} to WAL journal mode right after "
+        f"the open{waits}: readers no longer block the writer, and the mode persists in the "
+        "file",
+        edits=[patching.insert_after(ctx, statement, statements)],
+    )
+
+
+def _busy_timeout_after(statement: tree_sitter.Node, connection: str) -> tree_sitter.Node | None:
+    """The statement right after the open's (blank lines and comments aside) when it sets
+    PRAGMA busy_timeout on ``connection`` (``db.exec("PRAGMA busy_timeout = 2000")``)."""
+    following = statement.next_named_sibling
+    while following is not None and following.type == "comment":
+        following = following.next_named_sibling
+    if following is None or following.type != "expression_statement":
+        return None
+    for node, name, value in js.pragma_settings(following):
+        call = node.parent.parent if node.parent is not None else None
+        if (
+            name == "busy_timeout"
+            and (not value.isdigit() or int(value) > 0)
+            and call is not None
+            and call.parent == following
+            and js.js_callee(call).rsplit(".", 1)[0] == connection
+            and js.ends_its_line(following)
+        ):
+            return following
+    return None
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

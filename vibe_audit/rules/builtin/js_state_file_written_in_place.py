@@ -37,15 +37,16 @@ Use instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import evidence, js, syntax
+from vibe_audit.rules import evidence, js, patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 from vibe_audit.schemas.resources import Access
 
 META = RuleMeta(
@@ -343,4 +344,204 @@ def _rethrows(clause: tree_sitter.Node) -> bool:
     return body is not None and any(s.type == "throw_statement" for s in body.named_children)
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+_CONTINUED = "\0"  # marks a line of the statement after its first, indented as written
+_PROMISE_FS = frozenset({"fs/promises", "node:fs/promises", "fs-extra"})
+_OPTION_KEYS = frozenset({"encoding", "mode", "flag", "signal", "flush"})
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Unsafe (review): replace the in-place write by a write to a temp file in the same
+    directory and a rename over the target, in a block of its own::
+
+        {
+          const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+          fs.writeFileSync(tmp, data, "utf8");
+          fs.renameSync(tmp, file);
+        }
+
+    The write keeps its data and options (encoding, mode); a target that is not a plain
+    name (``cursorFile(feed)``) is evaluated once into a const first. For
+    ``fs.writeFileSync`` (rename: ``renameSync`` of the same module) and an awaited
+    ``writeFile`` of a promise API (``fs.promises``, fs/promises, fs-extra: ``await
+    x.rename``). Not for the callback form, a write that is not a statement of its own,
+    options it cannot read or with a flag other than "w" (an append would lose the file's
+    content), functions imported by name, or a target that may be a file descriptor."""
+    call = next(
+        (
+            c
+            for c in _write_calls(ctx, [hit.start_line])
+            if syntax.line(c) == hit.start_line and syntax.end_line(c) == hit.end_line
+        ),
+        None,
+    )
+    function = call.child_by_field_name("function") if call is not None else None
+    if call is None or function is None or function.type != "member_expression":
+        return None
+    owner_node = function.child_by_field_name("object")
+    method_node = function.child_by_field_name("property")
+    if owner_node is None or method_node is None:
+        return None
+    owner, method = node_text(owner_node), node_text(method_node)
+    awaited = call.parent is not None and call.parent.type == "await_expression"
+    if method == "writeFileSync" and not awaited:
+        rename, wait = f"{owner}.renameSync", ""
+    elif method == "writeFile" and awaited and _promise_fs(ctx.root, owner):
+        rename, wait = f"{owner}.rename", "await "
+    else:
+        return None
+    statement = call.parent if awaited else call
+    statement = statement.parent if statement is not None else None
+    if statement is None or statement.type != "expression_statement":
+        return None
+    if statement.parent is None or statement.parent.type not in {
+        "program", "statement_block", "switch_case", "switch_default"
+    }:  # fmt: skip
+        return None
+    if not js.starts_its_line(statement) or not js.ends_its_line(statement):
+        return None
+    args = js.js_arguments(call)
+    if len(args) not in {2, 3} or (len(args) == 3 and not _plain_options(args[2])):
+        return None
+    target = js.unwrap(args[0])
+    if _maybe_descriptor(target, call):
+        return None
+    if any(
+        syntax.line(s) != syntax.end_line(s)
+        for s in syntax.of_type(statement, "string", "template_string")
+    ):
+        return None  # re-indenting the statement would change a multi-line string
+    taken = set(re.findall(r"[\w$]+", node_text(statement)))
+    tmp = next(n for n in ("tmp", "tmpFile", "tmpPath", "tmpTarget") if n not in taken)
+    lines: list[str] = []
+    plain = re.fullmatch(r"[\w$]+(?:\.[\w$]+)*", node_text(target)) is not None
+    path = node_text(target)
+    if not plain:
+        path = next(n for n in ("target", "targetPath", "file", "filePath") if n not in taken)
+        lines.append(f"const {path} = {node_text(target)};")
+    semicolon = ";" if node_text(statement).rstrip().endswith(";") else ""
+    if not semicolon:
+        lines = [line.removesuffix(";") for line in lines]
+    random = "${Math.random().toString(36).slice(2)}"
+    lines.append(f"const {tmp} = `${{{path}}}.${{process.pid}}.{random}.tmp`{semicolon}")
+    unit = _indent_unit(ctx)
+    base = patching.indent_of(ctx, syntax.line(statement))
+    source = ctx.source.text.encode("utf-8")
+    written = (
+        source[statement.start_byte : args[0].start_byte].decode("utf-8")
+        + tmp
+        + source[args[0].end_byte : statement.end_byte].decode("utf-8")
+    )
+    first, *rest = written.split("\n")  # continuation lines keep their own indentation
+    lines += [first, *(_CONTINUED + line for line in rest)]
+    lines.append(f"{wait}{rename}({tmp}, {path}){semicolon}")
+    body = "".join(
+        "\n"
+        if not line.strip(_CONTINUED + " \t")
+        else f"{unit}{line.removeprefix(_CONTINUED)}\n"
+        if line.startswith(_CONTINUED)
+        else f"{base}{unit}{line}\n"
+        for line in lines
+    )
+    edit = LineEdit(
+        path=ctx.source.path,
+        start_line=syntax.line(statement),
+        end_line=syntax.end_line(statement),
+        text=f"{base}{{\n{body}{base}}}\n",
+    )
+    return Patch(
+        safety=PatchSafety.UNSAFE,
+        description=f"write {node_text(target)} atomically: to a temp file in the same "
+        f"directory, then {rename.rsplit('.', 1)[-1]}() over it, so a crash or a full disk "
+        "mid-write leaves the previous file intact. Review: the file is re-created, so it "
+        "gets the default permissions (or the mode option) instead of the old file's, a "
+        "symlink at the target is replaced, and a crash can leave a stale .tmp file",
+        edits=[edit],
+        keeps=[node_text(option) for option in args[2:]],
+    )
+
+
+def _plain_options(option: tree_sitter.Node) -> bool:
+    """An encoding string, or an options object of known keys whose flag (if any) is "w"."""
+    option = js.unwrap(option)
+    if js.js_string(option) is not None:
+        return True
+    if option.type != "object" or not js.object_keys(option) <= _OPTION_KEYS:
+        return False
+    for pair in option.named_children:
+        key = pair.child_by_field_name("key") if pair.type == "pair" else None
+        value = pair.child_by_field_name("value") if pair.type == "pair" else None
+        if key is not None and node_text(key).strip("'\"") == "flag":
+            if value is None or js.js_string(value) != "w":
+                return False
+        elif pair.type == "shorthand_property_identifier" and node_text(pair) == "flag":
+            return False
+    return True
+
+
+def _maybe_descriptor(target: tree_sitter.Node, call: tree_sitter.Node) -> bool:
+    """The write's target may be a file descriptor or a handle, not a path."""
+    text = node_text(target)
+    if target.type == "number" or re.search(r"(?i)(?:^|[._])(fd|handle)$|Fd$|Handle$", text):
+        return True
+    if target.type == "identifier":
+        function = js.enclosing_function(call)
+        for scope in (function, _root(call)):
+            value = js.declared_values(scope).get(text) if scope is not None else None
+            if value is not None:
+                return re.search(r"\bopen(Sync)?\(|new URL\(", node_text(value)) is not None
+    return "new URL(" in text
+
+
+def _promise_fs(root: tree_sitter.Node, owner: str) -> bool:
+    """``owner`` names a promise API of Node's fs: ``fs.promises``, an import or require of
+    fs/promises or fs-extra, ``import { promises as fsp } from "fs"``."""
+    if owner.endswith(".promises"):
+        return True
+    for statement in syntax.of_type(root, "import_statement"):
+        source = statement.child_by_field_name("source")
+        module = js.js_string(source) if source is not None else None
+        for clause in (c for c in statement.named_children if c.type == "import_clause"):
+            if module in _PROMISE_FS:
+                bound = {node_text(i) for i in syntax.of_type(clause, "identifier")}
+                named = {
+                    node_text(s.child_by_field_name("alias") or s)
+                    for s in syntax.of_type(clause, "import_specifier")
+                }
+                if owner in bound - named:
+                    return True
+            if module in {"fs", "node:fs"}:
+                for spec in syntax.of_type(clause, "import_specifier"):
+                    name = spec.child_by_field_name("name")
+                    alias = spec.child_by_field_name("alias")
+                    if (
+                        name is not None
+                        and node_text(name) == "promises"
+                        and node_text(alias or name) == owner
+                    ):
+                        return True
+    for declarator in syntax.of_type(root, "variable_declarator"):
+        target = declarator.child_by_field_name("name")
+        value = declarator.child_by_field_name("value")
+        if target is None or value is None or node_text(target) != owner:
+            continue
+        text = re.sub(r"\s+", "", node_text(js.unwrap(value)))
+        if re.fullmatch(
+            r"""require\(["'`](?:(?:node:)?fs/promises|fs-extra)["'`]\)"""
+            r"""|require\(["'`](?:node:)?fs["'`]\)\.promises""",
+            text,
+        ):
+            return True
+    return False
+
+
+def _indent_unit(ctx: FileContext) -> str:
+    """One level of the file's indentation: a tab, or its smallest run of leading spaces."""
+    widths = [len(line) - len(line.lstrip(" ")) for line in ctx.lines if line.strip()]
+    tabs = sum(1 for line in ctx.lines if line.startswith("\t"))
+    spaced = [w for w in widths if w]
+    if tabs > len(spaced):
+        return "\t"
+    return " " * min(spaced) if spaced and min(spaced) in {2, 4} else "  "
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

@@ -38,10 +38,10 @@ from dataclasses import replace
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import rust, syntax
+from vibe_audit.rules import patching, rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="rust-reqwest-without-timeout",
@@ -177,4 +177,101 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+_STD_DURATION = frozenset({"std::time::Duration", "core::time::Duration", "tokio::time::Duration"})
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: a 30 s total timeout on the client.
+
+    - a ``Client::builder()...build()`` chain gets ``.timeout(..)`` (before ``.build()``
+      when that starts its own line, else right after ``builder()``);
+    - ``Client::new()`` becomes ``Client::builder().timeout(..).build().expect(..)``, which
+      is what ``Client::new()`` itself does (``ClientBuilder::new().build().expect(..)``):
+      it fails, and panics, exactly when ``Client::new()`` would.
+    - ``reqwest::get(url)``, awaited where it is called, becomes ``async {
+      reqwest::Client::builder().timeout(..).build()?.get(url).send().await }``: reqwest's
+      own body of ``get`` plus the timeout, with the same output type and errors."""
+    uses = rust.use_paths(ctx.root)
+    call = next(
+        (
+            c
+            for c in syntax.of_type(ctx.root, "call_expression")
+            if syntax.line(c) == hit.start_line
+            and rust.call_path(c, uses) in _CLIENTS | {"reqwest::get"}
+        ),
+        None,
+    )
+    function = call.child_by_field_name("function") if call is not None else None
+    if call is None or function is None:
+        return None
+    duration = (
+        "Duration::from_secs(30)"
+        if uses.get("Duration") in _STD_DURATION
+        else "std::time::Duration::from_secs(30)"
+    )
+    path = rust.call_path(call, uses)
+    if path == "reqwest::get":
+        arguments = call.child_by_field_name("arguments")
+        parent = call.parent
+        if arguments is None or parent is None or parent.type != "await_expression":
+            return None  # a future kept or returned: the block's borrows could outlive it
+        edit = patching.replace_node(
+            ctx,
+            call,
+            f"async {{ reqwest::Client::builder().timeout({duration}).build()?"
+            f".get{node_text(arguments)}.send().await }}",
+        )
+        what = f"{node_text(function)}()'s request (sent through a client built with it)"
+    elif path == "reqwest::Client::new":
+        if function.type != "scoped_identifier":
+            return None
+        if rust.call_arguments(call):
+            return None
+        client = node_text(function).rsplit("::", 1)[0]
+        edit = patching.replace_node(
+            ctx,
+            call,
+            f'{client}::builder().timeout({duration}).build().expect("Client::new()")',
+        )
+        what = f"{client}::new()"
+    else:
+        found = _before_build(ctx, call, f".timeout({duration})")
+        if found is None:
+            return None
+        edit, what = found, f"the {node_text(function)}() chain"
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"in {hit.details.get('function')}(), a 30 s total timeout on {what}: a "
+        "stalled server now fails the request instead of holding it forever",
+        edits=[edit],
+    )
+
+
+def _before_build(ctx: FileContext, call: tree_sitter.Node, timeout: str) -> LineEdit | None:
+    """``timeout`` inserted into the builder chain that starts at ``call``: on a line of its
+    own before a ``.build()`` that starts its line, else right after ``call``."""
+    current = call
+    while True:
+        parent = current.parent
+        if parent is None or parent.type != "field_expression":
+            return None
+        outer = parent.parent
+        if outer is None or outer.type != "call_expression":
+            return None
+        if rust.method_name(outer) == "build":
+            field = parent.child_by_field_name("field")
+            break
+        current = outer
+    if field is None:
+        return None
+    row = field.start_point[0]
+    before = ctx.lines[row].encode("utf-8")[: field.start_point[1]].decode("utf-8", "ignore")
+    if before.strip() == ".":
+        indent = before[: len(before) - len(before.lstrip())]
+        return LineEdit(
+            path=ctx.source.path, start_line=row + 1, end_line=row, text=f"{indent}{timeout}\n"
+        )
+    return patching.replace_node(ctx, call, node_text(call) + timeout)
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

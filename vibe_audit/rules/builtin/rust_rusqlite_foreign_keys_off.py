@@ -34,9 +34,10 @@ from collections.abc import Iterator
 
 from vibe_audit.rules import rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.builtin.rust_rusqlite_wal_not_enabled import rust_pragma_after_open
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.sqltext import REFERENCES
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="rust-rusqlite-foreign-keys-off",
@@ -94,21 +95,46 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     reference = _reference(users, repo)
     if reference is None:
         return
-    for ctx in users:
-        uses = rust.use_paths(ctx.root)
-        for call in rust.rusqlite_opens(ctx.root, uses, ctx.imports, ctx.source.path):
-            function = rust.enclosing_function(call)
-            yield Hit(
-                path=ctx.source.path,
-                start_line=syntax.line(call),
-                end_line=syntax.end_line(call),
-                symbol=rust.rust_symbol(call),
-                details={
-                    "reference": reference,
-                    "function": rust.rust_function_name(function) if function else "main",
-                },
-            )
-            return
+    opens = [
+        (ctx, call)
+        for ctx in users
+        for call in rust.rusqlite_opens(
+            ctx.root, rust.use_paths(ctx.root), ctx.imports, ctx.source.path
+        )
+    ]
+    if not opens:
+        return
+    ctx, call = opens[0]
+    function = rust.enclosing_function(call)
+    yield Hit(
+        path=ctx.source.path,
+        start_line=syntax.line(call),
+        end_line=syntax.end_line(call),
+        symbol=rust.rust_symbol(call),
+        details={
+            "reference": reference,
+            "function": rust.rust_function_name(function) if function else "main",
+            "opens": str(len(opens)),
+        },
+    )
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: turn foreign-key enforcement on right after the one ``Connection::open`` of the
+    repository (its connection factory, so every connection gets it), where ``?`` on a
+    rusqlite error compiles."""
+    if hit.details.get("opens") != "1":
+        return None  # several opens: each connection needs it, one patch would not do
+    edit = rust_pragma_after_open(ctx, hit, '"foreign_keys", "ON"')
+    if edit is None:
+        return None
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"set PRAGMA foreign_keys=ON right after Connection::open in "
+        f"{hit.details.get('function') or 'main'}(), so the schema's REFERENCES are enforced "
+        "on every connection",
+        edits=[edit],
+    )
 
 
 def _reference(users: list[FileContext], repo: RepoContext) -> str | None:
@@ -130,4 +156,4 @@ def _reference(users: list[FileContext], repo: RepoContext) -> str | None:
     return None
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

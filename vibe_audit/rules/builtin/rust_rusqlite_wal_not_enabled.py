@@ -39,10 +39,10 @@ from collections.abc import Iterator
 
 import tree_sitter
 
-from vibe_audit.rules import evidence, rust, syntax
+from vibe_audit.rules import evidence, patching, rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="rust-rusqlite-wal-not-enabled",
@@ -128,6 +128,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
             "function": rust.rust_function_name(function) if function is not None else "",
             "several": several[0],
             "user": several[1],
+            "opens": str(len(opens)),
         },
         severity_reason=f"HIGH: {several[0]}.",
     )
@@ -163,4 +164,52 @@ def _per_operation(files: list[FileContext], openers: set[str]) -> tuple[str, st
     return None
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: switch the database to WAL right after the one ``Connection::open`` of the
+    repository (its connection factory), where ``?`` on a rusqlite error compiles.
+
+    ``pragma_update_and_check`` rather than ``pragma_update``: the journal_mode PRAGMA
+    answers with a row, which ``pragma_update`` rejects (ExecuteReturnedResults) when
+    rusqlite is built with its ``extra_check`` feature."""
+    if hit.details.get("opens") != "1":
+        return None  # several opens: which one runs first (or which database) is not known
+    edit = rust_pragma_after_open(ctx, hit, '"journal_mode", "WAL", |_| Ok(())', check=True)
+    if edit is None:
+        return None
+    function = hit.details.get("function") or "the connection factory"
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"set PRAGMA journal_mode=WAL right after Connection::open in {function}() "
+        "(persistent: kept in the database file); readers no longer block the writer",
+        edits=[edit],
+    )
+
+
+def rust_pragma_after_open(
+    ctx: FileContext, hit: Hit, arguments: str, *, check: bool = False
+) -> LineEdit | None:
+    """``NAME.pragma_update(None, <arguments>)?;`` (``pragma_update_and_check`` with
+    ``check``) inserted after ``let NAME = Connection::open(..)?;`` at the hit, when ``?`` on
+    a rusqlite error compiles there; else None."""
+    uses = rust.use_paths(ctx.root)
+    call = next(
+        (
+            c
+            for c in rust.rusqlite_opens(ctx.root, uses, ctx.imports, ctx.source.path)
+            if syntax.line(c) == hit.start_line
+        ),
+        None,
+    )
+    binding = rust.open_binding(call) if call is not None else None
+    if binding is None:
+        return None
+    statement, name, direct = binding
+    if not rust.question_mark_converts(statement, direct, uses):
+        return None
+    if not rust.ends_its_line(statement, ctx.lines):
+        return None
+    method = "pragma_update_and_check" if check else "pragma_update"
+    return patching.insert_after(ctx, statement, [f"{name}.{method}(None, {arguments})?;"])
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

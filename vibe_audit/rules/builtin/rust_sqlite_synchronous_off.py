@@ -31,10 +31,10 @@ from dataclasses import replace
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import rust, syntax
+from vibe_audit.rules import patching, rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="rust-sqlite-synchronous-off",
@@ -139,4 +139,62 @@ def _in_message(node: tree_sitter.Node) -> bool:
     return False
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+# journal_mode=WAL set on the same connection: `pragma_update(None, "journal_mode", "WAL")`,
+# `PRAGMA journal_mode = WAL`, `.journal_mode(SqliteJournalMode::Wal)`.
+_FOUND = ("call_expression", "string_literal", "raw_string_literal", "scoped_identifier")
+_WAL = re.compile(r"journal_mode\W+(\w+::)*wal\b", re.I)
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: synchronous=OFF becomes NORMAL where the same function puts the connection in
+    WAL (consistent on power loss there), else FULL (NORMAL in a rollback journal can
+    still corrupt on power loss)."""
+    node = next(
+        (
+            n
+            for n in syntax.of_type(ctx.root, *_FOUND)
+            if syntax.line(n) == hit.start_line
+            and syntax.end_line(n) == hit.end_line
+            and _turns_off(n)
+        ),
+        None,
+    )
+    if node is None:
+        return None
+    scope = rust.enclosing_function(node) or ctx.root
+    wal = bool(_WAL.search(node_text(scope)))
+    level = "NORMAL" if wal else "FULL"
+    if node.type == "scoped_identifier":  # sqlx: SqliteSynchronous::Off
+        name = node.child_by_field_name("name")
+        if name is None:
+            return None
+        edit = patching.replace_node(ctx, name, level.capitalize())
+    elif node.type == "call_expression":  # pragma_update(None, "synchronous", "OFF")
+        value = rust.call_arguments(node)[2]
+        if value.type == "reference_expression":
+            value = value.child_by_field_name("value") or value
+        if value.type not in {"string_literal", "integer_literal"}:
+            return None
+        edit = patching.replace_node(ctx, value, f'"{level}"')
+    else:  # a SQL string: PRAGMA synchronous = OFF
+        text = node_text(node)
+        new = _PRAGMA_OFF.sub(lambda m: m.group(0)[: m.start(2) - m.start(0)] + level, text)
+        if new == text:
+            return None
+        edit = patching.replace_node(ctx, node, new)
+    why = (
+        "NORMAL: this function puts the database in WAL, where NORMAL stays consistent on "
+        "power loss"
+        if wal
+        else "FULL: no WAL is set here, and NORMAL in a rollback journal can still corrupt "
+        "the database on power loss"
+    )
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"set synchronous to {level} instead of OFF in "
+        f"{hit.details.get('function', 'this function')}() ({why})",
+        edits=[edit],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file, fix=fix)

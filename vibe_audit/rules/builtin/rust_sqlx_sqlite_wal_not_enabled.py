@@ -35,10 +35,10 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import rust, syntax
+from vibe_audit.rules import patching, rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="rust-sqlx-sqlite-wal-not-enabled",
@@ -154,4 +154,55 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
             return
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+_JOURNAL_MODE = "sqlx::sqlite::SqliteJournalMode"
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: ``.journal_mode(SqliteJournalMode::Wal)`` right after the connect options'
+    ``create_if_missing(true)`` (on a line of its own when the chain is one call per line),
+    and ``use sqlx::sqlite::SqliteJournalMode;`` after the file's last ``use`` when it is
+    not imported. Not for a ``mode=rwc`` URL."""
+    call = next(
+        (
+            n
+            for n in _creates(ctx)
+            if n.type == "call_expression" and syntax.line(n) == hit.start_line
+        ),
+        None,
+    )
+    arguments = call.child_by_field_name("arguments") if call is not None else None
+    function = call.child_by_field_name("function") if call is not None else None
+    field = function.child_by_field_name("field") if function is not None else None
+    if arguments is None or field is None or arguments.start_point[0] != arguments.end_point[0]:
+        return None
+    uses = rust.use_paths(ctx.root)
+    edits: list[LineEdit] = []
+    if uses.get("SqliteJournalMode") == _JOURNAL_MODE:
+        mode = "SqliteJournalMode::Wal"
+    else:
+        last_use = next(
+            (c for c in reversed(ctx.root.named_children) if c.type == "use_declaration"), None
+        )
+        if last_use is None or "SqliteJournalMode" in uses:
+            mode = f"{_JOURNAL_MODE}::Wal"
+        else:
+            mode = "SqliteJournalMode::Wal"
+            edits.append(patching.insert_after(ctx, last_use, [f"use {_JOURNAL_MODE};"]))
+    row = field.start_point[0]
+    before = ctx.lines[row].encode("utf-8")[: field.start_point[1]].decode("utf-8", "ignore")
+    own_line = before.strip() == "."
+    indent = before[: len(before) - len(before.lstrip())]
+    joint = f"\n{indent}" if own_line else ""
+    edits.append(
+        patching.replace_node(ctx, arguments, f"{node_text(arguments)}{joint}.journal_mode({mode})")
+    )
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"set the journal mode to WAL on the connect options in "
+        f"{hit.details.get('function')}() (persistent: kept in the database file); the "
+        "pool's readers no longer block its writer",
+        edits=edits,
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

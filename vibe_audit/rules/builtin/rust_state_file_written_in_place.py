@@ -36,11 +36,11 @@ from dataclasses import replace
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import evidence, rust, syntax
+from vibe_audit.rules import evidence, patching, rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.files import SCRATCH
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 from vibe_audit.schemas.resources import Access
 
 META = RuleMeta(
@@ -241,4 +241,196 @@ def _graded(ctx: FileContext, hit: Hit, readers: list[Access], cli: str | None) 
     return replace(hit, severity=severity, severity_reason=reason, details=details)
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
+# Expressions that `&expr` borrows whole, with no parentheses needed.
+_PLAIN = frozenset(
+    {"identifier", "field_expression", "call_expression", "reference_expression",
+     "string_literal", "raw_string_literal", "scoped_identifier", "macro_invocation",
+     "index_expression", "parenthesized_expression", "self"}
+)  # fmt: skip
+_SYNC_WRITES = frozenset({"std::fs::write", "fs_err::write"})
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Unsafe (needs review): replace the file atomically. Two shapes:
+
+    - the statement ``fs::write(path, contents)?;`` (std, fs_err) or
+      ``tokio::fs::write(path, contents).await?;``;
+    - ``let f = File::create(path)?;`` (std, fs_err) directly followed by the one statement
+      that uses ``f``, a serializer writing into it (``serde_yaml::to_writer(f, &x)?;``).
+
+    Either becomes a block that writes ``<path>.<pid>.<n>.tmp`` beside the target, gives it
+    the target's permissions when the target exists, ``sync_all``s it and renames it over
+    the target: the same ``?`` on io::Error, the arguments evaluated in the same order.
+    Other ``File::create`` uses are left alone: where the writing ends is not mechanical."""
+    uses = rust.use_paths(ctx.root)
+    call = next(
+        (
+            c
+            for c in syntax.of_type(ctx.root, "call_expression")
+            if syntax.line(c) == hit.start_line and _write_target(c, uses)
+        ),
+        None,
+    )
+    if call is None:
+        return None
+    if _write_target(call, uses) == "File::create":
+        return _fix_create(ctx, hit, call, uses)
+    path = rust.call_path(call, uses)
+    if path == "tokio::fs::write":
+        awaited = call.parent
+        asynchronous = True
+    elif path in _SYNC_WRITES:
+        awaited = call
+        asynchronous = False
+    else:
+        return None
+    tried = awaited.parent if awaited is not None else None
+    if (
+        awaited is None
+        or (asynchronous and awaited.type != "await_expression")
+        or tried is None
+        or tried.type != "try_expression"
+        or tried.parent is None
+        or tried.parent.type != "expression_statement"
+    ):
+        return None
+    statement = tried.parent
+    args = rust.call_arguments(call)
+    if len(args) != 2 or not _own_lines(ctx, statement, statement):
+        return None
+    if any(node_text(n) == "target" for n in syntax.of_type(args[1], "identifier")):
+        return None  # the contents would read the block's own `target`
+    wait = ".await" if asynchronous else ""
+    fs = "tokio::fs" if asynchronous else "std::fs"
+    write = "tokio::io::AsyncWriteExt::write_all" if asynchronous else "std::io::Write::write_all"
+    body = [
+        *_temp_file(args[0], f"let contents = {node_text(args[1])};", "mut file", fs, wait),
+        f"{write}(&mut file, AsRef::<[u8]>::as_ref(&contents)){wait}?;",
+        f"file.sync_all(){wait}?;",
+        f"{fs}::rename(&tmp, &target){wait}?;",
+    ]
+    return _patch(ctx, hit, statement, statement, body, args)
+
+
+_SYNC_CREATES = frozenset({"std::fs::File::create", "fs_err::File::create"})
+
+
+def _fix_create(
+    ctx: FileContext, hit: Hit, call: tree_sitter.Node, uses: dict[str, str]
+) -> Patch | None:
+    """``let f = File::create(path)?;`` + ``ser::to_writer(f, &x)?;`` as one atomic write."""
+    tried = call.parent
+    let = tried.parent if tried is not None else None
+    args = rust.call_arguments(call)
+    if (
+        rust.call_path(call, uses) not in _SYNC_CREATES
+        or len(args) != 1
+        or tried is None
+        or tried.type != "try_expression"
+        or let is None
+        or let.type != "let_declaration"
+        or let.child_by_field_name("value") != tried
+        or let.child_by_field_name("type") is not None
+    ):
+        return None
+    pattern = let.child_by_field_name("pattern")
+    name = node_text(pattern) if pattern is not None and pattern.type == "identifier" else ""
+    use = let.next_named_sibling
+    function = rust.enclosing_function(call)
+    if not name or name in {"target", "tmp", "save", "meta"} or use is None or function is None:
+        return None
+    serialize = use.named_children[0] if use.type == "expression_statement" else None
+    serializer = serialize.named_children[0] if serialize is not None else None
+    if (
+        serialize is None
+        or serialize.type != "try_expression"
+        or serializer is None
+        or serializer.type != "call_expression"
+        or not _SERIALIZERS.match(rust.call_path(serializer, uses))
+        or syntax.line(use) != syntax.end_line(use)
+        or not _own_lines(ctx, let, use)
+    ):
+        return None
+    writers = [
+        a
+        for a in rust.call_arguments(serializer)
+        if node_text(a).replace(" ", "") in {name, f"&{name}", f"&mut{name}"}
+    ]
+    mentions = [n for n in syntax.of_type(function, "identifier") if node_text(n) == name]
+    if len(writers) != 1 or len(mentions) != 2:
+        return None  # the file is used elsewhere: the rename could come too early
+    writer = writers[0]
+    borrowed = writer.type == "reference_expression"
+    line = ctx.lines[syntax.line(use) - 1]
+    start = len(line.encode("utf-8")[: writer.start_point[1]].decode("utf-8", "ignore"))
+    end = len(line.encode("utf-8")[: writer.end_point[1]].decode("utf-8", "ignore"))
+    written = line[:start] + (node_text(writer) if borrowed else f"&mut {name}") + line[end:]
+    mutable = "mut " if not borrowed or "mut" in node_text(writer) else ""
+    body = [
+        *_temp_file(args[0], None, f"{mutable}{name}", "std::fs", ""),
+        written.strip(),
+        f"{name}.sync_all()?;",
+        "std::fs::rename(&tmp, &target)?;",
+    ]
+    return _patch(ctx, hit, let, use, body, args)
+
+
+def _temp_file(
+    target: tree_sitter.Node, contents: str | None, file: str, fs: str, wait: str
+) -> list[str]:
+    """The block's lines up to an open temp file named ``file`` (its ``mut`` included)
+    beside ``target``, with the target's permissions."""
+    path = node_text(target) if target.type in _PLAIN else f"({node_text(target)})"
+    name = file.removeprefix("mut ")
+    return [
+        "// Write a temp file beside the target, flush it to disk, then rename it over",
+        "// the target: a crash leaves the old file or the new one, never a torn one.",
+        f"let target = AsRef::<std::path::Path>::as_ref(&{path}).to_path_buf();",
+        *([contents] if contents else []),
+        "// A name of its own per write: concurrent saves do not share a temp file.",
+        "static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);",
+        "let save = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);",
+        "let mut tmp = target.clone().into_os_string();",
+        'tmp.push(format!(".{}.{}.tmp", std::process::id(), save));',
+        f"let {file} = {fs}::File::create(&tmp){wait}?;",
+        f"if let Ok(meta) = {fs}::metadata(&target){wait} {{",
+        f"    {name}.set_permissions(meta.permissions()){wait}?;",
+        "}",
+    ]
+
+
+def _own_lines(ctx: FileContext, first: tree_sitter.Node, last: tree_sitter.Node) -> bool:
+    """``first`` starts its line and ``last`` ends its line (comments aside)."""
+    line = ctx.lines[first.start_point[0]]
+    before = line.encode("utf-8")[: first.start_point[1]].decode("utf-8", "ignore")
+    return not before.strip() and rust.ends_its_line(last, ctx.lines)
+
+
+def _patch(
+    ctx: FileContext,
+    hit: Hit,
+    first: tree_sitter.Node,
+    last: tree_sitter.Node,
+    body: list[str],
+    args: list[tree_sitter.Node],
+) -> Patch:
+    indent = patching.indent_of(ctx, syntax.line(first))
+    text = f"{indent}{{\n" + "".join(f"{indent}    {line}\n" for line in body) + f"{indent}}}\n"
+    edit = LineEdit(
+        path=ctx.source.path,
+        start_line=syntax.line(first),
+        end_line=syntax.end_line(last),
+        text=text,
+    )
+    return Patch(
+        safety=PatchSafety.UNSAFE,
+        description=f"in {hit.details.get('function')}(), replace the file atomically: "
+        f"write a temp file beside {node_text(args[0])}, sync it, rename it over the target "
+        "(it gets the old file's permissions, not its owner; a crash can leave a *.tmp "
+        "file behind)",
+        edits=[edit],
+        keeps=[node_text(a) for a in args],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, fix=fix)

@@ -30,11 +30,11 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import syntax
+from vibe_audit.rules import patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import SQLITE_CONNECT, FileContext, RepoContext
 from vibe_audit.rules.sql import pragma_settings
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="sqlite-busy-timeout-missing",
@@ -158,4 +158,64 @@ def clears(repo: RepoContext) -> list[str]:
     return []
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears)
+_ZERO_PRAGMA = re.compile(r"(PRAGMA\s+(?:\w+\.)?busy_timeout\s*=\s*)(0)(?![\w.])", re.I)
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: the zero busy timeout becomes a few seconds, as the fix says: ``timeout=5`` on
+    the connect call (Python's own default), ``PRAGMA busy_timeout=5000``, or
+    ``conn.setbusytimeout(5000)`` after an apsw connection is opened."""
+    node = next(
+        (n for n, what in _file_sites(ctx) if syntax.line(n) == hit.start_line
+         and what == hit.details.get("what")),
+        None,
+    )  # fmt: skip
+    if node is None:
+        return None
+    edit: LineEdit | None = None
+    if node.type == "string":
+        text = node_text(node)
+        if len(_ZERO_PRAGMA.findall(text)) != 1:
+            return None
+        edit = patching.replace_node(ctx, node, _ZERO_PRAGMA.sub(r"\g<1>5000", text))
+        said = "PRAGMA busy_timeout=0 becomes PRAGMA busy_timeout=5000 (wait up to 5 s for a lock)"
+    elif syntax.callee(node) in SQLITE_CONNECT:
+        value = syntax.keyword_value(node, "timeout")
+        args = syntax.positional_args(node)
+        if value is None and len(args) >= 2:
+            value = args[1]
+        if value is None or not _zero(value):
+            return None
+        edit = patching.replace_node(ctx, value, "5")
+        said = f"{syntax.callee(node)}() waits up to 5 s for a lock (timeout=5, Python's default)"
+    else:
+        edit, said = _apsw_timeout(ctx, node)
+    if edit is None:
+        return None
+    return Patch(safety=PatchSafety.SAFE, description=said, edits=[edit])
+
+
+def _apsw_timeout(ctx: FileContext, call: tree_sitter.Node) -> tuple[LineEdit | None, str]:
+    """``conn = apsw.Connection(...)``: ``conn.setbusytimeout(5000)`` on the next line."""
+    parent = call.parent
+    statement = parent.parent if parent is not None else None
+    left = parent.child_by_field_name("left") if parent is not None else None
+    if (
+        parent is None
+        or parent.type != "assignment"
+        or parent.child_by_field_name("right") != call
+        or left is None
+        or left.type not in {"identifier", "attribute"}
+        or statement is None
+        or statement.type != "expression_statement"
+        or statement.parent is None
+        or statement.parent.type not in {"block", "module"}
+        or not patching.whole_lines(ctx, statement)
+    ):
+        return None, ""
+    name = node_text(left)
+    edit = patching.insert_after(ctx, statement, [f"{name}.setbusytimeout(5000)"])
+    return edit, f"{name} waits up to 5 s for a lock ({name}.setbusytimeout(5000))"
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears, fix=fix)

@@ -33,13 +33,14 @@ from collections.abc import Iterator
 
 import tree_sitter
 
-from vibe_audit.rules import syntax
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext
 from vibe_audit.rules.literals import string_constants
 from vibe_audit.rules.sql import is_sqlite_file, sql_argument
 from vibe_audit.rules.sqltext import SELECT_SQL, WRITE_SQL
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="sqlite-deferred-transaction-upgrade",
@@ -151,4 +152,39 @@ def _ancestors(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
         current = current.parent
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+_BEGIN_WORDS = re.compile(r"\bBEGIN(\s+DEFERRED)?\b", re.I)
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: the deferred ``BEGIN`` literal becomes ``BEGIN IMMEDIATE``, as the fix says; the
+    commit/rollback points stay. The code already runs an explicit BEGIN, so the connection
+    is in the autocommit mode BEGIN IMMEDIATE needs. Only a literal in the call itself (a
+    shared constant would change other transactions too)."""
+    constants = string_constants(ctx.root)
+    for function in syntax.functions(ctx.root):
+        found = _upgrade(function, constants | string_constants(function))
+        if found is None or syntax.line(found[0]) != hit.start_line:
+            continue
+        arguments = found[0].child_by_field_name("arguments")
+        first = arguments.named_children[0] if arguments and arguments.named_children else None
+        if first is None or first.type != "string" or syntax.string_value(first) is None:
+            return None
+        text = node_text(first)
+        words = list(_BEGIN_WORDS.finditer(text))
+        if len(words) != 1:
+            return None
+        old = words[0].group(0)
+        new = "begin immediate" if old.islower() else "BEGIN IMMEDIATE"
+        start, end = words[0].span()
+        edit = patching.replace_node(ctx, first, text[:start] + new + text[end:])
+        return Patch(
+            safety=PatchSafety.SAFE,
+            description=f"{old} becomes {new} in {syntax.function_name(function)}(): the write "
+            "lock is taken (waiting up to busy_timeout) before the read, so the later write "
+            "never fails to upgrade; commit and rollback stay where they are",
+            edits=[edit],
+        )
+    return None
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file, fix=fix)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.rules.builtin.sqlite_wal_not_enabled import after_connect, connect_call
+from vibe_audit.rules.context import FileContext, RepoContext
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="sqlite-foreign-keys-off",
@@ -88,6 +90,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         details={
             "reference": f"{reference.path}:{reference.line}",
             "symbol": first.symbol or first.path,
+            "fix_connections": str(len(facts.schema_connect_sites)),  # for the fixer
         },
     )
 
@@ -99,4 +102,24 @@ def clears(repo: RepoContext) -> list[str]:
     return []
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: ``PRAGMA foreign_keys=ON`` right after the connect in the one connection factory
+    (the only site that opens the database). Not when several sites open it: the setting is
+    per connection, and one of them alone would leave the others unenforced."""
+    if hit.details.get("fix_connections") != "1":
+        return None
+    call = connect_call(ctx, hit.start_line)
+    setup = after_connect(ctx, call, ["PRAGMA foreign_keys=ON"]) if call is not None else None
+    if call is None or setup is None:
+        return None
+    edit, name = setup
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"enable foreign_keys on {name} right after {syntax.callee(call)}() "
+        "(a per-connection setting; run PRAGMA foreign_key_check first to find existing "
+        "orphans)",
+        edits=[edit],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears, fix=fix)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vibe_audit.rules import syntax
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import patching, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
 from vibe_audit.rules.sql import pragma_settings
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="sqlite-synchronous-off",
@@ -92,4 +93,45 @@ def check_file(ctx: FileContext) -> Iterator[Hit]:
         )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+_OFF_VALUE = re.compile(r"(PRAGMA\s+(?:\w+\.)?synchronous\s*=\s*['\"]?\s*)(off|0)(?![\w.])", re.I)
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: synchronous=OFF becomes NORMAL where the same function (or module level) also
+    sets journal_mode=WAL (consistent on power loss, as the fix says), else FULL (what
+    SQLite does by default in the rollback journal: NORMAL there can still corrupt)."""
+    pragma = next(
+        (p for p in pragma_settings(ctx, frozenset({"synchronous"}))
+         if p.line == hit.start_line and p.value in _OFF),
+        None,
+    )  # fmt: skip
+    if pragma is None:
+        return None
+    text = node_text(pragma.node)
+    found = list(_OFF_VALUE.finditer(text))
+    if len(found) != 1:
+        return None
+    scope = pyflow.enclosing_function(pragma.node)
+    wal = any(
+        p.value == "wal" and pyflow.enclosing_function(p.node) == scope
+        for p in pragma_settings(ctx, frozenset({"journal_mode"}))
+    )
+    old = found[0].group(2)
+    new = ("1" if wal else "2") if old == "0" else ("NORMAL" if wal else "FULL")
+    if old.islower():
+        new = new.lower()
+    start, end = found[0].span(2)
+    edit = patching.replace_node(ctx, pragma.node, text[:start] + new + text[end:])
+    why = (
+        "journal_mode=WAL is set here: NORMAL never corrupts the database in WAL"
+        if wal
+        else "no journal_mode=WAL here: FULL, SQLite's default, is the durable setting"
+    )
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"PRAGMA synchronous={old} becomes synchronous={new} ({why})",
+        edits=[edit],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file, fix=fix)

@@ -30,10 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vibe_audit.rules import evidence
+import tree_sitter
+
+from vibe_audit.chunker.parsing import node_text
+from vibe_audit.rules import evidence, patching, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
-from vibe_audit.rules.context import RepoContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.rules.context import SQLITE_CONNECT, FileContext, RepoContext
+from vibe_audit.schemas import Confidence, LineEdit, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="sqlite-wal-not-enabled",
@@ -118,6 +121,11 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         details={
             "count": str(len(facts.owned_connect_sites)),
             "symbol": first.symbol or first.path,
+            # For the fixer, which sees one file: what the repository sets already.
+            "fix_busy_timeout": "set" if "busy_timeout" in facts.pragma_mentions else "",
+            "fix_synchronous": (facts.pragma_value("synchronous") or "?")
+            if "synchronous" in facts.pragma_mentions
+            else "",
         },
     )
 
@@ -129,4 +137,128 @@ def clears(repo: RepoContext) -> list[str]:
     return []
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears)
+# synchronous values as durable in WAL as in the rollback journal (NORMAL is not: in WAL it
+# can lose the last commits on power loss).
+_DURABLE_SYNCHRONOUS = frozenset({"", "full", "2", "extra", "3"})
+
+
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: in the one connection factory, right after the connect, set busy_timeout (when
+    the code sets none: the 5000 ms Python's sqlite3 waits by default) and then
+    journal_mode=WAL. Not when several sites open databases, nor where the code lowers
+    synchronous (NORMAL in WAL can lose the last commits on power loss)."""
+    if hit.details.get("count") != "1":
+        return None
+    if hit.details.get("fix_synchronous", "") not in _DURABLE_SYNCHRONOUS:
+        return None
+    call = connect_call(ctx, hit.start_line)
+    if call is None:
+        return None
+    pragmas = ["PRAGMA journal_mode=WAL"]
+    timeout = syntax.keyword_value(call, "timeout") is not None or (
+        len(syntax.positional_args(call)) > 1
+    )
+    if not timeout and not hit.details.get("fix_busy_timeout"):
+        pragmas.insert(0, "PRAGMA busy_timeout=5000")
+    setup = after_connect(ctx, call, pragmas)
+    if setup is None:
+        return None
+    edit, name = setup
+    said = " and ".join(f"{p.split()[1]}" for p in pragmas)
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"set {said} on {name} right after {syntax.callee(call)}() "
+        "(journal_mode=WAL is kept in the database file; synchronous stays as durable as "
+        "before)",
+        edits=[edit],
+    )
+
+
+def connect_call(ctx: FileContext, line: int) -> tree_sitter.Node | None:
+    """The one sqlite3/aiosqlite connect call on ``line`` of the file."""
+    calls = [
+        c
+        for c in syntax.of_type(ctx.root, "call")
+        if syntax.line(c) == line and syntax.callee(c) in SQLITE_CONNECT
+    ]
+    return calls[0] if len(calls) == 1 else None
+
+
+def after_connect(
+    ctx: FileContext, call: tree_sitter.Node, pragmas: list[str]
+) -> tuple[LineEdit, str] | None:
+    """The edit that runs ``pragmas`` on a new connection right after ``call`` opens it, and
+    the connection's name, for the shapes a connection factory takes:
+    ``conn = sqlite3.connect(...)`` (also ``self.conn``, ``await aiosqlite.connect``),
+    ``with sqlite3.connect(...) as conn:`` / ``async with aiosqlite.connect(...) as db:``, and
+    ``return sqlite3.connect(...)``. None for anything else, and for a connection opened
+    with autocommit=False (a transaction is already open: the PRAGMAs would not apply)."""
+    keywords = syntax.keyword_names(call)
+    autocommit = syntax.keyword_value(call, "autocommit")
+    if "**" in keywords or (autocommit is not None and node_text(autocommit) != "True"):
+        return None
+    aio = syntax.callee(call) == "aiosqlite.connect"
+    node = call.parent if call.parent is not None and call.parent.type == "await" else call
+    awaited = node is not call
+    parent = node.parent
+    if parent is None:
+        return None
+    if parent.type == "assignment" and aio == awaited:
+        left, statement = parent.child_by_field_name("left"), parent.parent
+        if (
+            left is None
+            or left.type not in {"identifier", "attribute"}
+            or parent.child_by_field_name("right") != node
+            or statement is None
+            or statement.type != "expression_statement"
+            or statement.parent is None
+            or statement.parent.type not in {"block", "module"}
+            or not patching.whole_lines(ctx, statement)
+        ):
+            return None
+        name = node_text(left)
+        run = "await " if aio else ""
+        lines = [f'{run}{name}.execute("{p}")' for p in pragmas]
+        return patching.insert_after(ctx, statement, lines), name
+    if parent.type == "as_pattern" and not awaited:
+        return _in_with(ctx, parent, aio, pragmas)
+    if parent.type == "return_statement" and not aio and patching.whole_lines(ctx, parent):
+        function = syntax.enclosing(parent, "function_definition")
+        if function is None or any(
+            node_text(n) == "conn" for n in syntax.of_type(function, "identifier")
+        ):
+            return None
+        indent = patching.indent_of(ctx, syntax.line(parent))
+        text = f"conn = {node_text(call)}\n"
+        text += "".join(f'{indent}conn.execute("{p}")\n' for p in pragmas)
+        text += f"{indent}return conn"
+        return patching.replace_node(ctx, parent, text), "conn"
+    return None
+
+
+def _in_with(
+    ctx: FileContext, pattern: tree_sitter.Node, aio: bool, pragmas: list[str]
+) -> tuple[LineEdit, str] | None:
+    """``with connect(...) as conn:``: the PRAGMAs become the first lines of its body."""
+    alias = pattern.child_by_field_name("alias")
+    statement = syntax.enclosing(pattern, "with_statement")
+    item = pattern.parent
+    if alias is None or statement is None or item is None or item.type != "with_item":
+        return None
+    names = [n for n in syntax.of_type(alias, "identifier")]
+    if len(names) != 1 or node_text(alias).strip() != node_text(names[0]):
+        return None
+    is_async = any(c.type == "async" for c in statement.children)
+    body = statement.child_by_field_name("body")
+    if is_async != aio or body is None or not body.named_children:
+        return None
+    first = body.named_children[0]
+    if first.start_point[0] == statement.start_point[0]:
+        return None  # with ... as conn: body on the same line
+    name = node_text(names[0])
+    run = "await " if aio else ""
+    lines = [f'{run}{name}.execute("{p}")' for p in pragmas]
+    return patching.insert_before_line(ctx, syntax.line(first), lines), name
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo, clears=clears, fix=fix)

@@ -35,10 +35,10 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules import pyflow, syntax
+from vibe_audit.rules import patching, pyflow, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Confidence, Patch, PatchSafety, Severity
 
 META = RuleMeta(
     id="subprocess-without-timeout",
@@ -155,4 +155,33 @@ def _cleanup(call: tree_sitter.Node) -> bool:
     return clause is not None and clause.type in {"except_clause", "finally_clause"}
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+def fix(ctx: FileContext, hit: Hit) -> Patch | None:
+    """Safe: ``timeout=60`` on subprocess.run/call/check_call/check_output, which kill the
+    child when it expires and raise subprocess.TimeoutExpired. Not for Popen's
+    communicate()/wait(), which leave a timed-out child running (the fix needs a kill)."""
+    aliases = pyflow.import_aliases(ctx.root)
+    calls = [
+        c
+        for c in syntax.of_type(ctx.root, "call")
+        if syntax.line(c) == hit.start_line
+        and pyflow.canonical(syntax.callee(c), aliases) == hit.details.get("call")
+    ]
+    call = calls[0] if len(calls) == 1 else None
+    if call is None or pyflow.canonical(syntax.callee(call), aliases) not in _RUNNERS:
+        return None
+    arguments = call.child_by_field_name("arguments")
+    kinds = [a.type for a in arguments.named_children] if arguments is not None else []
+    if "list_splat" in kinds or len(syntax.positional_args(call)) != 1:
+        return None  # run(*args), a positional bufsize: keep to the plain shape
+    edit = patching.add_argument(ctx, call, "timeout=60")
+    if edit is None:
+        return None
+    return Patch(
+        safety=PatchSafety.SAFE,
+        description=f"add timeout=60 to {syntax.callee(call)}(): a child running longer is "
+        "killed and subprocess.TimeoutExpired raised (size it for the slowest healthy run)",
+        edits=[edit],
+    )
+
+
+RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file, fix=fix)
