@@ -433,6 +433,13 @@ def fix(ctx: FileContext, hit: Hit) -> Patch | None:
     )
     first, *rest = written.split("\n")  # continuation lines keep their own indentation
     lines += [first, *(_CONTINUED + line for line in rest)]
+    # The old file's permissions carry over (an in-place write kept them): a 0600 file
+    # stays 0600. No old file yet: the temp file's own (the mode option, or the default).
+    if wait:
+        keep_mode = f"await {owner}.chmod({tmp}, (await {owner}.stat({path})).mode)"
+    else:
+        keep_mode = f"{owner}.chmodSync({tmp}, {owner}.statSync({path}).mode)"
+    lines.append(f"try {{ {keep_mode}{semicolon} }} catch (_) {{}}")
     lines.append(f"{wait}{rename}({tmp}, {path}){semicolon}")
     body = "".join(
         "\n"
@@ -452,9 +459,9 @@ def fix(ctx: FileContext, hit: Hit) -> Patch | None:
         safety=PatchSafety.UNSAFE,
         description=f"write {node_text(target)} atomically: to a temp file in the same "
         f"directory, then {rename.rsplit('.', 1)[-1]}() over it, so a crash or a full disk "
-        "mid-write leaves the previous file intact. Review: the file is re-created, so it "
-        "gets the default permissions (or the mode option) instead of the old file's, a "
-        "symlink at the target is replaced, and a crash can leave a stale .tmp file",
+        "mid-write leaves the previous file intact; the old file's permissions are copied "
+        "onto the new one. Review: a symlink at the target is replaced by a file, and a "
+        "crash can leave a stale .tmp file",
         edits=[edit],
         keeps=[node_text(option) for option in args[2:]],
     )
