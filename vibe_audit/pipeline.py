@@ -53,7 +53,7 @@ from vibe_audit.findings.score import build_section
 from vibe_audit.findings.suppress import suppress
 from vibe_audit.findings.verify import ScopedFinding, verify
 from vibe_audit.findings.wording import repo_words
-from vibe_audit.fixes import MAX_REPO_VERIFICATIONS, verify_patches
+from vibe_audit.fixes import verify_patches
 from vibe_audit.index import indexed
 from vibe_audit.prompts import get_audit
 from vibe_audit.rules.context import RepoContext
@@ -85,10 +85,12 @@ def run_audit(
     clock: Callable[[], float] = time.perf_counter,
     model: ModelOptions | None = None,
     progress: Callable[[int], Progress] | None = None,
-    patch_limit: int = MAX_REPO_VERIFICATIONS,
+    patch_limit: int = 0,
 ) -> Report | Plan:
     """Audit ``request.target``; a Plan instead of a Report for a dry run. At most
-    ``patch_limit`` rule patches are verified (``vibe-audit fix`` verifies them all)."""
+    ``patch_limit`` rule patches are verified in full (re-running their rule on the patched
+    repository: the review bot's suggestions and ``vibe-audit fix`` need it); the others
+    are checked to apply and parse, and reported as proposed."""
     started = clock()
     settings = model.settings if model else ProviderSettings(spec=request.model)
     provider = get_provider(request.model, settings)

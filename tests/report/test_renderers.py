@@ -74,7 +74,7 @@ def test_sarif_validates_against_the_official_schema(fixed_report: Report) -> No
         jsonschema.validate(broken, schema)
     # A verified patch is a SARIF fix: whole-line replacements of the finding's file.
     patched = [r for r in run["results"] if "fixes" in r]
-    offered = [f for f in fixed_report.findings if f.patch is not None and f.patch.offered]
+    offered = [f for f in fixed_report.findings if f.patch is not None and f.patch.proposed]
     assert len(patched) == len(offered) >= 1
     timeout = next(r for r in patched if r["ruleId"] == "http-call-without-timeout")
     (change,) = timeout["fixes"][0]["artifactChanges"]
@@ -83,7 +83,7 @@ def test_sarif_validates_against_the_official_schema(fixed_report: Report) -> No
     assert change["artifactLocation"]["uri"] == where["artifactLocation"]["uri"]
     assert replacement["deletedRegion"]["startLine"] == where["region"]["startLine"]
     assert "timeout=(3.05, 30)" in replacement["insertedContent"]["text"]
-    assert timeout["fixes"][0]["description"]["text"].startswith("safe: ")
+    assert timeout["fixes"][0]["description"]["text"].startswith("safe, proposed: ")
 
 
 @pytest.mark.skipif(

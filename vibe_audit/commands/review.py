@@ -28,6 +28,7 @@ from vibe_audit.commands.options import (
 )
 from vibe_audit.commands.run import model_options, progress_reporter, say_line, write_atomic
 from vibe_audit.errors import EXIT_FINDINGS, UserError
+from vibe_audit.fixes import MAX_REPO_VERIFICATIONS
 from vibe_audit.prompts import resolve_prompt_ids
 from vibe_audit.review.bot import post, review_sarif, split, summary
 from vibe_audit.review.diff import changed_lines, repo_root, resolve
@@ -107,7 +108,11 @@ def review(
         rules=check_rule_set(rules),
     )
     result = run_audit(
-        request, say=say, model=options, progress=None if quiet else progress_reporter
+        request,
+        say=say,
+        model=options,
+        progress=None if quiet else progress_reporter,
+        patch_limit=MAX_REPO_VERIFICATIONS,  # suggestions come from verified patches only
     )
     assert not isinstance(result, Plan)
     outcome = split(result, changed)

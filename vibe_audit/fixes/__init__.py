@@ -19,8 +19,9 @@ __all__ = ["MAX_REPO_VERIFICATIONS", "patched_files", "verify", "verify_patches"
 def verify_patches(
     findings: list[Finding], repo: RepoContext, limit: int = MAX_REPO_VERIFICATIONS
 ) -> list[Finding]:
-    """``findings`` with every rule patch verified (at most ``limit`` of them; the others
-    say they were not verified)."""
+    """``findings`` with every rule patch checked: the first ``limit`` verified in full (the
+    rule re-run on the patched repository), the others only checked to apply, change nothing
+    else, parse and keep what they must (proposed, not verified)."""
     rules = load_rules()
     checked = 0
     result: list[Finding] = []
@@ -29,15 +30,8 @@ def verify_patches(
         if patch is None or rule is None:
             result.append(finding)
             continue
-        if checked >= limit:
-            reason = (
-                f"not verified: this run verifies at most {limit} patches "
-                f"(`vibe-audit fix --rule {rule.meta.id}` verifies this rule's)"
-            )
-            patch = patch.model_copy(update={"verified": False, "reason": reason})
-        else:
-            patch = verify(patch, finding, rule, repo)
-            checked += 1
+        patch = verify(patch, finding, rule, repo, rerun=checked < limit)
+        checked += 1
         result.append(finding.model_copy(update={"patch": patch}))
     return result
 

@@ -25,18 +25,27 @@ from vibe_audit.rules.engine import run_rules
 from vibe_audit.rules.patching import apply_edits, moved_line, new_lines
 from vibe_audit.schemas import Finding, Patch
 
-# Repository rules are re-run on the whole repository once per patch: at most this many per
-# run (the others say so; `vibe-audit fix --rule ID` verifies a rule's patches alone).
+# Verifying that the rule no longer fires re-indexes the whole repository once per patch
+# (about the time of the run's own indexing): `vibe-audit run` makes none of these passes
+# (its patches are proposed, checked to apply and parse), the review bot at most this many,
+# `vibe-audit fix` one per patch it may print.
 MAX_REPO_VERIFICATIONS = 25
 
 
-def verify(patch: Patch, finding: Finding, rule: Rule, repo: RepoContext) -> Patch:
-    """``patch`` marked verified, or with the reason it is not offered."""
-    reason = _failure(patch, finding, rule, repo)
-    return patch.model_copy(update={"verified": reason is None, "reason": reason})
+def verify(
+    patch: Patch, finding: Finding, rule: Rule, repo: RepoContext, *, rerun: bool = True
+) -> Patch:
+    """``patch`` marked verified, or with the reason it is not offered. Without ``rerun``
+    only the checks that need no second pass over the repository are made (it applies,
+    nothing else changes, it parses, the kept text is kept): the patch is then proposed,
+    not verified, and ``vibe-audit fix`` verifies it in full before printing it."""
+    reason = _failure(patch, finding, rule, repo, rerun=rerun)
+    return patch.model_copy(update={"verified": rerun and reason is None, "reason": reason})
 
 
-def _failure(patch: Patch, finding: Finding, rule: Rule, repo: RepoContext) -> str | None:
+def _failure(
+    patch: Patch, finding: Finding, rule: Rule, repo: RepoContext, *, rerun: bool
+) -> str | None:
     path = finding.location.path
     if any(edit.path != path for edit in patch.edits):
         return "the patch edits another file than the finding's"
@@ -62,6 +71,8 @@ def _failure(patch: Patch, finding: Finding, rule: Rule, repo: RepoContext) -> s
     lost = [kept for kept in patch.keeps if kept in replaced and kept not in added]
     if lost:
         return f"the patch drops {lost[0]!r} from the lines it replaces"
+    if not rerun:
+        return None
     sources = [c.source for c in repo.files] + list(repo.other_sources)
     patched = [s.model_copy(update={"text": new}) if s.path == path else s for s in sources]
     again = run_rules(indexed(patched), list(finding.audits), [rule])

@@ -58,9 +58,15 @@ def patch_note(finding: Finding) -> str | None:
     patch = finding.patch
     if patch is None:
         return None
+    rule = f" --rule {finding.rule_id}" if finding.rule_id else ""
+    if patch.proposed:
+        unsafe = "" if patch.safety is PatchSafety.SAFE else " --unsafe"
+        return (
+            f"Patch: {patch.safety.value}, proposed: {patch.description} "
+            f"(`vibe-audit fix{unsafe}{rule}` verifies and prints it)"
+        )
     if not patch.offered:
         return f"Patch: not offered: {patch.reason}"
-    rule = f" --rule {finding.rule_id}" if finding.rule_id else ""
     if patch.safety is PatchSafety.SAFE:
         return f"Patch: safe, verified: {patch.description} (`vibe-audit fix{rule}` prints it)"
     return (
@@ -74,10 +80,14 @@ def patch_summary(findings: list[Finding], target: str) -> str | None:
     patches = [f.patch for f in findings if f.patch is not None]
     if not patches:
         return None
-    offered = [p for p in patches if p.offered]
-    safe = sum(1 for p in offered if p.safety is PatchSafety.SAFE)
-    refused = len(patches) - len(offered)
-    line = f"patches: {len(offered)} verified ({safe} safe, {len(offered) - safe} need review)"
-    if offered:
-        line += f"; `vibe-audit fix {target} --diff` prints them"
+    usable = [p for p in patches if p.offered or p.proposed]
+    safe = sum(1 for p in usable if p.safety is PatchSafety.SAFE)
+    refused = len(patches) - len(usable)
+    verified = sum(1 for p in usable if p.offered)
+    line = (
+        f"patches: {len(usable)} ({safe} safe, {len(usable) - safe} need review; "
+        f"{verified} verified)"
+    )
+    if usable:
+        line += f"; `vibe-audit fix {target} --diff` verifies and prints them"
     return line + (f"; {refused} not offered (failed verification)" if refused else "")

@@ -93,11 +93,7 @@ def _result(
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         **({"baselineState": baseline} if baseline is not None else {}),
-        **(
-            {"fixes": [_fix(finding)]}
-            if finding.patch is not None and finding.patch.offered
-            else {}
-        ),
+        **({"fixes": [_fix(finding)]} if _usable(finding) else {}),
         "properties": {
             "severity": finding.severity.value,
             **({"severityReason": finding.severity_reason} if finding.severity_reason else {}),
@@ -117,6 +113,12 @@ def _result(
     }
 
 
+def _usable(finding: Finding) -> bool:
+    """A patch verified in full, or proposed (checked to apply and parse; `vibe-audit fix`
+    verifies it): one that failed a check is not a fix."""
+    return finding.patch is not None and (finding.patch.offered or finding.patch.proposed)
+
+
 def _fix(finding: Finding) -> dict[str, Any]:
     """The verified patch as a SARIF fix: whole-line replacements (a region without columns
     ends at the end of its last line, before the newline), insertions as empty regions."""
@@ -131,7 +133,10 @@ def _fix(finding: Finding) -> dict[str, Any]:
             inserted = edit.text.removesuffix("\n")
         replacements.append({"deletedRegion": deleted, "insertedContent": {"text": inserted}})
     return {
-        "description": {"text": f"{finding.patch.safety.value}: {finding.patch.description}"},
+        "description": {
+            "text": f"{finding.patch.safety.value}, "
+            f"{'verified' if finding.patch.offered else 'proposed'}: {finding.patch.description}"
+        },
         "artifactChanges": [
             {
                 "artifactLocation": {"uri": finding.location.path, "uriBaseId": "%SRCROOT%"},

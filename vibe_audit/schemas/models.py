@@ -187,6 +187,12 @@ class Patch(_Model):
     def offered(self) -> bool:
         return self.verified and self.reason is None
 
+    @property
+    def proposed(self) -> bool:
+        """Checked to apply, parse and change nothing else, not yet verified in full (a
+        `vibe-audit run` makes no second pass over the repository: `fix` does)."""
+        return not self.verified and self.reason is None
+
 
 class Finding(_Model):
     """One defect, in the seed documents' mandated finding format."""
