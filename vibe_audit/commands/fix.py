@@ -64,14 +64,8 @@ def fix(
     include_tests: IncludeTests = False,
     quiet: Quiet = False,
 ) -> None:
-    """Print (or apply) the verified patches of the built-in rules' findings.
-
-    A patch is offered only when, applied, its file still parses, the rule no longer fires
-    there, nothing outside its lines changes and what the lines guaranteed (encoding, mode,
-    exclusive create) is kept. Safe patches only, unless --unsafe. Model findings have no
-    patch. Exit 0 when printed or applied, 2 on a usage mistake, 3 when a file cannot be
-    written.
-    """
+    """Print (or apply) the verified patches of the built-in rules' findings: safe ones
+    unless --unsafe; exit 0 printed or applied, 2 usage mistake, 3 a file not written."""
     if diff and apply:
         raise UserError("--diff and --apply: choose one (--diff is the default)")
     rules = load_rules()
