@@ -227,32 +227,64 @@ def _module_of(node: tree_sitter.Node) -> str | None:
     return module if module in SQLITE_MODULES else None
 
 
+@dataclass(frozen=True)
+class ImportBinding:
+    """One name an ``import`` statement binds: ``kind`` 'default' (``import db from``),
+    'namespace' (``import * as fs from``) or 'named' (``import { a as b } from``, where
+    ``imported`` is 'a' and ``local`` 'b')."""
+
+    module: str
+    kind: str
+    local: str
+    imported: str
+
+
+def import_bindings(root: tree_sitter.Node) -> list[ImportBinding]:
+    """Every name the ``import`` statements under ``root`` bind, in source order (the one
+    walk of import clauses that the rules' module lookups share)."""
+    found: list[ImportBinding] = []
+    for statement in syntax.of_type(root, "import_statement"):
+        source = statement.child_by_field_name("source")
+        module = js_string(source) if source is not None else None
+        if module is None:
+            continue
+        for clause in statement.named_children:
+            if clause.type != "import_clause":
+                continue
+            for child in clause.named_children:
+                if child.type == "identifier":
+                    found.append(ImportBinding(module, "default", node_text(child), "default"))
+                elif child.type == "namespace_import":
+                    found += [
+                        ImportBinding(module, "namespace", node_text(ident), "*")
+                        for ident in syntax.of_type(child, "identifier")
+                    ]
+            for spec in syntax.of_type(clause, "import_specifier"):
+                imported = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if imported is not None:
+                    local = node_text(alias or imported)
+                    found.append(ImportBinding(module, "named", local, node_text(imported)))
+    return found
+
+
 def sqlite_classes(root: tree_sitter.Node) -> dict[str, str]:
     """{constructor as written: module} for the SQLite database classes a file imports or
     requires: 'Database' (better-sqlite3 default export, bun:sqlite), 'DatabaseSync'
     (node:sqlite), 'sqlite3.Database' (sqlite3 namespace)."""
     found: dict[str, str] = {}
-    for statement in syntax.of_type(root, "import_statement"):
-        source = statement.child_by_field_name("source")
-        module = js_string(source) if source is not None else None
-        if module not in SQLITE_MODULES:
+    for binding in import_bindings(root):
+        source = binding.module
+        if source not in SQLITE_MODULES:
             continue
-        exported = SQLITE_MODULES[module]
-        for clause in statement.named_children:
-            if clause.type != "import_clause":
-                continue
-            for child in clause.named_children:
-                if child.type == "identifier":  # default import
-                    local = node_text(child)
-                    found[local if module != "sqlite3" else f"{local}.{exported}"] = module
-                elif child.type == "namespace_import":
-                    for ident in syntax.of_type(child, "identifier"):
-                        found[f"{node_text(ident)}.{exported}"] = module
-            for spec in syntax.of_type(clause, "import_specifier"):
-                imported = spec.child_by_field_name("name")
-                alias = spec.child_by_field_name("alias")
-                if imported is not None and node_text(imported) == exported:
-                    found[node_text(alias or imported)] = module
+        exported = SQLITE_MODULES[source]
+        if binding.kind == "default":
+            local = binding.local
+            found[local if source != "sqlite3" else f"{local}.{exported}"] = source
+        elif binding.kind == "namespace":
+            found[f"{binding.local}.{exported}"] = source
+        elif binding.imported == exported:
+            found[binding.local] = source
     for declarator in syntax.of_type(root, "variable_declarator"):
         target = declarator.child_by_field_name("name")
         value = declarator.child_by_field_name("value")
@@ -546,25 +578,13 @@ def fs_bindings(root: tree_sitter.Node) -> tuple[set[str], set[str]]:
     ``writeFile`` of ``import { writeFile } from "fs/promises"``."""
     modules: set[str] = set()
     functions: set[str] = set()
-    for statement in syntax.of_type(root, "import_statement"):
-        source = statement.child_by_field_name("source")
-        if source is None or js_string(source) not in FS_MODULES:
+    for bound in import_bindings(root):
+        if bound.module not in FS_MODULES:
             continue
-        for clause in statement.named_children:
-            if clause.type != "import_clause":
-                continue
-            for child in clause.named_children:
-                if child.type == "identifier":
-                    modules.add(node_text(child))
-                elif child.type == "namespace_import":
-                    modules |= {node_text(i) for i in syntax.of_type(child, "identifier")}
-            for spec in syntax.of_type(clause, "import_specifier"):
-                name = spec.child_by_field_name("name")
-                alias = spec.child_by_field_name("alias")
-                if name is not None and node_text(name) == "promises":
-                    modules.add(node_text(alias or name))
-                elif name is not None:
-                    functions.add(node_text(alias or name))
+        if bound.kind != "named" or bound.imported == "promises":
+            modules.add(bound.local)
+        else:
+            functions.add(bound.local)
     for declarator in syntax.of_type(root, "variable_declarator"):
         target = declarator.child_by_field_name("name")
         value = declarator.child_by_field_name("value")

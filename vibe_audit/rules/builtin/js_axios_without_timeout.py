@@ -161,25 +161,13 @@ def _root(node: tree_sitter.Node) -> tree_sitter.Node:
 def _axios_names(root: tree_sitter.Node) -> set[str]:
     """Names the file binds to the axios default export ('axios', 'axios_1.default')."""
     names: set[str] = set()
-    for statement in syntax.of_type(root, "import_statement"):
-        source = statement.child_by_field_name("source")
-        if source is None or js.js_string(source) != "axios":
+    for bound in js.import_bindings(root):
+        if bound.module != "axios":
             continue
-        for clause in statement.named_children:
-            if clause.type != "import_clause":
-                continue
-            for child in clause.named_children:
-                if child.type == "identifier":
-                    names.add(node_text(child))
-                elif child.type == "namespace_import":
-                    names |= {
-                        f"{node_text(i)}.default" for i in syntax.of_type(child, "identifier")
-                    }
-            for spec in syntax.of_type(clause, "import_specifier"):
-                imported = spec.child_by_field_name("name")
-                alias = spec.child_by_field_name("alias")
-                if imported is not None and node_text(imported) == "default":
-                    names.add(node_text(alias or imported))
+        if bound.kind == "namespace":
+            names.add(f"{bound.local}.default")
+        elif bound.kind == "default" or bound.imported == "default":
+            names.add(bound.local)
     for declarator in syntax.of_type(root, "variable_declarator"):
         target = declarator.child_by_field_name("name")
         value = declarator.child_by_field_name("value")
