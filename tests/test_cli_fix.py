@@ -94,3 +94,24 @@ def test_usage_mistakes_are_one_line_with_exit_2(tmp_path: Path) -> None:
         assert words in result.stderr and result.stderr.count("\n") == 1, result.stderr
     missing = vibe("fix", str(tmp_path / "nowhere"))
     assert missing.returncode == EXIT_USAGE and missing.stderr.count("\n") == 1
+
+
+def test_no_patch_for_a_file_whose_secret_the_audit_redacted(tmp_path: Path) -> None:
+    """The rules read redacted text: a patch built from it would write the redaction over
+    the user's secret, so a file with a redacted secret gets no patch, and says why."""
+    root = tmp_path / "svc"
+    root.mkdir()
+    (root / "client.py").write_text(
+        "import requests\n\n"
+        'URL = "https://admin:Zq7vLp2xWm9tRk4s@api.internal.example/v1"\n\n\n'
+        "def fetch():\n    return requests.get(URL)\n",
+        encoding="utf-8",
+    )
+    findings = _findings(root)
+    (timeout,) = [f for f in findings if f["rule_id"] == "http-call-without-timeout"]
+    patch = timeout["patch"]
+    assert isinstance(patch, dict)
+    assert patch["verified"] is False and "redacted (a secret)" in patch["reason"]
+    result = vibe("fix", str(root), "--diff")
+    assert result.returncode == EXIT_CLEAN and result.stdout == ""
+    assert "not offered: client.py:7 http-call-without-timeout" in result.stderr

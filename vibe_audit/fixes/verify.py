@@ -1,7 +1,9 @@
 """Verify a rule's patch before it is offered.
 
-A patch is offered only when, applied to its file:
-- nothing outside its edits changed (a line diff of the file touches only the edited lines);
+A patch is offered only when the audit read its file as it is on disk (no secret redacted,
+nothing undecodable replaced: a patch built from that text would overwrite it) and, applied
+to the file:
+- nothing outside its edits changed (every other line is where the edits move it, as it was);
 - the file still parses (no new tree-sitter error or missing node);
 - what the replaced lines guaranteed is still there (``Patch.keeps``: the file's encoding=,
   an exclusive-create mode, a permission);
@@ -52,6 +54,11 @@ def _failure(
     ctx = next((c for c in repo.files if c.source.path == path), None)
     if ctx is None:
         return "the finding's file was not parsed"
+    if ctx.source.secrets_redacted or ctx.source.decoded_with_replacement:
+        return (
+            "the file holds text the audit redacted (a secret) or could not decode: a patch "
+            "built from what the audit read could overwrite it"
+        )
     old = ctx.source.text
     try:
         new = apply_edits(old, patch.edits)
@@ -62,7 +69,7 @@ def _failure(
     moved = _moved_elsewhere(old, new, patch)
     if moved is not None:
         return f"the patch changes line {moved}, outside its edits"
-    before = _errors(parse(ctx.source.language, old).root_node)
+    before = _errors(ctx.root)
     after = _errors(parse(ctx.source.language, new).root_node)
     if after > before:
         return "the patched file does not parse"
