@@ -151,7 +151,8 @@ def _summary(
     applied: bool,
 ) -> list[str]:
     offered = [f for f in findings if f.patch is not None and f.patch.offered]
-    used = [f for f in offered if f not in [x for x, _ in left_out]]
+    left = {id(f) for f, _ in left_out}
+    used = [f for f in offered if id(f) not in left]
     safe = sum(1 for f in used if f.patch is not None and f.patch.safety is PatchSafety.SAFE)
     verb = "applied" if applied else "printed"
     lines = [
