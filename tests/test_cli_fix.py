@@ -96,22 +96,30 @@ def test_usage_mistakes_are_one_line_with_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == EXIT_USAGE and missing.stderr.count("\n") == 1
 
 
-def test_no_patch_for_a_file_whose_secret_the_audit_redacted(tmp_path: Path) -> None:
-    """The rules read redacted text: a patch built from it would write the redaction over
-    the user's secret, so a file with a redacted secret gets no patch, and says why."""
+def test_no_patch_over_a_line_whose_secret_the_audit_redacted(tmp_path: Path) -> None:
+    """The rules read redacted text: a patch rewriting a line that held a secret would write
+    the redaction over it, so that finding gets no patch, and says why; a secret on another
+    line does not stop the patch of a call elsewhere."""
     root = tmp_path / "svc"
     root.mkdir()
     (root / "client.py").write_text(
         "import requests\n\n"
-        'URL = "https://admin:Zq7vLp2xWm9tRk4s@api.internal.example/v1"\n\n\n'
-        "def fetch():\n    return requests.get(URL)\n",
+        'TOKEN_URL = "https://admin:Zq7vLp2xWm9tRk4s@auth.internal.example/token"\n\n\n'
+        "def fetch():\n"
+        '    return requests.get("https://admin:Zq7vLp2xWm9tRk4s@api.internal.example/v1")\n\n\n'
+        "def token():\n    return requests.post(TOKEN_URL)\n",
         encoding="utf-8",
     )
-    findings = _findings(root)
-    (timeout,) = [f for f in findings if f["rule_id"] == "http-call-without-timeout"]
-    patch = timeout["patch"]
-    assert isinstance(patch, dict)
-    assert patch["verified"] is False and "redacted (a secret)" in patch["reason"]
+    by_line = {
+        f["location"]["start_line"]: f["patch"]  # type: ignore[index]
+        for f in _findings(root)
+        if f["rule_id"] == "http-call-without-timeout"
+    }
+    assert set(by_line) == {7, 11}
+    assert by_line[7]["verified"] is False and "redacted (a secret)" in by_line[7]["reason"]
+    assert by_line[11]["reason"] is None
     result = vibe("fix", str(root), "--diff")
-    assert result.returncode == EXIT_CLEAN and result.stdout == ""
+    assert result.returncode == EXIT_CLEAN, result.stderr
+    assert "+    return requests.post(TOKEN_URL, timeout=(3.05, 30))" in result.stdout
+    assert "Zq7vLp2xWm9tRk4s" not in result.stdout and "REDACTED" not in result.stdout
     assert "not offered: client.py:7 http-call-without-timeout" in result.stderr

@@ -49,6 +49,9 @@ class _Rule:
 
 
 # Values that stand for a secret without being one.
+# What a redacted secret reads as: REDACTED_MARK + its kind + "]".
+REDACTED_MARK = "[REDACTED:"
+
 _PLACEHOLDER = re.compile(
     r"^(?:pass(?:word|wd)?|pwd|pw|secret|changeme|change_me|changeit|test|token|"
     r"x{3,}|(?=.*[*\u2022])[*\u2022#/:. _-]+|\.{3,}|_+|-+|<[^>]*>|\[[^\]]*\]|\$\{?\w+\}?|\$\(\w+\)|"
@@ -100,7 +103,7 @@ def _entropy(value: str) -> float:
 
 def _literal_secret(value: str) -> bool:
     """Whether a value found in a URL, connection string or header is a secret."""
-    return bool(value) and not _PLACEHOLDER.match(value) and "[REDACTED:" not in value
+    return bool(value) and not _PLACEHOLDER.match(value) and REDACTED_MARK not in value
 
 
 def _token_like(value: str) -> bool:
@@ -508,7 +511,7 @@ def _redact_private_keys(text: str, counts: Counter[str]) -> str:
         counts["private-key"] += 1
         block = text[match.start() : end]
         pieces += [text[cursor : match.start()]]
-        pieces.append("\n".join("[REDACTED:private-key]" for _ in block.split("\n")))
+        pieces.append("\n".join(f"{REDACTED_MARK}private-key]" for _ in block.split("\n")))
         cursor = end
     if not pieces:
         return text
@@ -541,7 +544,7 @@ def _apply(rule: _Rule, line: str, counts: Counter[str]) -> str:
             position = start if start > match.start() else match.start() + 1
             continue
         counts[rule.kind] += 1
-        pieces += [line[cursor:start], f"[REDACTED:{rule.kind}]"]
+        pieces += [line[cursor:start], f"{REDACTED_MARK}{rule.kind}]"]
         cursor = end
         position = max(match.end(), match.start() + 1)
     if not pieces:

@@ -1,8 +1,8 @@
 """Verify a rule's patch before it is offered.
 
-A patch is offered only when the audit read its file as it is on disk (no secret redacted,
-nothing undecodable replaced: a patch built from that text would overwrite it) and, applied
-to the file:
+A patch is offered only when the lines it replaces or writes were read as they are on disk
+(no secret redacted, nothing undecodable replaced there: a patch built from that text would
+overwrite it) and, applied to the file:
 - nothing outside its edits changed (every other line is where the edits move it, as it was);
 - the file still parses (no new tree-sitter error or missing node);
 - what the replaced lines guaranteed is still there (``Patch.keeps``: the file's encoding=,
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import tree_sitter
 
 from vibe_audit.chunker.parsing import parse
+from vibe_audit.chunker.secrets import REDACTED_MARK
 from vibe_audit.index import indexed
 from vibe_audit.rules.base import Rule
 from vibe_audit.rules.context import RepoContext
@@ -54,10 +55,14 @@ def _failure(
     ctx = next((c for c in repo.files if c.source.path == path), None)
     if ctx is None:
         return "the finding's file was not parsed"
-    if ctx.source.secrets_redacted or ctx.source.decoded_with_replacement:
+    # The rules read the file with its secrets redacted (line for line) and undecodable
+    # bytes replaced: a patch whose lines hold either would write that over the file.
+    rewritten = [line for e in patch.edits for line in ctx.lines[e.start_line - 1 : e.end_line]]
+    rewritten += [e.text for e in patch.edits]
+    if any(REDACTED_MARK in text or "\ufffd" in text for text in rewritten):
         return (
-            "the file holds text the audit redacted (a secret) or could not decode: a patch "
-            "built from what the audit read could overwrite it"
+            "its lines hold text the audit redacted (a secret) or could not decode: the patch, "
+            "built from what the audit read, would overwrite it"
         )
     old = ctx.source.text
     try:
