@@ -26,7 +26,7 @@ from vibe_audit.prompts import get_audit  # noqa: E402
 from vibe_audit.rules.base import Rule  # noqa: E402
 from vibe_audit.rules.engine import load_rules  # noqa: E402
 from vibe_audit.schemas import AUDIT_IDS, Severity  # noqa: E402
-from vibe_audit.schemas.audit_spec import AuditSpec, RubricBand  # noqa: E402
+from vibe_audit.schemas.audit_spec import AuditSpec, ChecklistItem, RubricBand  # noqa: E402
 
 DOCS = ROOT / "docs"
 GENERATED = ("commands", "rules", "audits")
@@ -279,16 +279,28 @@ WHY_NOT = {
 }
 
 
-def coverage_cell(item: str, decided_by: str, language: tuple[str, ...], rules: list[Rule]) -> str:
+def coverage_cell(item: ChecklistItem, language: tuple[str, ...], rules: list[Rule]) -> str:
     """The rules that decide ``item`` in that language, or why none does."""
     deciding = [
         r.meta.id + (" (experimental)" if r.meta.experimental else "")
         for r in rules
-        if item in r.meta.checklist and set(r.meta.languages) & set(language)
+        if item.id in r.meta.checklist and set(r.meta.languages) & set(language)
     ]
     if deciding:
         return ", ".join(f"`{d}`" for d in deciding)
-    return WHY_NOT.get(decided_by, "no rule yet")
+    family = language[0]
+    absent = {str(k): v for k, v in item.not_applicable.items()}
+    pending = {str(k): v for k, v in item.no_rule_because.items()}
+    if family in absent:
+        return f"not applicable: {absent[family]}"
+    if item.decided_by == "code" and family in pending:
+        return f"no rule yet: {pending[family]}"
+    why = WHY_NOT.get(item.decided_by, "no rule yet")
+    return f"{why} ({item.decided_by_because})" if item.decided_by_because else why
+
+
+def _applies(item: ChecklistItem, language: tuple[str, ...]) -> bool:
+    return item.decided_by == "code" and language[0] not in {str(k) for k in item.not_applicable}
 
 
 def coverage_page(rules: list[Rule]) -> str:
@@ -301,11 +313,15 @@ def coverage_page(rules: list[Rule]) -> str:
         "Each cell names the built-in rules that decide the item in that language. Otherwise "
         "it says why no rule does: *model only* when the item needs the code's intent or "
         "runtime facts (a model or a reviewer decides it), *task* when the item is something "
-        "to do rather than a property of code, *no rule yet* when a static rule could "
-        "decide it and none exists. What decides an item is the `decided_by` field of its "
-        "template entry.",
+        "to do rather than a property of code, *not applicable* when the item cannot occur "
+        "in that language as written (with the reason), *no rule yet* when a static rule "
+        "could decide it and none exists. What decides an item is the `decided_by` field of "
+        "its template entry, and `not_applicable` / `no_rule_because` give the per-language "
+        "reasons.",
         "",
-        "Items decidable by code that a default (not experimental) rule decides:",
+        "Items decidable by code in each language (not applicable ones left out) that a "
+        "default (not experimental) rule decides; experimental rules (`--rules experimental`) "
+        "fill the cells marked so:",
         "",
         "| audit | items | decidable by code | Python | TypeScript/JavaScript | Rust |",
         "|---|---|---|---|---|---|",
@@ -315,21 +331,20 @@ def coverage_page(rules: list[Rule]) -> str:
         spec = get_audit(audit)
         code = [i for i in spec.checklist if i.decided_by == "code"]
         stable = [r for r in rules if not r.meta.experimental]  # on by default
-        covered = [
-            sum(1 for i in code if coverage_cell(i.id, "code", lang, stable) != "no rule yet")
-            for lang in LANGUAGES.values()
-        ]
+        counts = []
+        for lang in LANGUAGES.values():
+            applicable = [i for i in code if _applies(i, lang)]
+            decided = sum(1 for i in applicable if "`" in coverage_cell(i, lang, stable))
+            counts.append(f"{decided} of {len(applicable)}")
         lines.append(
             f"| [{audit}](audits/{audit}.md) | {len(spec.checklist)} | {len(code)} | "
-            + " | ".join(f"{n} of {len(code)}" for n in covered)
+            + " | ".join(counts)
             + " |"
         )
         table += [f"## {spec.title}", "", "| item | " + " | ".join(LANGUAGES) + " |"]
         table.append("|---|" + "---|" * len(LANGUAGES))
         for item in spec.checklist:
-            cells = [
-                coverage_cell(item.id, item.decided_by, lang, rules) for lang in LANGUAGES.values()
-            ]
+            cells = [coverage_cell(item, lang, rules) for lang in LANGUAGES.values()]
             text = " ".join(item.text.split()).replace("|", "\\|")
             table.append(f"| `{item.id}` {text} | " + " | ".join(cells) + " |")
         table.append("")

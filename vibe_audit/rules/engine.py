@@ -30,20 +30,24 @@ def load_rules() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for module_info in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{builtin.__name__}.{module_info.name}")
-        rule = getattr(module, "RULE", None)
-        if not isinstance(rule, Rule):
-            raise RuleDefinitionError(f"{module.__name__} defines no RULE")
-        meta = rule.meta
-        if meta.id in rules:
-            raise RuleDefinitionError(f"duplicate rule id {meta.id}")
-        for audit_id, category in meta.categories.items():
-            if category not in audits[audit_id].categories:
-                raise RuleDefinitionError(f"{meta.id}: '{category}' is not a {audit_id} category")
-        known = set().union(*(audits[a].checklist_ids() for a in meta.categories))
-        unknown = [item for item in meta.checklist if item not in known]
-        if unknown:
-            raise RuleDefinitionError(f"{meta.id}: unknown checklist items {unknown}")
-        rules[meta.id] = rule
+        # A module defines one RULE, or RULES when it builds several from data.
+        found = getattr(module, "RULES", None) or [getattr(module, "RULE", None)]
+        for rule in found:
+            if not isinstance(rule, Rule):
+                raise RuleDefinitionError(f"{module.__name__} defines no RULE")
+            meta = rule.meta
+            if meta.id in rules:
+                raise RuleDefinitionError(f"duplicate rule id {meta.id}")
+            for audit_id, category in meta.categories.items():
+                if category not in audits[audit_id].categories:
+                    raise RuleDefinitionError(
+                        f"{meta.id}: '{category}' is not a {audit_id} category"
+                    )
+            known = set().union(*(audits[a].checklist_ids() for a in meta.categories))
+            unknown = [item for item in meta.checklist if item not in known]
+            if unknown:
+                raise RuleDefinitionError(f"{meta.id}: unknown checklist items {unknown}")
+            rules[meta.id] = rule
     return rules
 
 

@@ -63,6 +63,10 @@ class RubricBand(BaseModel):
     when: list[RubricCondition] = Field(default_factory=list)
 
 
+CodeLanguage = Literal["python", "typescript", "rust"]
+"""The language families of the coverage matrix (typescript stands for TS, TSX and JS)."""
+
+
 class ChecklistItem(BaseModel):
     """One item of the document: a lettered sub-section or a checklist line.
 
@@ -92,6 +96,24 @@ class ChecklistItem(BaseModel):
         "reviewer); 'runtime', needs deployment or runtime facts (load, data, config outside "
         "the repository); 'task', a task to carry out, not a property of code. The rule "
         "coverage matrix (docs/coverage.md) is built from it.",
+    )
+    decided_by_because: str = Field(
+        default="",
+        description="Why no rule can decide an item a model decides (intent, runtime): one "
+        "line the coverage matrix shows.",
+    )
+    not_applicable: dict[CodeLanguage, str] = Field(
+        default_factory=dict,
+        description="Languages (python, typescript, rust) where the item cannot occur as "
+        "written, each with the one-line reason (aiosqlite is a Python library; Rust closes "
+        "a connection when its owner is dropped). The coverage matrix shows the reason and "
+        "leaves the item out of that language's count.",
+    )
+    no_rule_because: dict[CodeLanguage, str] = Field(
+        default_factory=dict,
+        description="Languages where the item is decidable by code but no rule decides it "
+        "yet, each with the reason (no real code to measure a rule on, ...): a gap the "
+        "coverage matrix names instead of leaving a bare 'no rule yet'.",
     )
 
 

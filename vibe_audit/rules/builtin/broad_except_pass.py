@@ -45,7 +45,7 @@ META = RuleMeta(
     severity=Severity.MEDIUM,
     confidence=Confidence.HIGH,
     categories={"reliability": "Error Handling"},
-    checklist=["reliability.7.1", "reliability.2.1"],
+    checklist=["reliability.7.1", "reliability.2.1", "reliability.obs.1"],
     problem=(
         "`except {caught}:` with only `{body}` discards every error raised by the try block "
         "(starting at `{first}`), expected or not, without a trace."

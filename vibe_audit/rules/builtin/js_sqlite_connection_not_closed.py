@@ -52,8 +52,19 @@ META = RuleMeta(
     title="SQLite connection opened per call and never closed",
     severity=Severity.MEDIUM,
     confidence=Confidence.HIGH,
-    categories={"sqlite": "Connection", "reliability": "Resource Leak", "concurrency": "SQLite"},
-    checklist=["sqlite.2A", "sqlite.2C", "concurrency.1B", "concurrency.sqlite_checklist.5"],
+    categories={
+        "sqlite": "Connection",
+        "reliability": "Resource Leak",
+        "concurrency": "SQLite",
+        "checkpoint": "Concurrency",
+    },
+    checklist=[
+        "sqlite.2A",
+        "sqlite.2C",
+        "concurrency.1B",
+        "concurrency.sqlite_checklist.5",
+        "checkpoint.6C",
+    ],
     problem=(
         "{function} opens a SQLite connection ({opened}) each time it runs and never closes "
         "it: `{name}` is dropped with the connection still open."

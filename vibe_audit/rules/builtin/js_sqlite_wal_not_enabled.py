@@ -47,7 +47,12 @@ META = RuleMeta(
     title="SQLite opened by several connections without WAL journal mode",
     severity=Severity.HIGH,
     confidence=Confidence.HIGH,
-    categories={"sqlite": "WAL Config", "concurrency": "SQLite", "reliability": "Concurrency"},
+    categories={
+        "sqlite": "WAL Config",
+        "concurrency": "SQLite",
+        "reliability": "Concurrency",
+        "checkpoint": "Concurrency",
+    },
     audit_severity={"concurrency": Severity.MEDIUM},
     checklist=[
         "sqlite.1A",
@@ -55,6 +60,7 @@ META = RuleMeta(
         "concurrency.1A",
         "concurrency.sqlite_checklist.1",
         "reliability.9.1",
+        "checkpoint.6A",
     ],
     problem=(
         "The SQLite database is opened with {module} {connections}, and no code sets "

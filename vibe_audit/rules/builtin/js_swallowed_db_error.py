@@ -49,7 +49,7 @@ META = RuleMeta(
     severity=Severity.HIGH,
     confidence=Confidence.HIGH,
     categories={"sqlite": "Error Handling", "reliability": "Error Handling"},
-    checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3"],
+    checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3", "reliability.obs.1"],
     problem=(
         "In {function}, `{sql}` runs and its error handler {handling} any error it "
         "throws, with {logged}: a failed write is indistinguishable from a successful one."

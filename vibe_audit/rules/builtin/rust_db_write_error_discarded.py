@@ -52,7 +52,7 @@ META = RuleMeta(
         "reliability": "Error Handling",
         "guardrails": "Monitoring/Recovery",
     },
-    checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3"],
+    checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3", "reliability.obs.1"],
     problem=(
         "{function}() discards the result of {write} with `{discard}`: when the write "
         "fails ({reasons}), the error is dropped and the code goes on as if it happened."

@@ -40,8 +40,8 @@ META = RuleMeta(
     title="SQLite connection opened on every call (rusqlite)",
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
-    categories={"sqlite": "Connection"},
-    checklist=["sqlite.2A"],
+    categories={"sqlite": "Connection", "concurrency": "SQLite"},
+    checklist=["sqlite.2A", "concurrency.1B"],
     problem=(
         "{function}() opens a new SQLite connection on every call ({call}) and drops it "
         "at the end, while {concurrent}: each call pays the open and setup again, and "

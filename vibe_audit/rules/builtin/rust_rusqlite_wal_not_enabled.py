@@ -49,7 +49,12 @@ META = RuleMeta(
     title="SQLite (rusqlite) used by several connections without WAL",
     severity=Severity.HIGH,
     confidence=Confidence.MEDIUM,
-    categories={"sqlite": "WAL Config", "concurrency": "SQLite", "reliability": "Concurrency"},
+    categories={
+        "sqlite": "WAL Config",
+        "concurrency": "SQLite",
+        "reliability": "Concurrency",
+        "checkpoint": "Concurrency",
+    },
     # Readers blocking the writer lose no data: in the integrity audit it is MEDIUM.
     audit_severity={"concurrency": Severity.MEDIUM},
     checklist=[
@@ -58,6 +63,7 @@ META = RuleMeta(
         "concurrency.1A",
         "concurrency.sqlite_checklist.1",
         "reliability.9.1",
+        "checkpoint.6A",
     ],
     problem=(
         "{function}() opens the SQLite database with rusqlite and no code sets "

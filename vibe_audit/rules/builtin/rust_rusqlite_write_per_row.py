@@ -63,6 +63,7 @@ META = RuleMeta(
         "concurrency.4A",
         "concurrency.sqlite_checklist.6",
         "concurrency.sqlite_checklist.7",
+        "sqlite.6B",
     ],
     problem=(
         "{function}() runs `{write}` on every iteration of `for {loop}` on {connection} "

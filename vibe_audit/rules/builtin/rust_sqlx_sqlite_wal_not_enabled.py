@@ -45,7 +45,12 @@ META = RuleMeta(
     title="SQLite (sqlx) pool without WAL journal mode",
     severity=Severity.HIGH,
     confidence=Confidence.MEDIUM,
-    categories={"sqlite": "WAL Config", "concurrency": "SQLite", "reliability": "Concurrency"},
+    categories={
+        "sqlite": "WAL Config",
+        "concurrency": "SQLite",
+        "reliability": "Concurrency",
+        "checkpoint": "Concurrency",
+    },
     # Readers blocking the writer lose no data: in the integrity audit it is MEDIUM.
     audit_severity={"concurrency": Severity.MEDIUM},
     checklist=[
@@ -54,6 +59,7 @@ META = RuleMeta(
         "concurrency.1A",
         "concurrency.sqlite_checklist.1",
         "reliability.9.1",
+        "checkpoint.6A",
     ],
     problem=(
         "{function}() creates the SQLite database ({call}) and the code serves it through a "

@@ -60,8 +60,18 @@ META = RuleMeta(
     title="UPDATE keyed only by id (no state guard or owner scope)",
     severity=Severity.MEDIUM,
     confidence=Confidence.MEDIUM,
-    categories={"concurrency": "Race Condition", "guardrails": "Row Locking"},
-    checklist=["concurrency.3A", "concurrency.3C", "guardrails.2A", "guardrails.5A"],
+    categories={
+        "concurrency": "Race Condition",
+        "guardrails": "Row Locking",
+        "checkpoint": "Concurrency",
+    },
+    checklist=[
+        "concurrency.3A",
+        "concurrency.3C",
+        "guardrails.2A",
+        "guardrails.5A",
+        "checkpoint.6D",
+    ],
     problem="{function}() runs `{sql}`: {reason}.",
     scenario="{scenario}",
     impact=(

@@ -51,6 +51,7 @@ META = RuleMeta(
         "concurrency.4A",
         "concurrency.sqlite_checklist.6",
         "concurrency.sqlite_checklist.7",
+        "sqlite.6B",
     ],
     problem=(
         "{function}() calls `{commit}` on every iteration of `for {loop}`: each row is its "

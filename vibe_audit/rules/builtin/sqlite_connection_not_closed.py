@@ -50,7 +50,12 @@ META = RuleMeta(
     title="SQLite connection opened and never closed",
     severity=Severity.MEDIUM,
     confidence=Confidence.HIGH,
-    categories={"sqlite": "Connection", "reliability": "Resource Leak", "concurrency": "SQLite"},
+    categories={
+        "sqlite": "Connection",
+        "reliability": "Resource Leak",
+        "concurrency": "SQLite",
+        "checkpoint": "Concurrency",
+    },
     checklist=[
         "sqlite.2C",
         "sqlite.5B",
@@ -58,6 +63,8 @@ META = RuleMeta(
         "reliability.10.3",
         "concurrency.1B",
         "concurrency.sqlite_checklist.5",
+        "checkpoint.6C",
+        "sqlite.2A",
     ],
     problem=(
         "{function}() opens a connection with {opener}() into `{name}` and never closes it: "

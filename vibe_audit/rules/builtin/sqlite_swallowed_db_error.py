@@ -57,7 +57,7 @@ META = RuleMeta(
     severity=Severity.HIGH,
     confidence=Confidence.HIGH,
     categories={"sqlite": "Error Handling", "reliability": "Error Handling"},
-    checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3"],
+    checklist=["sqlite.7A", "sqlite.7B", "reliability.7.3", "reliability.2.3", "reliability.obs.1"],
     problem=(
         "The handler at this line catches {caught} around SQL writes and {handling}. A "
         "'database is locked' error loses the write, and the open transaction is neither "

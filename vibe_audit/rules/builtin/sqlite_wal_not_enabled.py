@@ -43,7 +43,12 @@ META = RuleMeta(
     title="SQLite used without WAL journal mode",
     severity=Severity.HIGH,
     confidence=Confidence.HIGH,
-    categories={"sqlite": "WAL Config", "concurrency": "SQLite", "reliability": "Concurrency"},
+    categories={
+        "sqlite": "WAL Config",
+        "concurrency": "SQLite",
+        "reliability": "Concurrency",
+        "checkpoint": "Concurrency",
+    },
     # Readers blocking the writer lose no data: in the integrity audit it is MEDIUM.
     audit_severity={"concurrency": Severity.MEDIUM},
     checklist=[
@@ -52,6 +57,7 @@ META = RuleMeta(
         "concurrency.1A",
         "concurrency.sqlite_checklist.1",
         "reliability.9.1",
+        "checkpoint.6A",
     ],
     problem=(
         "{count} SQLite connection site(s) open the database, and no file sets "

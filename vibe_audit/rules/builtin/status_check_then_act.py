@@ -41,8 +41,18 @@ META = RuleMeta(
     title="Status checked in code, then updated without a WHERE guard (check-then-act race)",
     severity=Severity.HIGH,
     confidence=Confidence.MEDIUM,
-    categories={"concurrency": "Race Condition", "guardrails": "Row Locking"},
-    checklist=["concurrency.3A", "concurrency.3B", "guardrails.2A", "guardrails.1B"],
+    categories={
+        "concurrency": "Race Condition",
+        "guardrails": "Row Locking",
+        "checkpoint": "Concurrency",
+    },
+    checklist=[
+        "concurrency.3A",
+        "concurrency.3B",
+        "guardrails.2A",
+        "guardrails.1B",
+        "checkpoint.6D",
+    ],
     problem=(
         "{function}() reads {column} from {table}, decides in code, then runs "
         "`{update}` whose WHERE clause does not re-check {column}. Nothing stops the row "

@@ -50,8 +50,18 @@ META = RuleMeta(
     title="Status checked in one function, then set by a helper without a WHERE guard",
     severity=Severity.HIGH,
     confidence=Confidence.MEDIUM,
-    categories={"concurrency": "Race Condition", "guardrails": "Row Locking"},
-    checklist=["concurrency.3A", "concurrency.3B", "guardrails.2A", "guardrails.1B"],
+    categories={
+        "concurrency": "Race Condition",
+        "guardrails": "Row Locking",
+        "checkpoint": "Concurrency",
+    },
+    checklist=[
+        "concurrency.3A",
+        "concurrency.3B",
+        "guardrails.2A",
+        "guardrails.1B",
+        "checkpoint.6D",
+    ],
     problem=(
         "{function}() checks a {column} in code, then calls {helper}() ({writer}), whose "
         "`{update}` does not re-check {column} in its WHERE clause. The check and the write "
