@@ -76,6 +76,9 @@ def run_rules(
     those audits only."""
     findings: list[Finding] = []
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
+    # A finding may also sit in a file no rule parses (a .sql migration's CREATE TABLE).
+    for other in repo.other_sources:
+        lines_by_path.setdefault(other.path, other.text.splitlines())
     concurrency: dict[str, str | None] = {}  # by path, computed on first need
     contexts = {ctx.source.path: ctx for ctx in repo.files}
     regions = {ctx.source.path: ctx.source.test_regions for ctx in repo.files}
@@ -88,7 +91,7 @@ def run_rules(
             hits.extend(rule.check_repo(repo))
         if rule.meta.needs_concurrency:
             for hit in hits:
-                if hit.path not in concurrency:
+                if hit.path not in concurrency and hit.path in contexts:
                     concurrency[hit.path] = evidence.reaching_concurrency(contexts[hit.path], repo)
         for hit in hits:
             if _in_test_region(hit, regions):

@@ -64,6 +64,7 @@ META = RuleMeta(
         "concurrency.1B",
         "concurrency.sqlite_checklist.5",
         "checkpoint.6C",
+        "reliability.10.3",
     ],
     problem=(
         "{function} opens a SQLite connection ({opened}) each time it runs and never closes "

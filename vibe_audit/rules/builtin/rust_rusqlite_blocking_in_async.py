@@ -48,7 +48,7 @@ META = RuleMeta(
     severity=Severity.MEDIUM,
     confidence=Confidence.HIGH,
     categories={"sqlite": "Async", "reliability": "Concurrency"},
-    checklist=["sqlite.2B", "sqlite.5A", "reliability.1.2"],
+    checklist=["sqlite.2B", "sqlite.5A", "sqlite.5C", "reliability.1.2"],
     problem=(
         "async {function}() runs {count} rusqlite call(s) directly on its task (first: "
         ".{method}() at line {line}). rusqlite blocks the thread until SQLite answers, so "
