@@ -3,22 +3,84 @@ file (a temp file written, then renamed over its target) in Python, TypeScript/J
 and Rust, with what the function around them does (fsync, directory sync, cleanup), and the
 read-modify-write of a state file.
 
-Used by: checkpoint-dir-not-fsynced, js-/rust-checkpoint-replace-without-fsync,
+Used by: *-checkpoint-dir-not-fsynced, js-/rust-checkpoint-replace-without-fsync,
 js-/rust-checkpoint-temp-not-cleaned-up, *-temp-files-never-swept and
-*-state-file-update-without-lock.
+*-state-file-update-without-lock; a family's rules are built in one module, from one META and
+one docstring with what each language words differently (``family_meta``, ``family_doc``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import evidence, files, js, rust, syntax
+from vibe_audit.rules.base import DOC_HEADINGS, Hit, RuleMeta, node_hit
 from vibe_audit.rules.context import FileContext, RepoContext
+
+# --- one rule per language ----------------------------------------------------------
+
+# The rules of a family (one module) share their texts and check; per language key
+# ("python", "js", "rust") they differ in the prefix of their id, the languages they read
+# and the texts a language words its own way.
+ID_PREFIX = {"python": "", "js": "js-", "rust": "rust-"}
+LANGUAGES: dict[str, list[str]] = {"python": ["python"], "js": js.JS_LANGUAGES, "rust": ["rust"]}
+
+
+# A section of a rule's documentation (rules.base.DOC_HEADINGS): "What it finds:" ...
+_DOC_HEADING = re.compile(rf"^({'|'.join(DOC_HEADINGS)}):\n", re.M)
+
+
+def _doc_parts(doc: str) -> tuple[str, dict[str, str]]:
+    """The summary of a rule's documentation, and its sections' text by heading."""
+    summary, *rest = _DOC_HEADING.split(doc)
+    return summary.strip("\n"), {
+        h: body.strip("\n") for h, body in zip(rest[::2], rest[1::2], strict=True)
+    }
+
+
+# A section of ``own`` that ends with this paragraph goes on as the section of ``doc`` does.
+_REST = "    ..."
+
+
+def family_doc(doc: str, own: str) -> str:
+    """The documentation of a family's rule for one language: ``doc`` (the family's first
+    rule's) where ``own`` (in the same form) has no text of its own: its summary line, when
+    ``own`` starts with a heading, each section ``own`` leaves out, and the paragraphs of a
+    section after those ``own`` gives when its last paragraph is ``...``."""
+    summary, sections = _doc_parts(doc)
+    own_summary, own_sections = _doc_parts(own)
+    parts = [own_summary or summary]
+    for heading, body in sections.items():
+        mine = own_sections.get(heading, body).split("\n\n")
+        if mine[-1] == _REST:
+            mine = mine[:-1] + body.split("\n\n")[len(mine) - 1 :]
+        parts.append(f"{heading}:\n" + "\n\n".join(mine))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_hit(ctx: FileContext, write: AtomicWrite, **details: str) -> Hit:
+    """A hit at the rename of ``write``, named after its function; ``details`` fill the
+    rule's texts besides {function}."""
+    return node_hit(
+        ctx,
+        write.rename,
+        named_by=write.function,
+        details={"function": write.name, **details},
+    )
+
+
+def family_meta(meta: RuleMeta, language: str, own: Mapping[str, object]) -> RuleMeta:
+    """The family's rule for ``language``: ``meta`` (a rule of the family) with the
+    language's id and languages, and ``own`` (field -> value) where the language's rule
+    says something else."""
+    stem = meta.id.removeprefix("js-").removeprefix("rust-")
+    update = {"id": ID_PREFIX[language] + stem, "languages": list(LANGUAGES[language]), **own}
+    return meta.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -598,7 +660,7 @@ def rust_updates(ctx: FileContext) -> Iterator[Update]:
 
 # Imports that mean the repository runs a long-lived service (a server or workers), which
 # restarts after crashes and deploys: where a startup sweep of temp files belongs.
-_SERVICES = {
+SERVICES = {
     "python": frozenset(
         {"fastapi", "starlette", "flask", "django", "aiohttp", "tornado", "sanic", "quart",
          "celery", "rq", "huey", "dramatiq", "apscheduler", "gunicorn", "uvicorn"}
@@ -615,7 +677,7 @@ def service_import(contexts: list[FileContext]) -> str | None:
     for ctx in contexts:
         if syntax.is_test_path(ctx.source.path):
             continue
-        found = sorted(ctx.imports & _SERVICES[language_key(ctx.source.language)])
+        found = sorted(ctx.imports & SERVICES[language_key(ctx.source.language)])
         if found:
             return f"{ctx.source.path} ({found[0]})"
     return None

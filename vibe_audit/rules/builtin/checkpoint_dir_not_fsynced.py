@@ -36,9 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vibe_audit.chunker.parsing import node_text
-from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
+from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext
-from vibe_audit.rules.state_files_util import python_atomic_writes
+from vibe_audit.rules.state_files_util import (
+    atomic_writes,
+    family_doc,
+    family_meta,
+    write_hit,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -83,21 +88,95 @@ META = RuleMeta(
     experimental=True,  # optional hardening per the audit document
 )
 
+# The documentation of the TypeScript/JavaScript and Rust rules: the sections they word
+# differently; family_doc takes the rest from the module docstring (and, after a closing
+# "...", the rest of a section).
+_JS_DOC = family_doc(
+    __doc__ or "",
+    """
+What it finds:
+    A function that writes a temp file, fsyncs it (``fs.fsyncSync``, ``filehandle.sync()``,
+    ``{ flush: true }``) and renames it over its target (``rename`` / ``renameSync``), in a
+    file where nothing fsyncs the target's directory afterwards (no ``fs.openSync(dir, "r")``
+    + ``fs.fsyncSync``). Only writers that already fsync the file are reported: they show
+    the state is meant to survive a power loss.
+
+    Optional hardening: reported as MONITOR, experimental (``--rules experimental``).
+
+Example:
+    const fd = fs.openSync(tmp, "w");
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, file);
+
+Use instead:
+    fs.renameSync(tmp, file);
+    const dirFd = fs.openSync(path.dirname(file), "r");
+    try { fs.fsyncSync(dirFd); } finally { fs.closeSync(dirFd); }
+""",
+)
+
+_RUST_DOC = family_doc(
+    __doc__ or "",
+    """
+What it finds:
+    A function that writes a temp file, calls ``sync_all`` / ``sync_data`` on it and moves
+    it over its target (``fs::rename``, ``NamedTempFile::persist``), in a file where nothing
+    fsyncs the target's directory afterwards (no ``File::open(dir)?.sync_all()``). Only
+    writers that already sync the file are reported: they show the state is meant to survive
+    a power loss.
+
+    Optional hardening: reported as MONITOR, experimental (``--rules experimental``).
+
+Example:
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+
+Use instead:
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    #[cfg(unix)]
+    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()?;
+""",
+)
+
+# What each language's rule says in its own words (the rest is META's).
+_OWN_TEXTS: dict[str, dict[str, str]] = {
+    "python": {},
+    "js": {
+        "fix": (
+            "Fsync the directory after the rename (POSIX; skip on Windows):\n"
+            '    const dirFd = fs.openSync(path.dirname(file), "r");\n'
+            "    try { fs.fsyncSync(dirFd); } finally { fs.closeSync(dirFd); }"
+        ),
+    },
+    "rust": {
+        "fix": (
+            "Fsync the directory after the rename (Unix):\n"
+            "    #[cfg(unix)]\n"
+            '    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()?;'
+        ),
+    },
+}
+_DOCS = {"python": __doc__ or "", "js": _JS_DOC, "rust": _RUST_DOC}
+
 
 def check_file(ctx: FileContext) -> Iterator[Hit]:
-    for write in python_atomic_writes(ctx):
+    """The file's atomic writes (in its own language) that sync the temp file but never
+    its directory."""
+    for write in atomic_writes(ctx):
         if not write.fsyncs or write.dir_syncs:
             continue
-        yield node_hit(
+        yield write_hit(
             ctx,
-            write.rename,
-            named_by=write.function,
-            details={
-                "function": write.name,
-                "target": f"`{write.target}`",
-                "rename": node_text(write.rename).split("\n")[0][:100],
-            },
+            write,
+            target=f"`{write.target}`",
+            rename=node_text(write.rename).split("\n")[0][:100],
         )
 
 
-RULE = Rule(meta=META, doc=__doc__ or "", check_file=check_file)
+RULES = [
+    Rule(meta=family_meta(META, language, own), doc=_DOCS[language], check_file=check_file)
+    for language, own in _OWN_TEXTS.items()
+]
