@@ -84,6 +84,8 @@ META = RuleMeta(
         "fixed set of names and quote them instead."
     ),
     effort_hours=(0.1, 0.5),
+    # 4 findings on 17 packages outside the corpus, all FP (values cleaned by a character whitelist)
+    experimental=True,
     languages=js.JS_LANGUAGES,
 )
 
