@@ -371,12 +371,15 @@ def database_kind(call: tree_sitter.Node) -> str:
 def _origin(text: str, function: tree_sitter.Node, parameters: set[str], depth: int) -> str:
     """Where a database expression's value comes from, following local names back through
     their assignments (``depth`` steps): 'caller' when it is built from a parameter or an
-    attribute of self with no module constant (UPPER_CASE) of its own as a default."""
+    attribute of self, or a command-line argument (``args.db_path``), with no module
+    constant (UPPER_CASE) of its own as a default."""
     words = set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", _code_only(text)))
     if any(w.isupper() for w in words):
         return "owned"  # DB_PATH, or `path or DB_PATH`: the application's own file
     if "self" in words or words & parameters:
         return "caller"
+    if re.search(r"(?<![\w.])args\.\w+", _code_only(text)):
+        return "caller"  # a command-line argument: the user names the database
     if depth == 0:
         return "owned"
     kinds = set()
