@@ -353,3 +353,49 @@ def pragmas(text: str) -> Iterator[PragmaText]:
 REFERENCES = re.compile(r"\bREFERENCES\s+[\w\"`\[\]]+\s*\(|\bFOREIGN\s+KEY\s*\(", re.I)
 CHECK = re.compile(r"\bCHECK\s*\(", re.I)
 BEGIN = re.compile(r"^\W*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\b", re.I)
+
+
+_STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
+_TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
+_WORD_DEFAULT = re.compile(r"\bDEFAULT\s+'[A-Za-z_]+'", re.I)
+_WORKFLOW = re.compile(r"job|task|queue|document|order|run|workflow|pipeline|step|stage", re.I)
+_ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
+                      "address", "street", "province", "county"})  # fmt: skip
+
+
+def short_table_name(name: str) -> str:
+    """A table name without its schema and quotes (``"main"."jobs"`` -> ``jobs``)."""
+    return name.rsplit(".", 1)[-1].strip('"`[]')
+
+
+def has_status_column(table: Table) -> bool:
+    return any(_STATUS_NAME.match(c.name) for c in table.columns)
+
+
+def unconstrained_status_columns(
+    table: Table, columns: list[Column] | None = None
+) -> Iterator[Column]:
+    """The status/state text columns of ``table`` (or among ``columns``) with no CHECK or
+    foreign key, inline or table-level. A ``state`` column counts only when it holds
+    workflow states, not an address or an OAuth token: it defaults to a word ('new',
+    'queued') or its table is a job/task/document table. (A later ALTER TABLE that adds a
+    constraint is each caller's to look for.)"""
+    names = {c.name.lower() for c in table.columns}
+    for column in table.columns if columns is None else columns:
+        if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
+            continue
+        if column.name.lower().endswith("state") and not _workflow_state(table, column, names):
+            continue
+        if re.search(r"\b(CHECK|REFERENCES)\b", column.definition, re.I):
+            continue
+        mention = re.compile(rf"\b{re.escape(column.name)}\b", re.I)
+        if any(mention.search(c) and re.match(r"(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN)\b", c, re.I)
+               for c in table.constraints):  # fmt: skip
+            continue
+        yield column
+
+
+def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
+    if names & _ADDRESS:
+        return False
+    return bool(_WORD_DEFAULT.search(column.definition) or _WORKFLOW.search(table.name))

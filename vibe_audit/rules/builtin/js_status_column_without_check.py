@@ -43,7 +43,13 @@ from vibe_audit.rules import js, syntax
 from vibe_audit.rules import js_sqlite_util as util
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.rules.sqltext import Column, Table, create_tables
+from vibe_audit.rules.sqltext import (
+    Column,
+    Table,
+    create_tables,
+    short_table_name,
+    unconstrained_status_columns,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -93,12 +99,6 @@ _ALTER_STATEMENT = re.compile(
     r"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?[\"`\[]?(?:\w+\.)?(\w+)[^;]{0,2000}", re.I
 )
 _CHECK_WORD = re.compile(r"\bCHECK\b", re.I)
-_STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
-_TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
-_WORD_DEFAULT = re.compile(r"\bDEFAULT\s+'[A-Za-z_]+'", re.I)
-_WORKFLOW = re.compile(r"job|task|queue|document|order|run|workflow|pipeline|step|stage", re.I)
-_ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
-                      "address", "street", "province", "county"})  # fmt: skip
 _RECORD_TABLE = re.compile(r"(archive|history|log|audit|events?)s?$", re.I)
 _ORM = frozenset({"knex", "kysely", "drizzle-orm", "@prisma/client", "typeorm", "sequelize"})
 
@@ -141,19 +141,19 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
     seen: set[tuple[str, str]] = set()
     for path, first_line, symbol, text in texts:
         for table in create_tables(text):
-            for column, offset in _unchecked(table, alters):
+            for column in _unchecked(table, alters):
                 key = (table.name.lower(), column.name.lower())
                 if key in seen:
                     continue  # the same table created again (a later migration, a copy)
                 seen.add(key)
-                line = first_line + text.count("\n", 0, offset)
+                line = first_line + text.count("\n", 0, column.offset)
                 yield Hit(
                     path=path,
                     start_line=line,
                     end_line=line,
                     symbol=symbol,
                     details={
-                        "table": _short(table.name),
+                        "table": short_table_name(table.name),
                         "column": column.name,
                         "definition": " ".join(column.definition.split()),
                     },
@@ -165,37 +165,15 @@ def _alter_texts(files: list[FileContext]) -> list[str]:
     return [c.source.text for c in files if "ALTER" in c.source.text.upper()]
 
 
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1].strip('"`[]')
-
-
-def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
-    if names & _ADDRESS:
-        return False
-    return bool(_WORD_DEFAULT.search(column.definition) or _WORKFLOW.search(table.name))
-
-
-def _unchecked(table: Table, alters: list[tuple[str, str]]) -> Iterator[tuple[Column, int]]:
-    if _RECORD_TABLE.search(_short(table.name)):
+def _unchecked(table: Table, alters: list[tuple[str, str]]) -> Iterator[Column]:
+    name = short_table_name(table.name)
+    if _RECORD_TABLE.search(name):
         return  # rows copied from the live table: its states, checked where they are set
-    names = {c.name.lower() for c in table.columns}
-    for column in table.columns:
-        if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
-            continue
-        if column.name.lower().endswith("state") and not _workflow_state(table, column, names):
-            continue
-        if re.search(r"\b(CHECK|REFERENCES)\b", column.definition, re.I):
-            continue
+    for column in unconstrained_status_columns(table):
         mention = re.compile(rf"\b{re.escape(column.name)}\b", re.I)
-        if any(
-            mention.search(c) and re.match(r"(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN)\b", c, re.I)
-            for c in table.constraints
-        ):
+        if any(alter_table == name.lower() and mention.search(a) for alter_table, a in alters):
             continue
-        name = _short(table.name).lower()
-        if any(alter_table == name and mention.search(a) for alter_table, a in alters):
-            continue
-        yield column, column.offset
+        yield column
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)

@@ -45,12 +45,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import tree_sitter
-
+from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import rust, syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
-from vibe_audit.rules.sqltext import Column, Table, create_tables
+from vibe_audit.rules.sqltext import (
+    Column,
+    create_tables,
+    short_table_name,
+    unconstrained_status_columns,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -103,12 +107,6 @@ _ALTER_STATEMENT = re.compile(
 )
 _ALTER_COVERS = re.compile(r"\b(CHECK|TYPE|DROP\s+COLUMN)\b", re.I)
 _RENAMED_TO = re.compile(r"\bRENAME\s+TO\s+[\"`\[]?(\w+)", re.I)
-_STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
-_TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
-_WORD_DEFAULT = re.compile(r"\bDEFAULT\s+'[A-Za-z_]+'", re.I)
-_WORKFLOW = re.compile(r"job|task|queue|document|order|run|workflow|pipeline|step|stage", re.I)
-_ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
-                      "address", "street", "province", "county"})  # fmt: skip
 _MIGRATE = re.compile(r"\b(migrate|embed_migrations)!\s*\(\s*(?:\"([^\"]*)\")?")
 _INCLUDE = re.compile(r"\binclude_str!\s*\(\s*\"([^\"]+\.sql)\"")
 
@@ -147,15 +145,15 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
         (table.name.lower().rsplit(".", 1)[-1], column.name.lower())
         for _, table in tables
         for column in table.columns
-        if not list(_unchecked(table, [column]))
+        if not list(unconstrained_status_columns(table, [column]))
     }
     renamed = {m.lower() for s in schemas for m in _RENAMED_TO.findall(s.text)}
     seen: set[tuple[str, str]] = set()
     for schema, table in tables:
-        name = _short(table.name).lower()
+        name = short_table_name(table.name).lower()
         if name in renamed:
             continue  # rebuilt under another name: its final shape is elsewhere
-        for column in _unchecked(table, table.columns):
+        for column in unconstrained_status_columns(table):
             key = (name, column.name.lower())
             if key in seen or key in checked or _altered(name, column, alters):
                 continue
@@ -171,7 +169,7 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
                 end_line=at,
                 symbol=None if schema.embedded else schema.symbol,
                 details={
-                    "table": _short(table.name),
+                    "table": short_table_name(table.name),
                     "column": column.name,
                     "definition": " ".join(column.definition.split()),
                     "schema": where,
@@ -217,7 +215,7 @@ def _embedded_schemas(files: list[FileContext], repo: RepoContext) -> list[_Sche
         for node in syntax.of_type(ctx.root, "macro_invocation"):
             if rust.is_rust_test(node, ctx.source.path):
                 continue
-            call = _node_text(node)
+            call = node_text(node)
             migrate = _MIGRATE.search(call)
             include = _INCLUDE.search(call)
             if migrate:
@@ -251,39 +249,6 @@ def _altered(table: str, column: Column, alters: list[tuple[str, str]]) -> bool:
     return any(
         name == table and mention.search(a) and _ALTER_COVERS.search(a) for name, a in alters
     )
-
-
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1].strip('"`[]')
-
-
-def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
-    if names & _ADDRESS:
-        return False
-    return bool(_WORD_DEFAULT.search(column.definition) or _WORKFLOW.search(table.name))
-
-
-def _unchecked(table: Table, columns: list[Column]) -> Iterator[Column]:
-    """The status/state text columns among ``columns`` with no CHECK or foreign key."""
-    names = {c.name.lower() for c in table.columns}
-    for column in columns:
-        if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
-            continue
-        if column.name.lower().endswith("state") and not _workflow_state(table, column, names):
-            continue
-        if re.search(r"\b(CHECK|REFERENCES)\b", column.definition, re.I):
-            continue
-        mention = re.compile(rf"\b{re.escape(column.name)}\b", re.I)
-        if any(
-            mention.search(c) and re.match(r"(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN)\b", c, re.I)
-            for c in table.constraints
-        ):
-            continue
-        yield column
-
-
-def _node_text(node: tree_sitter.Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)

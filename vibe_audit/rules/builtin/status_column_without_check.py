@@ -36,7 +36,13 @@ from vibe_audit.rules import syntax
 from vibe_audit.rules.base import Hit, Rule, RuleMeta
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.literals import is_docstring, literal_text
-from vibe_audit.rules.sqltext import Column, Table, create_tables
+from vibe_audit.rules.sqltext import (
+    Column,
+    Table,
+    create_tables,
+    has_status_column,
+    unconstrained_status_columns,
+)
 from vibe_audit.schemas import Confidence, Severity
 
 META = RuleMeta(
@@ -81,12 +87,6 @@ _CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)
 _ALTER_CHECK = re.compile(r"\bALTER\s+TABLE\b", re.I)
 _ALTER_STATEMENT = re.compile(r"\bALTER\s+TABLE\s+[\"`\[]?(\w+)[^;\"']{0,2000}", re.I)
 _CHECK_WORD = re.compile(r"\bCHECK\b", re.I)
-_STATUS_NAME = re.compile(r"^(\w+_)?(status|state)$", re.I)
-_TEXT_TYPE = re.compile(r"^\S+\s+(TEXT|VARCHAR|NVARCHAR|CHAR|CHARACTER|STRING|CLOB)\b", re.I)
-_WORD_DEFAULT = re.compile(r"\bDEFAULT\s+'[A-Za-z_]+'", re.I)
-_WORKFLOW = re.compile(r"job|task|queue|document|order|run|workflow|pipeline|step|stage", re.I)
-_ADDRESS = frozenset({"city", "zip", "zipcode", "zip_code", "postal_code", "postcode", "country",
-                      "address", "street", "province", "county"})  # fmt: skip
 
 
 def check_repo(repo: RepoContext) -> Iterator[Hit]:
@@ -102,10 +102,10 @@ def check_repo(repo: RepoContext) -> Iterator[Hit]:
             if not _CREATE.search(sql):
                 continue
             for table in create_tables(sql):
-                if alters is None and _candidates(table):
+                if alters is None and has_status_column(table):
                     alters = _alter_checks(repo)
-                for column, offset in _unchecked(table, alters or []):
-                    line = syntax.line(string) + sql.count("\n", 0, offset)
+                for column in _unchecked(table, alters or []):
+                    line = syntax.line(string) + sql.count("\n", 0, column.offset)
                     yield Hit(
                         path=ctx.source.path,
                         start_line=line,
@@ -148,34 +148,12 @@ def _alter_checks(repo: RepoContext) -> list[tuple[str, str]]:
     ]
 
 
-def _candidates(table: Table) -> bool:
-    return any(_STATUS_NAME.match(c.name) for c in table.columns)
-
-
-def _workflow_state(table: Table, column: Column, names: set[str]) -> bool:
-    """A ``state`` column that holds workflow states, not an address or an OAuth token:
-    it defaults to a word ('new', 'queued') or its table is a job/task/document table."""
-    if names & _ADDRESS:
-        return False
-    return bool(_WORD_DEFAULT.search(column.definition) or _WORKFLOW.search(table.name))
-
-
-def _unchecked(table: Table, alters: list[tuple[str, str]]) -> Iterator[tuple[Column, int]]:
-    names = {c.name.lower() for c in table.columns}
-    for column in table.columns:
-        if not _STATUS_NAME.match(column.name) or not _TEXT_TYPE.match(column.definition):
-            continue
-        if column.name.lower().endswith("state") and not _workflow_state(table, column, names):
-            continue
-        if re.search(r"\b(CHECK|REFERENCES)\b", column.definition, re.I):
-            continue
+def _unchecked(table: Table, alters: list[tuple[str, str]]) -> Iterator[Column]:
+    for column in unconstrained_status_columns(table):
         mention = re.compile(rf"\b{re.escape(column.name)}\b", re.I)
-        if any(mention.search(c) and re.match(r"(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN)\b", c, re.I)
-               for c in table.constraints):  # fmt: skip
-            continue
         if any(name.lower() == table.name.lower() and mention.search(a) for name, a in alters):
             continue
-        yield column, column.offset
+        yield column
 
 
 RULE = Rule(meta=META, doc=__doc__ or "", check_repo=check_repo)
