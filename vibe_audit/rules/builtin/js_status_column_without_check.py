@@ -41,7 +41,8 @@ from collections.abc import Iterator
 
 from vibe_audit.rules import js, syntax
 from vibe_audit.rules import js_sqlite_util as util
-from vibe_audit.rules.base import Hit, Rule, RuleMeta
+from vibe_audit.rules.base import Hit, Rule
+from vibe_audit.rules.builtin import status_column_without_check as sibling
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.sqltext import (
     Column,
@@ -50,48 +51,27 @@ from vibe_audit.rules.sqltext import (
     short_table_name,
     unconstrained_status_columns,
 )
-from vibe_audit.schemas import Confidence, Severity
 
-META = RuleMeta(
-    id="js-status-column-without-check",
-    title="Status column without a CHECK constraint on its values",
-    severity=Severity.MEDIUM,
-    confidence=Confidence.HIGH,
-    categories={"guardrails": "Constraints", "concurrency": "Validation"},
-    checklist=["guardrails.3A", "guardrails.5A", "guardrails.phase1.1"],
-    problem=(
-        "Column `{column}` of table `{table}` ({definition}) accepts any string: no CHECK "
-        "constraint restricts it to the states the code knows."
-    ),
-    scenario=(
-        "A new code path writes {column} 'complete' instead of 'done' (or 'Failed'): the "
-        "{table} row is stored, the code that selects work only knows the old values, so the "
-        "row is stuck and no error is raised anywhere."
-    ),
-    impact=(
-        "Jobs stuck in states nothing handles, found only by manual queries; state-machine "
-        "bugs corrupt data instead of failing loudly."
-    ),
-    how_to_verify=(
-        "Run `UPDATE {table} SET {column} = 'bogus' WHERE rowid = 1` (PostgreSQL: pick any "
-        "id): it succeeds. `SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}` often "
-        "shows stray values."
-    ),
-    fix=(
-        "Declare the allowed values in the schema (SQLite needs a table rebuild to add it to "
-        "an existing table; PostgreSQL: ALTER TABLE ... ADD CONSTRAINT ... CHECK):\n"
-        "    {column} TEXT NOT NULL CHECK ({column} IN ('pending', 'processing', 'done', "
-        "'failed'))"
-    ),
-    trade_off=(
-        "Adding a state now needs a migration; existing rows with stray values must be fixed "
-        "before the constraint can be added."
-    ),
-    effort_hours=(0.5, 2.0),
-    # 0 TP of 5 outside the corpus and 1 of 3 in it (statuses a user configures)
-    experimental=True,
-    needs_concurrency=True,
-    languages=js.JS_LANGUAGES,
+# status-column-without-check's rule, with only what differs here.
+META = sibling.META.model_copy(
+    update={
+        "id": "js-status-column-without-check",
+        "checklist": ["guardrails.3A", "guardrails.5A", "guardrails.phase1.1"],
+        "how_to_verify": (
+            "Run `UPDATE {table} SET {column} = 'bogus' WHERE rowid = 1` (PostgreSQL: pick any "
+            "id): it succeeds. `SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}` often "
+            "shows stray values."
+        ),
+        "fix": (
+            "Declare the allowed values in the schema (SQLite needs a table rebuild to add it to "
+            "an existing table; PostgreSQL: ALTER TABLE ... ADD CONSTRAINT ... CHECK):\n"
+            "    {column} TEXT NOT NULL CHECK ({column} IN ('pending', 'processing', 'done', "
+            "'failed'))"
+        ),
+        "languages": js.JS_LANGUAGES,
+        # 0 TP of 5 outside the corpus and 1 of 3 in it (statuses a user configures)
+        "experimental": True,
+    }
 )
 
 _CREATE = re.compile(r"create\s+(temp\w*\s+)?table", re.I)

@@ -47,7 +47,8 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import rust, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
+from vibe_audit.rules.base import Hit, Rule, node_hit
+from vibe_audit.rules.builtin import select_then_insert_without_unique as sibling
 from vibe_audit.rules.context import FileContext, RepoContext
 from vibe_audit.rules.sqltext import (
     BEGIN,
@@ -59,47 +60,25 @@ from vibe_audit.rules.sqltext import (
     statement,
     where_clause,
 )
-from vibe_audit.schemas import Confidence, Severity
 
-META = RuleMeta(
-    id="rust-select-then-insert-without-unique",
-    title="SELECT-then-INSERT duplicate check with no UNIQUE constraint behind it (Rust)",
-    severity=Severity.HIGH,
-    confidence=Confidence.MEDIUM,
-    categories={"concurrency": "Idempotency", "guardrails": "Constraints"},
-    checklist=["concurrency.5A", "concurrency.5B", "guardrails.3B"],
-    problem=(
-        "{function}() looks for an existing {table} row by {columns} with a SELECT and "
-        "inserts one if none is found, but {table}.{columns} has no UNIQUE constraint or "
-        "unique index: the check and the insert are not atomic, and nothing in the database "
-        "rejects a second row."
-    ),
-    scenario=(
-        "Two concurrent calls of {function}() with the same {columns} both run the SELECT "
-        "before either INSERT commits, both find nothing, and both insert: {table} now has "
-        "two rows for one {columns}."
-    ),
-    impact=(
-        "Duplicate rows for what the code treats as one key: double processing, doubled "
-        "counts, and lookups that return either copy."
-    ),
-    how_to_verify=(
-        "Run {function}() twice concurrently with the same {columns} (two tasks, or a "
-        "sleep between its SELECT and INSERT), then `SELECT {columns}, COUNT(*) FROM {table} "
-        "GROUP BY {columns} HAVING COUNT(*) > 1`."
-    ),
-    fix=(
-        "Let the database decide: add `CREATE UNIQUE INDEX ... ON {table} ({columns})` in a "
-        "migration and insert with `ON CONFLICT ({columns}) DO NOTHING` (then read the row "
-        "back), or treat the unique-violation error as 'already there'. Deduplicate "
-        "existing rows before adding the index."
-    ),
-    trade_off=(
-        "A unique index costs a little on every insert; existing duplicates must be merged first."
-    ),
-    effort_hours=(0.5, 2.0),
-    needs_concurrency=True,
-    languages=["rust"],
+# select-then-insert-without-unique's rule, with only what differs here.
+META = sibling.META.model_copy(
+    update={
+        "id": "rust-select-then-insert-without-unique",
+        "title": "SELECT-then-INSERT duplicate check with no UNIQUE constraint behind it (Rust)",
+        "how_to_verify": (
+            "Run {function}() twice concurrently with the same {columns} (two tasks, or a "
+            "sleep between its SELECT and INSERT), then `SELECT {columns}, COUNT(*) FROM {table} "
+            "GROUP BY {columns} HAVING COUNT(*) > 1`."
+        ),
+        "fix": (
+            "Let the database decide: add `CREATE UNIQUE INDEX ... ON {table} ({columns})` in a "
+            "migration and insert with `ON CONFLICT ({columns}) DO NOTHING` (then read the row "
+            "back), or treat the unique-violation error as 'already there'. Deduplicate "
+            "existing rows before adding the index."
+        ),
+        "languages": ["rust"],
+    }
 )
 
 _SQL_CRATE = re.compile(r"\b(rusqlite|sqlx|tokio_rusqlite|r2d2_sqlite|deadpool_sqlite|libsql)\b")

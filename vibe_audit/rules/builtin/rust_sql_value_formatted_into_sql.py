@@ -44,48 +44,25 @@ import tree_sitter
 
 from vibe_audit.chunker.parsing import node_text
 from vibe_audit.rules import rust, syntax
-from vibe_audit.rules.base import Hit, Rule, RuleMeta, node_hit
+from vibe_audit.rules.base import Hit, Rule, node_hit
+from vibe_audit.rules.builtin import sqlite_value_formatted_into_sql as sibling
 from vibe_audit.rules.context import FileContext
-from vibe_audit.schemas import Confidence, Severity
+from vibe_audit.schemas import Severity
 
-META = RuleMeta(
-    id="rust-sql-value-formatted-into-sql",
-    title="Value formatted into SQL text instead of a bound parameter (Rust)",
-    severity=Severity.HIGH,
-    confidence=Confidence.MEDIUM,
-    categories={"concurrency": "SQLite"},
-    checklist=["concurrency.sqlite_checklist.8"],
-    problem=(
-        "{function}() formats `{value}` into the SQL it runs (`{fragment}`) instead of "
-        "binding it as a parameter: the value is parsed as SQL."
-    ),
-    scenario=(
-        "{function}() is called with a `{value}` that contains an apostrophe, or with "
-        "`' OR '1'='1`: the statement fails with a syntax error, or matches and returns "
-        "(or updates, or deletes) rows it was never meant to touch."
-    ),
-    impact=(
-        "SQL injection wherever `{value}` can come from a user, a file or a network peer: "
-        "data read or changed outside the intended rows; at best, failures on ordinary "
-        "input such as names with apostrophes."
-    ),
-    how_to_verify=(
-        "Call {function}() with `{value}` set to `x' OR '1'='1` (or `0 OR 1=1` for a number) "
-        "and compare the rows it reads or changes with a normal call."
-    ),
-    fix=(
-        "Put a placeholder where the value goes and pass the value separately:\n"
-        '    conn.query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))\n'
-        '    sqlx::query("SELECT id FROM users WHERE name = $1").bind(name)\n'
-        "For a variable number of values, build only the placeholders: "
-        '`vec!["?"; ids.len()].join(",")`, then bind each value.'
-    ),
-    trade_off=(
-        "None for values. Table and column names cannot be bound: check those against a "
-        "fixed set of names and quote them instead."
-    ),
-    effort_hours=(0.1, 0.5),
-    languages=["rust"],
+# sqlite-value-formatted-into-sql's rule, with only what differs here.
+META = sibling.META.model_copy(
+    update={
+        "id": "rust-sql-value-formatted-into-sql",
+        "title": "Value formatted into SQL text instead of a bound parameter (Rust)",
+        "fix": (
+            "Put a placeholder where the value goes and pass the value separately:\n"
+            '    conn.query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))\n'
+            '    sqlx::query("SELECT id FROM users WHERE name = $1").bind(name)\n'
+            "For a variable number of values, build only the placeholders: "
+            '`vec!["?"; ids.len()].join(",")`, then bind each value.'
+        ),
+        "languages": ["rust"],
+    }
 )
 
 _SQL_CRATE = re.compile(r"\b(rusqlite|sqlx|tokio_rusqlite|r2d2_sqlite|deadpool_sqlite|libsql)\b")
