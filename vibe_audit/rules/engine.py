@@ -76,9 +76,9 @@ def run_rules(
     those audits only."""
     findings: list[Finding] = []
     lines_by_path = {ctx.source.path: ctx.lines for ctx in repo.files}
-    # A finding may also sit in a file no rule parses (a .sql migration's CREATE TABLE).
-    for other in repo.other_sources:
-        lines_by_path.setdefault(other.path, other.text.splitlines())
+    # A finding may also sit in a file no rule parses (a .sql migration's CREATE TABLE):
+    # its lines are split when a finding needs them, not for every file on every run.
+    others = {other.path: other for other in repo.other_sources}
     concurrency: dict[str, str | None] = {}  # by path, computed on first need
     contexts = {ctx.source.path: ctx for ctx in repo.files}
     regions = {ctx.source.path: ctx.source.test_regions for ctx in repo.files}
@@ -97,6 +97,8 @@ def run_rules(
             if _in_test_region(hit, regions):
                 continue
             graded = _graded(rule, hit, concurrency)
+            if hit.path not in lines_by_path:
+                lines_by_path[hit.path] = others[hit.path].text.splitlines()
             finding = _finding(rule, graded, lines_by_path[hit.path], audits)
             if rule.fix is not None and hit.path in contexts:
                 finding.patch = _proposed(rule, contexts[hit.path], graded)
